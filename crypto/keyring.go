@@ -2,6 +2,7 @@ package crypto
 
 import (
 	"crypto/rsa"
+	"errors"
 	"fmt"
 	"sync"
 )
@@ -45,31 +46,20 @@ func (k *Keyring) Len() int {
 	return len(k.bound) + len(k.unbound)
 }
 
-// candidates returns the keys to try for credentialSID, in order, and
-// whether trial (and so learning) applies.
-func (k *Keyring) candidates(credentialSID string) (keys []*rsa.PrivateKey, trial bool) {
-	k.mu.RLock()
-	defer k.mu.RUnlock()
-	if key, ok := k.bound[credentialSID]; ok && credentialSID != "" {
-		return []*rsa.PrivateKey{key}, false
-	}
-	if key, ok := k.learned[credentialSID]; ok && credentialSID != "" {
-		keys = append(keys, key)
-	}
-	for _, key := range k.unbound {
-		if len(keys) > 0 && key == keys[0] {
-			continue
-		}
-		keys = append(keys, key)
-	}
-	return keys, true
-}
-
 // Open unwraps env's content key with the key for credentialSID (or by trial)
 // and authenticates and decrypts env.Body, appending the plaintext to dst.
-// Pass dst as buf[:0] with cap(buf) >= env.PlaintextLen() to decrypt in place
-// without allocating. Nothing is appended unless the GCM tag verifies. The
-// CEK is zeroed before Open returns.
+// Pass dst as buf[:0] with cap(buf) >= env.PlaintextLen() to decrypt without
+// allocating; dst may also be env.Body[:0] to decrypt in place (any other
+// overlap of dst and env.Body panics, as cipher.AEAD does). Nothing is
+// appended unless the GCM tag verifies; on failure the spare capacity of dst
+// that decryption may have touched is zeroed. The CEK is zeroed before Open
+// returns.
+//
+// A key bound to credentialSID is the only one tried. Otherwise the key
+// learned earlier for credentialSID is tried first, then every unbound key;
+// the first whose RSA-OAEP unwrap succeeds decides the outcome (another key
+// is not tried after a tag failure), and it is remembered for credentialSID
+// only once the tag verified.
 //
 // Errors wrap ErrUnwrap (no key, wrong key or damaged wrapped key), ErrAuth
 // (tag mismatch) or ErrMalformed.
@@ -77,11 +67,36 @@ func (k *Keyring) Open(credentialSID string, env Envelope, dst []byte) ([]byte, 
 	if err := env.check(); err != nil {
 		return nil, err
 	}
-	keys, trial := k.candidates(credentialSID)
-	if len(keys) == 0 {
-		return nil, fmt.Errorf("%w: no private key for credential %s", ErrUnwrap, credentialOrUnknown(credentialSID))
+	var bound, learned *rsa.PrivateKey
+	k.mu.RLock()
+	if credentialSID != "" {
+		bound = k.bound[credentialSID]
+		learned = k.learned[credentialSID]
 	}
-	for _, key := range keys {
+	// Add only appends, so the elements within this slice header's length
+	// never change and can be read after the lock is released.
+	unbound := k.unbound
+	k.mu.RUnlock()
+
+	if bound != nil {
+		out, err := Open(bound, env, dst)
+		if errors.Is(err, ErrUnwrap) {
+			return nil, fmt.Errorf("%w: the key bound to credential %s does not fit", ErrUnwrap, credentialSID)
+		}
+		return out, err
+	}
+	tried := 0
+	for i := -1; i < len(unbound); i++ {
+		var key *rsa.PrivateKey
+		if i < 0 {
+			key = learned
+		} else if key = unbound[i]; key == learned {
+			continue
+		}
+		if key == nil {
+			continue
+		}
+		tried++
 		cek, err := unwrap(key, env.WrappedKey)
 		if err != nil {
 			continue
@@ -91,14 +106,17 @@ func (k *Keyring) Open(credentialSID string, env Envelope, dst []byte) ([]byte, 
 		if err != nil {
 			return nil, err
 		}
-		if trial && credentialSID != "" {
+		if credentialSID != "" && key != learned {
 			k.mu.Lock()
 			k.learned[credentialSID] = key
 			k.mu.Unlock()
 		}
 		return out, nil
 	}
-	return nil, fmt.Errorf("%w: none of %d key(s) fits credential %s", ErrUnwrap, len(keys), credentialOrUnknown(credentialSID))
+	if tried == 0 {
+		return nil, fmt.Errorf("%w: no private key for credential %s", ErrUnwrap, credentialOrUnknown(credentialSID))
+	}
+	return nil, fmt.Errorf("%w: none of %d key(s) fits credential %s", ErrUnwrap, tried, credentialOrUnknown(credentialSID))
 }
 
 func credentialOrUnknown(sid string) string {
