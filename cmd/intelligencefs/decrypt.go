@@ -1,0 +1,216 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/intelligencefs/intelligencefs/crypto"
+)
+
+func init() { commandFactories = append(commandFactories, (*app).newDecryptCmd) }
+
+// maxEncryptedFileSize bounds the encrypted object decrypt reads into memory.
+const maxEncryptedFileSize = 1 << 30
+
+// newDecryptCmd builds `decrypt`: one encrypted object, decrypted the way
+// Twilio's documentation describes, without FUSE or network.
+func (a *app) newDecryptCmd() *cobra.Command {
+	var (
+		wrappedKey, iv, headers, out string
+	)
+	cmd := &cobra.Command{
+		Use:   "decrypt --private-key PATH (--encrypted-key B64 --iv B64 | --headers FILE) [-o OUT] FILE",
+		Short: "Decrypt one encrypted object downloaded from Twilio's presigned location",
+		Long: `decrypt opens one object that Twilio sealed with your public key: FILE is the
+body downloaded from an encrypted Sentences or OperatorResults location
+("-" reads stdin); the wrapped content key and IV are the response headers
+x-amz-meta-x-amz-key and x-amz-meta-x-amz-iv, given as flags or read from a
+header dump saved with curl -D FILE.
+
+The plaintext goes to stdout, or to OUT, written with mode 0600 and
+atomically: OUT appears complete or not at all. Nothing is written unless
+the content authenticates.`,
+		Example: `  curl -sS -D headers.txt -o body.bin "$LOCATION"
+  intelligencefs decrypt --private-key private_key.pem --headers headers.txt body.bin | jq .`,
+		Args: exactArgs(1, "one FILE (the encrypted body, or - for stdin)"),
+	}
+	keys := a.addKeyFlags(cmd.Flags())
+	fs := cmd.Flags()
+	fs.StringVar(&wrappedKey, "encrypted-key", "", "the wrapped content key, base64 (header "+crypto.HeaderWrappedKey+")")
+	fs.StringVar(&iv, "iv", "", "the IV, base64 (header "+crypto.HeaderIV+")")
+	fs.StringVar(&headers, "headers", "", "read both values from a response header dump (curl -D FILE)")
+	fs.StringVarP(&out, "output", "o", "", "write the plaintext to this file (mode 0600, atomically) instead of stdout")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(keys.privateKeys) == 0 {
+			return usagef("decrypt needs --private-key PATH")
+		}
+		if headers != "" {
+			data, err := os.ReadFile(headers)
+			if err != nil {
+				return fmt.Errorf("headers: %w", err)
+			}
+			hk, hiv, err := parseEnvelopeHeaders(data)
+			if err != nil {
+				return fmt.Errorf("headers file %s: %w", headers, err)
+			}
+			if wrappedKey == "" {
+				wrappedKey = hk
+			}
+			if iv == "" {
+				iv = hiv
+			}
+		}
+		if wrappedKey == "" || iv == "" {
+			return usagef("decrypt needs the wrapped key and IV: --encrypted-key B64 --iv B64, or --headers FILE")
+		}
+		body, err := readBody(args[0], a.stdin)
+		if err != nil {
+			return err
+		}
+		env, err := crypto.ParseEnvelope(wrappedKey, iv, body)
+		if err != nil {
+			return err
+		}
+		// Keys are tried in turn (a CR…= binding means nothing here: the
+		// object does not say which credential sealed it).
+		for i, v := range keys.privateKeys {
+			if s, err := parseKeySpec(v); err == nil {
+				keys.privateKeys[i] = s.Path
+			}
+		}
+		ring, _, err := keys.loadKeyring(func(name string) (string, error) { return a.getenv(name), nil })
+		if err != nil {
+			return err
+		}
+		plain, err := ring.Open("", env, make([]byte, 0, max(env.PlaintextLen(), 0)))
+		if err != nil {
+			return decryptError(err)
+		}
+		defer clear(plain)
+		if out == "" {
+			if _, err := a.stdout.Write(plain); err != nil {
+				return fmt.Errorf("writing to stdout: %w", err)
+			}
+			return nil
+		}
+		return writeFileAtomic(out, plain, 0o600)
+	}
+	return cmd
+}
+
+// decryptError says what a failed Open means for someone holding one file.
+func decryptError(err error) error {
+	switch {
+	case errors.Is(err, crypto.ErrUnwrap):
+		return errors.New("cannot unwrap the content key: the private key does not match the public key that sealed this object, or the encrypted key is damaged")
+	case errors.Is(err, crypto.ErrAuth):
+		return errors.New("the content failed authentication: the body, IV or encrypted key do not belong together or were altered (nothing written)")
+	}
+	return err
+}
+
+// readBody reads the encrypted body from path, or stdin for "-".
+func readBody(path string, stdin io.Reader) ([]byte, error) {
+	var r io.Reader = stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	body, err := io.ReadAll(io.LimitReader(r, maxEncryptedFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if len(body) > maxEncryptedFileSize {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxEncryptedFileSize)
+	}
+	if len(body) == 0 {
+		return nil, fmt.Errorf("%s is empty: expected the encrypted body (ciphertext and tag)", path)
+	}
+	return body, nil
+}
+
+// parseEnvelopeHeaders finds the wrapped key and IV in an HTTP response
+// header dump such as `curl -D` writes: "Name: value" lines, names
+// case-insensitive, CRLF or LF endings. When the dump holds several
+// responses (redirects), the last value wins. Errors never quote a value.
+func parseEnvelopeHeaders(data []byte) (wrappedKey, iv string, err error) {
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		value = strings.TrimSpace(value)
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case crypto.HeaderWrappedKey:
+			wrappedKey = value
+		case crypto.HeaderIV:
+			iv = value
+		}
+	}
+	if sc.Err() != nil {
+		return "", "", errors.New("cannot read header lines (line too long?)")
+	}
+	var missing []string
+	if wrappedKey == "" {
+		missing = append(missing, crypto.HeaderWrappedKey)
+	}
+	if iv == "" {
+		missing = append(missing, crypto.HeaderIV)
+	}
+	if len(missing) > 0 {
+		return "", "", fmt.Errorf("no %s header (was it saved with curl -D?)", strings.Join(missing, " or "))
+	}
+	return wrappedKey, iv, nil
+}
+
+// writeFileAtomic writes data to path with mode perm so that path holds
+// either its old content or all of data, never a part: a temporary file in
+// the same directory, fsync, rename, then fsync of the directory. On any
+// failure the temporary file is removed.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("output: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err = tmp.Chmod(perm); err != nil {
+		return fmt.Errorf("output: %w", err)
+	}
+	if _, err = tmp.Write(data); err != nil {
+		return fmt.Errorf("output: %w", err)
+	}
+	if err = tmp.Sync(); err != nil {
+		return fmt.Errorf("output: %w", err)
+	}
+	if err = tmp.Close(); err != nil {
+		return fmt.Errorf("output: %w", err)
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("output: %w", err)
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		_ = d.Sync() // best effort: not every filesystem syncs directories
+		d.Close()
+	}
+	return nil
+}

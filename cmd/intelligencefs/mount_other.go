@@ -1,0 +1,14 @@
+//go:build !linux
+
+package main
+
+import (
+	"context"
+	"errors"
+)
+
+// errNeedsLinux is what mount, demo and the fstab form say outside Linux.
+var errNeedsLinux = errors.New("mounting needs Linux (or WSL2); decrypt, cat, keygen, keys, services and doctor work here")
+
+// runFstab is the fstab form, which mounts: Linux only.
+func (a *app) runFstab(ctx context.Context, args []string) error { return errNeedsLinux }

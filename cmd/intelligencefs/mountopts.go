@@ -1,0 +1,294 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// This file parses the mount.fuse3 / fstab form of the command line,
+//
+//	intelligencefs SOURCE MOUNTPOINT [-f] [-o OPTS]...
+//
+// which `mount -t fuse.intelligencefs` (through mount.fuse3, or a
+// mount.fuse.intelligencefs link) runs for an /etc/fstab line. It is pure
+// parsing, fuzzed by FuzzParseMountOptions; mount_linux.go applies the result
+// to the same flags `mount` has.
+
+// fstabInvocation is a parsed fstab-form command line.
+type fstabInvocation struct {
+	// Source is fstab's first field: "twilio" (any word) or the account SID.
+	Source string
+	// MountPoint is a directory, or /dev/fd/N when a privileged parent
+	// (mount.fuse3 -o drop_privileges) already opened /dev/fuse and mounted.
+	MountPoint string
+	// Foreground (-f) keeps the process attached instead of daemonizing
+	// once mounted.
+	Foreground bool
+	// Debug (-d) is --debug-fuse plus -f, as for libfuse file systems.
+	Debug bool
+	// Options are the -o entries, in order.
+	Options []mountOption
+}
+
+// mountOption is one comma-separated -o entry: key, or key=value.
+type mountOption struct {
+	Key      string
+	Value    string
+	HasValue bool
+}
+
+func (o mountOption) String() string {
+	if o.HasValue {
+		return o.Key + "=" + o.Value
+	}
+	return o.Key
+}
+
+// optionKind says what to do with an -o entry.
+type optionKind int
+
+const (
+	// optFlag is one of intelligencefs's own flags (cache_size → --cache-size).
+	optFlag optionKind = iota
+	// optIgnored is a standard option meant for mount(8), systemd or the
+	// kernel, or implied by what intelligencefs always does; it is accepted.
+	optIgnored
+	// optIgnoredWithNote is accepted but deserves a one-line note (rw: the
+	// mount is read-only regardless).
+	optIgnoredWithNote
+	// optSecret looks like a secret and is refused.
+	optSecret
+)
+
+// standardOptions are mount options intelligencefs accepts and leaves to
+// mount(8), systemd, fusermount3 or the kernel (FUSE mounts are always
+// nosuid,nodev for users; intelligencefs is always read-only).
+var standardOptions = map[string]bool{
+	"ro": true, "defaults": true, "nodev": true, "dev": true, "nosuid": true, "suid": true,
+	"noexec": true, "exec": true, "noatime": true, "atime": true, "relatime": true,
+	"strictatime": true, "nodiratime": true, "diratime": true, "lazytime": true,
+	"_netdev": true, "user": true, "users": true, "nouser": true, "owner": true, "group": true,
+	"auto": true, "noauto": true, "nofail": true, "async": true, "sync": true,
+	"dirsync": true, "silent": true, "loud": true, "nomand": true, "mand": true,
+	"drop_privileges": true, "fsname": true, "subtype": true, "setuid": true,
+	"comment": true, "default_permissions": true,
+}
+
+// fstabOnlyKeys map -o keys that are not mount flags to what they mean.
+var fstabOnlyKeys = map[string]string{
+	"env_file": "env-file",
+}
+
+// secretWords are substrings of option names that hold secrets. Options
+// are visible to every user in /proc/PID/cmdline (and some in /proc/mounts),
+// so such an option is refused rather than used.
+var secretWords = []string{"token", "secret", "password", "passwd", "passphrase", "pwd", "credential", "cek"}
+
+// secretNames are exact option names refused for the same reason.
+var secretNames = map[string]bool{"pass": true, "pw": true, "key": true, "auth": true, "private_key_pem": true}
+
+// nonSecretNames contain a secret word but name a file or an identifier,
+// not the secret itself.
+var nonSecretNames = map[string]bool{"passphrase_file": true}
+
+// classifyMountOption decides what an -o entry is. For optFlag it returns
+// the flag name. It never looks at the value, so nothing it returns can
+// contain one.
+func classifyMountOption(o mountOption) (kind optionKind, flag string) {
+	k := strings.ToLower(o.Key)
+	if !nonSecretNames[k] {
+		if secretNames[k] {
+			return optSecret, ""
+		}
+		for _, w := range secretWords {
+			if strings.Contains(k, w) {
+				return optSecret, ""
+			}
+		}
+	}
+	switch {
+	case k == "rw":
+		return optIgnoredWithNote, ""
+	case standardOptions[k], strings.HasPrefix(k, "x-"), strings.HasPrefix(k, "comment="):
+		return optIgnored, ""
+	}
+	if f, ok := fstabOnlyKeys[k]; ok {
+		return optFlag, f
+	}
+	return optFlag, strings.ReplaceAll(k, "_", "-")
+}
+
+// errSecretOption explains why a secret-looking option is refused; it names
+// the key only.
+func errSecretOption(key string) error {
+	return usagef("-o %s: secrets are not accepted as mount options (every user can read them in /proc/PID/cmdline); put TWILIO_AUTH_TOKEN, TWILIO_API_SECRET or INTELLIGENCEFS_KEY_PASSPHRASE in a file of mode 0600 and pass -o env_file=PATH", truncate(key, 40))
+}
+
+// ParseMountOptions splits one -o argument into entries: comma-separated,
+// key or key=value (split at the first "="), a backslash escapes the next
+// character (so "\," is a comma inside a value), empty entries are skipped.
+// Keys are trimmed of spaces and must be non-empty and printable.
+func ParseMountOptions(s string) ([]mountOption, error) {
+	var (
+		opts []mountOption
+		cur  strings.Builder
+	)
+	flush := func() error {
+		entry := cur.String()
+		cur.Reset()
+		if strings.TrimSpace(entry) == "" {
+			return nil
+		}
+		k, v, has := cutUnescaped(entry)
+		k = strings.TrimSpace(unescape(k))
+		if k == "" {
+			return errors.New("-o: an option has a value but no name")
+		}
+		for _, r := range k {
+			if r < 0x21 || r == 0x7f {
+				return fmt.Errorf("-o: option name %q has a space or control character", truncate(k, 40))
+			}
+		}
+		opts = append(opts, mountOption{Key: k, Value: unescape(v), HasValue: has})
+		return nil
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\' && i+1 < len(s):
+			cur.WriteByte(c)
+			cur.WriteByte(s[i+1])
+			i++
+		case c == ',':
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	return opts, nil
+}
+
+// cutUnescaped splits entry at the first "=" not preceded by a backslash.
+// Both halves keep their escapes.
+func cutUnescaped(entry string) (k, v string, found bool) {
+	for i := 0; i < len(entry); i++ {
+		switch entry[i] {
+		case '\\':
+			i++
+		case '=':
+			return entry[:i], entry[i+1:], true
+		}
+	}
+	return entry, "", false
+}
+
+// unescape removes the backslash before each escaped character.
+func unescape(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			i++
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// isFstabForm reports whether argv is the mount.fuse3 form: invoked through
+// a mount.* name, or with a first argument that is no command and exactly
+// two positional arguments (SOURCE MOUNTPOINT).
+func isFstabForm(argv0 string, args []string, commands map[string]bool) bool {
+	if len(args) == 0 {
+		return false
+	}
+	if strings.HasPrefix(filepath.Base(argv0), "mount.") {
+		return true
+	}
+	if strings.HasPrefix(args[0], "-") || commands[args[0]] {
+		return false
+	}
+	pos, err := fstabPositionals(args)
+	return err == nil && len(pos) == 2
+}
+
+// fstabPositionals returns the positional arguments of an fstab-form
+// command line, skipping options and their values.
+func fstabPositionals(args []string) ([]string, error) {
+	var pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "-o" || a == "-t" || a == "-N":
+			if i+1 >= len(args) {
+				return nil, usagef("%s needs a value", a)
+			}
+			i++
+		case a == "--":
+			pos = append(pos, args[i+1:]...)
+			return pos, nil
+		case strings.HasPrefix(a, "-") && len(a) > 1:
+		default:
+			pos = append(pos, a)
+		}
+	}
+	return pos, nil
+}
+
+// parseFstabArgs parses `SOURCE MOUNTPOINT [-f] [-d] [-s] [-n] [-v]
+// [-o OPTS]... [-t TYPE]` with options before or after the positionals, as
+// mount(8) and mount.fuse3 pass them.
+func parseFstabArgs(args []string) (fstabInvocation, error) {
+	var inv fstabInvocation
+	var pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "-o" || a == "-t" || a == "-N":
+			if i+1 >= len(args) {
+				return inv, usagef("%s needs a value", a)
+			}
+			i++
+			if a == "-o" {
+				opts, err := ParseMountOptions(args[i])
+				if err != nil {
+					return inv, usageError{err}
+				}
+				inv.Options = append(inv.Options, opts...)
+			}
+		case strings.HasPrefix(a, "-o") && len(a) > 2:
+			opts, err := ParseMountOptions(a[2:])
+			if err != nil {
+				return inv, usageError{err}
+			}
+			inv.Options = append(inv.Options, opts...)
+		case a == "-f":
+			inv.Foreground = true
+		case a == "-d":
+			inv.Debug, inv.Foreground = true, true
+		case a == "-s" || a == "-n" || a == "-v":
+			// single-threaded, no mtab, verbose: nothing to do here.
+		case a == "--":
+			pos = append(pos, args[i+1:]...)
+			i = len(args)
+		case strings.HasPrefix(a, "-") && len(a) > 1:
+			return inv, usagef("unknown option %q in the fstab form (use -o key=value)", truncate(a, 40))
+		default:
+			pos = append(pos, a)
+		}
+	}
+	if len(pos) != 2 {
+		return inv, usagef("the fstab form is: intelligencefs SOURCE MOUNTPOINT -o OPTIONS (got %d positional argument(s))", len(pos))
+	}
+	inv.Source, inv.MountPoint = pos[0], pos[1]
+	return inv, nil
+}

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// app is what every command is handed: the process's standard streams and
+// environment. Commands read nothing global, so tests can run them
+// in-process and the daemon child can be given different streams.
+type app struct {
+	stdin  *os.File
+	stdout io.Writer
+	stderr io.Writer
+	// getenv reads the process environment (os.Getenv outside tests).
+	getenv func(string) string
+}
+
+// commandFactories builds the subcommands. Each command's file appends its
+// constructor in an init function, so adding a command touches only its own
+// file and the root command never needs editing.
+var commandFactories []func(*app) *cobra.Command
+
+// usageError is a mistake in how the program was invoked (a bad flag,
+// missing arguments, missing credentials): exit status 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// usagef returns a usageError with a formatted message.
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// exitCodeError ends the program with a given status and, if msg is not
+// empty, that line (the daemon parent relays its child's outcome this way).
+type exitCodeError struct {
+	code int
+	msg  string
+}
+
+func (e exitCodeError) Error() string { return e.msg }
+
+// run is the whole program: argv as os.Args gives it (argv[0] is the name it
+// was invoked by). It returns the exit status: 0 on success, 2 for a usage
+// error, 1 for any other failure, reported as one line on stderr.
+func run(ctx context.Context, argv []string, stdin *os.File, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	return a.report(a.execute(ctx, argv))
+}
+
+// execute dispatches argv to the fstab form or to the cobra command tree.
+func (a *app) execute(ctx context.Context, argv []string) error {
+	name, args := "intelligencefs", []string(nil)
+	if len(argv) > 0 {
+		name, args = argv[0], argv[1:]
+	}
+	root := a.newRootCmd()
+	if isFstabForm(name, args, commandNames(root)) {
+		return a.runFstab(ctx, args)
+	}
+	root.SetArgs(args)
+	return root.ExecuteContext(ctx)
+}
+
+// report prints err as one line and maps it to an exit status.
+func (a *app) report(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ec exitCodeError
+	if errors.As(err, &ec) {
+		if ec.msg != "" {
+			fmt.Fprintln(a.stderr, "intelligencefs: "+oneLine(ec.msg))
+		}
+		return ec.code
+	}
+	fmt.Fprintln(a.stderr, "intelligencefs: "+oneLine(err.Error()))
+	var ue usageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	return 1
+}
+
+// oneLine folds a message onto a single line, so every failure is exactly
+// one line on stderr whatever a library put in its error.
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
+}
+
+// newRootCmd builds the command tree.
+func (a *app) newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "intelligencefs",
+		Short: "Mount Twilio Conversational Intelligence transcripts as read-only files, decrypted in memory",
+		Long: `intelligencefs mounts a Twilio account's Conversational Intelligence data
+(services, transcripts, sentences, operator results) as a read-only
+filesystem. Transcripts that Twilio encrypted with your public key are
+fetched and decrypted lazily, on read; the plaintext lives only in memory.
+
+The mount.fuse3 / fstab form is also accepted:
+  intelligencefs SOURCE MOUNTPOINT -o OPTS`,
+		Version:       version(),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown command %q (see intelligencefs --help)", args[0])
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cmd.Help()
+		},
+	}
+	root.SetIn(a.stdin)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return usageError{err}
+	})
+	for _, f := range commandFactories {
+		root.AddCommand(f(a))
+	}
+	return root
+}
+
+// commandNames lists the names and aliases of root's subcommands, plus
+// cobra's own (help, completion and its hidden completion helpers).
+func commandNames(root *cobra.Command) map[string]bool {
+	names := map[string]bool{
+		"help": true, "completion": true,
+		cobra.ShellCompRequestCmd: true, cobra.ShellCompNoDescRequestCmd: true,
+	}
+	for _, c := range root.Commands() {
+		names[c.Name()] = true
+		for _, al := range c.Aliases {
+			names[al] = true
+		}
+	}
+	return names
+}
+
+// version reports the module version and VCS revision the binary was built
+// from, as far as the build recorded them.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " (" + s.Value[:12] + ")"
+		}
+	}
+	return v
+}
+
+// exactArgs is cobra.ExactArgs with a usage error naming what is expected.
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usagef("%s expects %s (got %d argument(s)); see %s --help", cmd.CommandPath(), what, len(args), cmd.CommandPath())
+		}
+		return nil
+	}
+}
+
+// flagNames lists the long names of the flags in fs, sorted.
+func flagNames(fs *pflag.FlagSet) []string {
+	var names []string
+	fs.VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
+	sort.Strings(names)
+	return names
+}
+
+// progName is the base name argv[0] was invoked by.
+func progName(argv0 string) string { return filepath.Base(argv0) }
