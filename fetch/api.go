@@ -1,0 +1,367 @@
+package fetch
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"time"
+
+	accounts "github.com/twilio/twilio-go/rest/accounts/v1"
+	intelligence "github.com/twilio/twilio-go/rest/intelligence/v2"
+)
+
+var (
+	transcriptSIDPattern = regexp.MustCompile(`^GT[0-9a-fA-F]{32}$`)
+	credentialSIDPattern = regexp.MustCompile(`^CR[0-9a-fA-F]{32}$`)
+)
+
+// maxPages stops a list whose next_page_url never ends.
+const maxPages = 1 << 20
+
+// pageMeta is the list envelope's meta object.
+type pageMeta struct {
+	NextPageURL *string `json:"next_page_url"`
+}
+
+func (m pageMeta) next() string {
+	if m.NextPageURL == nil {
+		return ""
+	}
+	return *m.NextPageURL
+}
+
+// badSID is the error for a malformed SID: no request is made.
+func (c *Client) badSID(op, sid string) error {
+	return c.newError(op, sid, 0, 0, ErrNotFound, "", errors.New("not a well-formed SID"))
+}
+
+// ValidateCredentials makes the smallest authenticated request (one service)
+// and reports ErrAuth if the credentials are rejected.
+func (c *Client) ValidateCredentials(ctx context.Context) error {
+	k := c.newCall(ctx)
+	ps := 1
+	if _, err := k.intelligence().PageService(&intelligence.ListServiceParams{PageSize: &ps}, "", ""); err != nil {
+		return c.apiError(ctx, "validate credentials", "", k.info, err)
+	}
+	return nil
+}
+
+// ListServices returns every Intelligence Service (all pages).
+func (c *Client) ListServices(ctx context.Context) ([]Service, error) {
+	const op = "list services"
+	var out []Service
+	next := intelligenceBase + "/v2/Services"
+	q := url.Values{"PageSize": {strconv.Itoa(DefaultPageSize)}}
+	for range maxPages {
+		if next == "" {
+			return out, nil
+		}
+		k := c.newCall(ctx)
+		body, _, err := k.getRaw(next, q)
+		if err != nil {
+			return nil, c.apiError(ctx, op, "", k.info, err)
+		}
+		var page struct {
+			Services []json.RawMessage `json:"services"`
+			Meta     pageMeta          `json:"meta"`
+		}
+		if err := json.Unmarshal(body, &page); err != nil {
+			return nil, c.newError(op, "", 0, k.info.attempts, nil, "", fmt.Errorf("malformed page: %w", err))
+		}
+		for _, raw := range page.Services {
+			s, err := parseService(raw)
+			if err != nil {
+				return nil, c.newError(op, "", 0, k.info.attempts, nil, "", fmt.Errorf("malformed service: %w", err))
+			}
+			out = append(out, s)
+		}
+		next, q = page.Meta.next(), nil
+	}
+	return nil, c.newError(op, "", 0, 0, nil, "", errors.New("too many pages"))
+}
+
+// FetchService returns one Service by SID (GA…) or unique name, with its
+// ETag when the API sends one.
+func (c *Client) FetchService(ctx context.Context, sid string) (Service, error) {
+	const op = "fetch service"
+	if sid == "" {
+		return Service{}, c.badSID(op, sid)
+	}
+	k := c.newCall(ctx)
+	body, h, err := k.getRaw(intelligenceBase+"/v2/Services/"+url.PathEscape(sid), url.Values{})
+	if err != nil {
+		return Service{}, c.apiError(ctx, op, sid, k.info, err)
+	}
+	s, err := parseService(body)
+	if err != nil {
+		return Service{}, c.newError(op, sid, 0, k.info.attempts, nil, "", fmt.Errorf("malformed service: %w", err))
+	}
+	s.ETag = h.Get("ETag")
+	return s, nil
+}
+
+// UpdateServiceEncryption sets the service's EncryptionCredentialSid. When
+// ifMatch is not "" it is sent as If-Match (the ETag from FetchService), and
+// a changed service gives ErrConflict. The update is a POST: it is retried
+// only when the request was certainly not processed (429, connection
+// refused).
+func (c *Client) UpdateServiceEncryption(ctx context.Context, serviceSID, credSID, ifMatch string) (Service, error) {
+	const op = "update service"
+	if serviceSID == "" {
+		return Service{}, c.badSID(op, serviceSID)
+	}
+	if !credentialSIDPattern.MatchString(credSID) {
+		return Service{}, c.newError(op, serviceSID, 0, 0, nil, "", fmt.Errorf("credential SID %q is not CR followed by 32 hex digits", credSID))
+	}
+	k := c.newCall(ctx)
+	// The same request twilio-go's UpdateService builds (form field and
+	// If-Match header), sent through its RequestHandler so the raw resource
+	// and ETag are kept.
+	headers := map[string]interface{}{"Content-Type": "application/x-www-form-urlencoded"}
+	if ifMatch != "" {
+		headers["If-Match"] = ifMatch
+	}
+	resp, err := k.rh.Post(intelligenceBase+"/v2/Services/"+url.PathEscape(serviceSID),
+		url.Values{"EncryptionCredentialSid": {credSID}}, headers, "")
+	if err != nil {
+		return Service{}, c.apiError(ctx, op, serviceSID, k.info, err)
+	}
+	body, err := bodyBytes(resp)
+	if err == nil && (resp.StatusCode < 200 || resp.StatusCode > 299) {
+		err = fmt.Errorf("unexpected HTTP status %d", resp.StatusCode)
+	}
+	if err != nil {
+		return Service{}, c.apiError(ctx, op, serviceSID, k.info, err)
+	}
+	s, err := parseService(body)
+	if err != nil {
+		return Service{}, c.newError(op, serviceSID, 0, k.info.attempts, nil, "", fmt.Errorf("malformed service: %w", err))
+	}
+	s.ETag = resp.Header.Get("ETag")
+	return s, nil
+}
+
+// ListPublicKeys returns every Accounts v1 public key credential.
+func (c *Client) ListPublicKeys(ctx context.Context) ([]PublicKey, error) {
+	k := c.newCall(ctx)
+	ps := DefaultPageSize
+	keys, err := k.accounts().ListCredentialPublicKey(&accounts.ListCredentialPublicKeyParams{PageSize: &ps})
+	if err != nil {
+		return nil, c.apiError(ctx, "list public keys", "", k.info, err)
+	}
+	out := make([]PublicKey, 0, len(keys))
+	for i := range keys {
+		out = append(out, publicKeyOf(&keys[i]))
+	}
+	return out, nil
+}
+
+// CreatePublicKey registers a PEM public key ("PUBLIC KEY", PKIX) as an
+// Accounts v1 credential named name and returns it (its SID is the CR… that
+// services and transcripts refer to). A POST: retried only when certainly
+// not processed.
+func (c *Client) CreatePublicKey(ctx context.Context, name string, pemBytes []byte) (PublicKey, error) {
+	k := c.newCall(ctx)
+	p := (&accounts.CreateCredentialPublicKeyParams{}).SetPublicKey(string(pemBytes))
+	if name != "" {
+		p.SetFriendlyName(name)
+	}
+	key, err := k.accounts().CreateCredentialPublicKey(p)
+	if err != nil {
+		return PublicKey{}, c.apiError(ctx, "create public key", "", k.info, err)
+	}
+	return publicKeyOf(key), nil
+}
+
+func publicKeyOf(k *accounts.AccountsV1CredentialPublicKey) PublicKey {
+	pk := PublicKey{SID: str(k.Sid), AccountSID: str(k.AccountSid), FriendlyName: str(k.FriendlyName), URL: str(k.Url)}
+	if k.DateCreated != nil {
+		pk.DateCreated = k.DateCreated.UTC()
+	}
+	if k.DateUpdated != nil {
+		pk.DateUpdated = k.DateUpdated.UTC()
+	}
+	return pk
+}
+
+// ListTranscripts streams the transcripts matching q page by page: page is
+// called with each page (PageSize 1000 by default) before the next is
+// requested, so N transcripts cost ceil(N/PageSize) requests and a caller
+// can use the first page before the last arrives. The slice passed to page
+// is the callee's to keep. An error from page stops the listing and is
+// returned as is.
+func (c *Client) ListTranscripts(ctx context.Context, q TranscriptQuery, page func([]Transcript) error) error {
+	const op = "list transcripts"
+	ps := q.PageSize
+	if ps <= 0 || ps > DefaultPageSize {
+		ps = DefaultPageSize
+	}
+	v := url.Values{}
+	set := func(k, s string) {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	setTime := func(k string, t time.Time) {
+		if !t.IsZero() {
+			v.Set(k, t.UTC().Format(time.RFC3339))
+		}
+	}
+	set("ServiceSid", q.ServiceSID)
+	setTime("BeforeStartTime", q.BeforeStartTime)
+	setTime("AfterStartTime", q.AfterStartTime)
+	setTime("BeforeDateCreated", q.BeforeDateCreated)
+	setTime("AfterDateCreated", q.AfterDateCreated)
+	set("Status", q.Status)
+	set("LanguageCode", q.LanguageCode)
+	set("SourceSid", q.SourceSID)
+	v.Set("PageSize", strconv.Itoa(ps))
+
+	in := interner{}
+	next := intelligenceBase + "/v2/Transcripts"
+	for range maxPages {
+		if next == "" {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return c.newError(op, q.ServiceSID, 0, 0, nil, "", err)
+		}
+		k := c.newCall(ctx)
+		body, _, err := k.getRaw(next, v)
+		if err != nil {
+			return c.apiError(ctx, op, q.ServiceSID, k.info, err)
+		}
+		var pg struct {
+			Transcripts []transcriptWire `json:"transcripts"`
+			Meta        pageMeta         `json:"meta"`
+		}
+		if err := json.Unmarshal(body, &pg); err != nil {
+			return c.newError(op, q.ServiceSID, 0, k.info.attempts, nil, "", fmt.Errorf("malformed page: %w", err))
+		}
+		body = nil
+		ts := make([]Transcript, len(pg.Transcripts))
+		for i := range pg.Transcripts {
+			ts[i] = pg.Transcripts[i].compact(in)
+		}
+		pg.Transcripts = nil
+		if err := page(ts); err != nil {
+			return err
+		}
+		next, v = pg.Meta.next(), nil
+	}
+	return c.newError(op, q.ServiceSID, 0, 0, nil, "", errors.New("too many pages"))
+}
+
+// FetchTranscript returns one Transcript. A SID that is not GT followed by
+// 32 hex digits gives ErrNotFound without a request.
+func (c *Client) FetchTranscript(ctx context.Context, sid string) (Transcript, error) {
+	const op = "fetch transcript"
+	if !transcriptSIDPattern.MatchString(sid) {
+		return Transcript{}, c.badSID(op, sid)
+	}
+	k := c.newCall(ctx)
+	body, _, err := k.getRaw(intelligenceBase+"/v2/Transcripts/"+sid, url.Values{})
+	if err != nil {
+		return Transcript{}, c.apiError(ctx, op, sid, k.info, err)
+	}
+	var w transcriptWire
+	if err := json.Unmarshal(body, &w); err != nil {
+		return Transcript{}, c.newError(op, sid, 0, k.info.attempts, nil, "", fmt.Errorf("malformed transcript: %w", err))
+	}
+	return w.compact(interner{}), nil
+}
+
+// contentQuery is the Redacted parameter of the sentence and operator
+// result endpoints.
+func (c *Client) contentQuery() url.Values {
+	v := url.Values{}
+	if c.cfg.Unredacted {
+		v.Set("Redacted", "false")
+	}
+	return v
+}
+
+// PlainSentences returns the sentences of an unencrypted transcript: every
+// page of /Sentences (PageSize 5000) joined into one JSON document
+// {"sentences":[…]} whose elements are the sentence resources byte for byte
+// as the API sent them.
+func (c *Client) PlainSentences(ctx context.Context, transcriptSID string) ([]byte, error) {
+	const op = "list sentences"
+	var out bytes.Buffer
+	out.WriteString(`{"sentences":[`)
+	n := 0
+	err := c.rawList(ctx, op, transcriptSID, "/Sentences", SentencePageSize, "sentences", func(items []json.RawMessage) {
+		for _, it := range items {
+			if n > 0 {
+				out.WriteByte(',')
+			}
+			out.Write(it)
+			n++
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	out.WriteString("]}")
+	return out.Bytes(), nil
+}
+
+// PlainOperatorResults returns the operator results of an unencrypted
+// transcript (all pages), each one's JSON byte for byte as the API sent it.
+func (c *Client) PlainOperatorResults(ctx context.Context, transcriptSID string) ([][]byte, error) {
+	var out [][]byte
+	err := c.rawList(ctx, "list operator results", transcriptSID, "/OperatorResults", DefaultPageSize, "operator_results", func(items []json.RawMessage) {
+		for _, it := range items {
+			out = append(out, it)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// rawList pages through a transcript's sub-list, handing each page's items
+// (raw JSON) to fn.
+func (c *Client) rawList(ctx context.Context, op, sid, sub string, pageSize int, key string, fn func([]json.RawMessage)) error {
+	if !transcriptSIDPattern.MatchString(sid) {
+		return c.badSID(op, sid)
+	}
+	v := c.contentQuery()
+	if sub == "/Sentences" && c.cfg.WordTimestamps {
+		v.Set("WordTimestamps", "true")
+	}
+	v.Set("PageSize", strconv.Itoa(pageSize))
+	next := intelligenceBase + "/v2/Transcripts/" + sid + sub
+	for range maxPages {
+		if next == "" {
+			return nil
+		}
+		k := c.newCall(ctx)
+		body, _, err := k.getRaw(next, v)
+		if err != nil {
+			return c.apiError(ctx, op, sid, k.info, err)
+		}
+		var pg map[string]json.RawMessage
+		var meta pageMeta
+		if err := json.Unmarshal(body, &pg); err == nil {
+			err = json.Unmarshal(pg["meta"], &meta)
+		}
+		var items []json.RawMessage
+		if raw, ok := pg[key]; ok && string(raw) != "null" {
+			if err := json.Unmarshal(raw, &items); err != nil {
+				return c.newError(op, sid, 0, k.info.attempts, nil, "", fmt.Errorf("malformed page: %w", err))
+			}
+		} else if pg == nil {
+			return c.newError(op, sid, 0, k.info.attempts, nil, "", errors.New("malformed page"))
+		}
+		fn(items)
+		next, v = meta.next(), nil
+	}
+	return c.newError(op, sid, 0, 0, nil, "", errors.New("too many pages"))
+}

@@ -1,0 +1,304 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/twilio/twilio-go/client"
+	"golang.org/x/time/rate"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultMaxConcurrency = 16
+	DefaultTimeout        = 30 * time.Second
+	DefaultMaxAttempts    = 5
+	DefaultMaxRetryTime   = 60 * time.Second
+	DefaultMaxBodyBytes   = 512 << 20
+	// DefaultPageSize is the transcript (and service, operator result,
+	// public key) page size: the API's maximum.
+	DefaultPageSize = 1000
+	// SentencePageSize is the page size used for plain sentences: the API's
+	// maximum for that list.
+	SentencePageSize = 5000
+)
+
+// The hosts twilio-go addresses; RequestHandler applies edge and region to
+// them, and Config.APIURL replaces scheme and host after that.
+const (
+	intelligenceBase = "https://intelligence.twilio.com"
+	accountsBase     = "https://accounts.twilio.com"
+)
+
+// Config is everything a Client needs. Zero values select the defaults.
+type Config struct {
+	// AccountSID is the Twilio account (AC…). Required with AuthToken; with an
+	// API key it names the account the key belongs to.
+	AccountSID string
+	// AuthToken is the account's auth token. Never logged.
+	AuthToken string
+	// APIKey is an API key SID (SK…); when set, APIKey/APISecret are used
+	// instead of AccountSID/AuthToken.
+	APIKey string
+	// APISecret is the API key's secret. Never logged.
+	APISecret string
+
+	// APIURL, when set, sends every REST call to this scheme, host and
+	// optional path prefix instead of the Twilio hosts. The rewrite happens
+	// after twilio-go applied edge and region. Plain http is accepted only for
+	// loopback hosts (127.0.0.0/8, ::1, localhost).
+	APIURL string
+	// Edge and Region are twilio-go's TWILIO_EDGE / TWILIO_REGION; empty
+	// means the environment variable.
+	Edge, Region string
+
+	// Unredacted asks for unredacted content (Redacted=false) on the sentence
+	// and operator result endpoints, plain and encrypted. Otherwise the API
+	// default applies.
+	Unredacted bool
+	// WordTimestamps asks the plain Sentences list for word-level timing
+	// (WordTimestamps=true). Otherwise the API default (false) applies.
+	WordTimestamps bool
+
+	// MaxConcurrency bounds HTTP requests in flight, API requests and object
+	// downloads together (default 16).
+	MaxConcurrency int
+	// RateLimit bounds HTTP requests (attempts) per second across all callers;
+	// 0 means unlimited.
+	RateLimit float64
+	// Timeout bounds one HTTP attempt, headers and body (default 30s).
+	Timeout time.Duration
+	// MaxAttempts bounds the attempts of one request, the first included
+	// (default 5).
+	MaxAttempts int
+	// MaxRetryTime bounds the time from a request's first attempt to the
+	// start of its last one, waits included (default 60s).
+	MaxRetryTime time.Duration
+	// MaxBodyBytes bounds a response body (default 512 MiB).
+	MaxBodyBytes int64
+
+	// Transport is the base round tripper for both the API and the object
+	// store (nil: a clone of http.DefaultTransport). Tests use it to trust a
+	// test TLS server.
+	Transport http.RoundTripper
+	// Logger receives debug lines per HTTP attempt and warnings when retries
+	// are exhausted; nil discards.
+	Logger *slog.Logger
+
+	// sleep replaces the retry wait in tests (a fake clock).
+	sleep func(ctx context.Context, d time.Duration) error
+}
+
+// Client talks to Twilio. It is safe for concurrent use; all its methods
+// share one concurrency limit and one rate limiter.
+type Client struct {
+	cfg        Config
+	log        *slog.Logger
+	creds      *client.Credentials
+	accountSID string
+	credDesc   string // "auth token for account AC…" or "API key SK…"
+	apiURL     *url.URL
+	edge       string
+	region     string
+	secrets    []string
+
+	lim      *limiter
+	stats    *counters
+	apiRT    *transport
+	objRT    *transport
+	objHTTP  *http.Client
+	base     http.RoundTripper
+	callTime time.Duration
+}
+
+// New validates cfg and builds a Client. It makes no request.
+func New(cfg Config) (*Client, error) {
+	c := &Client{cfg: cfg, log: cfg.Logger}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	switch {
+	case cfg.APIKey != "":
+		if cfg.APISecret == "" {
+			return nil, errors.New("fetch: API key given without its secret")
+		}
+		c.creds = client.NewCredentials(cfg.APIKey, cfg.APISecret)
+		c.credDesc = "API key " + cfg.APIKey
+		c.secrets = append(c.secrets, cfg.APISecret)
+	case cfg.AccountSID != "" && cfg.AuthToken != "":
+		c.creds = client.NewCredentials(cfg.AccountSID, cfg.AuthToken)
+		c.credDesc = "auth token for account " + cfg.AccountSID
+		c.secrets = append(c.secrets, cfg.AuthToken)
+	default:
+		return nil, errors.New("fetch: no credentials: need an account SID and auth token, or an API key and secret")
+	}
+	// twilio-go refuses (per request) credentials that are not alphanumeric;
+	// say so once, up front, without echoing them.
+	if !alnum.MatchString(c.creds.Username) {
+		return nil, errors.New("fetch: the account SID / API key SID must be letters and digits only")
+	}
+	if !alnum.MatchString(c.creds.Password) {
+		return nil, errors.New("fetch: the auth token / API secret must be letters and digits only")
+	}
+	if cfg.AuthToken != "" && cfg.APIKey != "" {
+		c.secrets = append(c.secrets, cfg.AuthToken)
+	}
+	c.accountSID = cfg.AccountSID
+
+	if cfg.APIURL != "" {
+		u, err := parseBaseURL(cfg.APIURL)
+		if err != nil {
+			return nil, err
+		}
+		c.apiURL = u
+	}
+	c.edge, c.region = cfg.Edge, cfg.Region
+	if c.edge == "" {
+		c.edge = os.Getenv("TWILIO_EDGE")
+	}
+	if c.region == "" {
+		c.region = os.Getenv("TWILIO_REGION")
+	}
+
+	if cfg.MaxConcurrency <= 0 {
+		cfg.MaxConcurrency = DefaultMaxConcurrency
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = DefaultMaxAttempts
+	}
+	if cfg.MaxRetryTime <= 0 {
+		cfg.MaxRetryTime = DefaultMaxRetryTime
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	c.cfg = cfg
+
+	c.base = cfg.Transport
+	if c.base == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = cfg.MaxConcurrency
+		c.base = t
+	}
+	c.lim = &limiter{sem: make(chan struct{}, cfg.MaxConcurrency)}
+	if cfg.RateLimit > 0 {
+		burst := int(cfg.RateLimit)
+		if burst < 1 {
+			burst = 1
+		}
+		c.lim.rl = rate.NewLimiter(rate.Limit(cfg.RateLimit), burst)
+	}
+	c.stats = &counters{}
+	pol := &policy{
+		maxAttempts:    cfg.MaxAttempts,
+		maxElapsed:     cfg.MaxRetryTime,
+		attemptTimeout: cfg.Timeout,
+		baseDelay:      250 * time.Millisecond,
+		maxDelay:       10 * time.Second,
+		maxBody:        cfg.MaxBodyBytes,
+	}
+	sleep := cfg.sleep
+	if sleep == nil {
+		sleep = sleepCtx
+	}
+	mk := func(kind string) *transport {
+		return &transport{base: c.base, kind: kind, pol: pol, lim: c.lim, st: c.stats,
+			log: c.log, redact: c.Redact, sleep: sleep}
+	}
+	c.apiRT = mk(kindAPI)
+	c.objRT = mk(kindObject)
+	c.objHTTP = &http.Client{
+		Transport:     c.objRT,
+		CheckRedirect: noRedirect,
+	}
+	// The backstop bound of one call: every attempt's timeout plus the retry
+	// budget. Attempts themselves are bounded by cfg.Timeout.
+	c.callTime = cfg.MaxRetryTime + 2*cfg.Timeout
+	return c, nil
+}
+
+var alnum = regexp.MustCompile(`^[a-zA-Z0-9]+$`)
+
+// noRedirect makes an http.Client return a 3xx response instead of following
+// it: presigned downloads must not wander, and API credentials must not.
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// Close releases idle connections. The Client must not be used afterwards.
+func (c *Client) Close() {
+	type idleCloser interface{ CloseIdleConnections() }
+	if ic, ok := c.base.(idleCloser); ok {
+		ic.CloseIdleConnections()
+	}
+}
+
+// Redact is the package-level Redact plus the removal of this Client's
+// configured secrets (auth token, API secret).
+func (c *Client) Redact(s string) string {
+	for _, sec := range c.secrets {
+		if len(sec) >= 4 {
+			s = strings.ReplaceAll(s, sec, Redacted)
+		}
+	}
+	return Redact(s)
+}
+
+// Credential describes the credential kind in use, for messages: "auth token
+// for account AC…" or "API key SK…". It never contains a secret.
+func (c *Client) Credential() string { return c.credDesc }
+
+// parseBaseURL validates Config.APIURL.
+func parseBaseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("fetch: API URL %q does not parse", Redact(raw))
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("fetch: API URL %q has no host", Redact(raw))
+	}
+	if err := checkURL(u); err != nil {
+		return nil, fmt.Errorf("fetch: API URL %s: %w", Redact(raw), err)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("fetch: API URL %s must not have a query or fragment", Redact(raw))
+	}
+	return u, nil
+}
+
+// checkURL enforces https, or http to a loopback host, and no userinfo.
+func checkURL(u *url.URL) error {
+	if u.User != nil {
+		return fmt.Errorf("%w: user information in URL", ErrInsecureURL)
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+		return nil
+	case "http":
+		if isLoopback(u.Hostname()) {
+			return nil
+		}
+		return fmt.Errorf("%w: plain http is allowed only to loopback addresses, not %s", ErrInsecureURL, u.Hostname())
+	default:
+		return fmt.Errorf("%w: scheme %q (want https)", ErrInsecureURL, u.Scheme)
+	}
+}
+
+// isLoopback reports whether host is localhost, in 127.0.0.0/8, or ::1.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

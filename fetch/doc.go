@@ -1,0 +1,22 @@
+// Package fetch is everything intelligencefs says to Twilio: the
+// Conversational Intelligence v2 and Accounts v1 REST APIs (always through
+// twilio-go) and the presigned object store that serves encrypted sentences
+// and operator results (through plain net/http, without Twilio credentials).
+//
+// One Client carries the shared limits every caller competes for: a
+// concurrency semaphore counting API requests and object downloads alike, an
+// optional requests-per-second limiter, per-attempt timeouts, and retries
+// with exponential backoff and jitter that honour Retry-After. Retries live in
+// an http.RoundTripper because twilio-go builds its requests on
+// context.Background(); the caller's context reaches them through a
+// per-call twilio-go client whose transport carries it.
+//
+// Errors are *Error values whose causes can be tested with errors.Is against
+// ErrNotFound, ErrAuth, ErrUnavailable, ErrExpired, ErrConflict,
+// ErrInsecureURL, crypto.ErrMalformed and the context errors. Every error and
+// log line passes one redactor: presigned URL query strings are bearer
+// credentials, and Go's *url.Error prints whole URLs.
+//
+// fetch never decrypts and never caches plaintext; it hands crypto.Envelope
+// values to the caller.
+package fetch

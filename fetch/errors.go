@@ -1,0 +1,156 @@
+package fetch
+
+import (
+	"errors"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Sentinel errors; test with errors.Is. Every error a Client returns is an
+// *Error wrapping at most one of these (plus the underlying cause).
+var (
+	// ErrNotFound means the API (or the object store) answered 404, or the
+	// resource is absent (for example an encrypted location that is null), or
+	// a SID is not well formed, in which case no request was made.
+	ErrNotFound = errors.New("not found")
+	// ErrAuth means the API rejected the credentials (401 or 403).
+	ErrAuth = errors.New("credentials rejected")
+	// ErrUnavailable means the request could not be completed: 429 or 5xx
+	// after retries, a timeout, or a connection failure (including TLS).
+	ErrUnavailable = errors.New("service unavailable")
+	// ErrExpired means the object store refused a presigned URL (403) even
+	// after a fresh location was asked for once.
+	ErrExpired = errors.New("presigned location expired")
+	// ErrConflict means a conditional update failed (409 or 412, e.g. an
+	// If-Match ETag that no longer matches).
+	ErrConflict = errors.New("precondition failed")
+	// ErrInsecureURL means a URL used plain http for a host that is not a
+	// loopback address, or carried user information.
+	ErrInsecureURL = errors.New("insecure URL")
+)
+
+// Error describes one failed Client operation. Its message is a single line
+// that never contains a URL query string, URL user information or a
+// configured secret.
+type Error struct {
+	// Op is the operation, e.g. "list transcripts" or "download sentences".
+	Op string
+	// SID is the resource the operation was about (a transcript SID for
+	// sentences and operator results), or "".
+	SID string
+	// Status is the last HTTP status seen, or 0 if no response arrived.
+	Status int
+	// Attempts is how many HTTP attempts the last request made (1 = no retry).
+	Attempts int
+	// Err is the cause, already redacted. errors.Is/As see through it.
+	Err error
+}
+
+// Error returns a one-line, redacted description.
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("fetch: ")
+	b.WriteString(e.Op)
+	if e.SID != "" {
+		b.WriteByte(' ')
+		b.WriteString(e.SID)
+	}
+	if e.Status != 0 {
+		b.WriteString(": HTTP ")
+		b.WriteString(strconv.Itoa(e.Status))
+	}
+	if e.Attempts > 1 {
+		b.WriteString(" after ")
+		b.WriteString(strconv.Itoa(e.Attempts))
+		b.WriteString(" attempts")
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return oneLine(Redact(b.String()))
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// causeError carries a sentinel kind and the original cause, but prints a
+// message that was redacted when the error was built (the Client knows the
+// secrets; the package-level Redact does not).
+type causeError struct {
+	kind  error // one of the sentinels, or nil
+	msg   string
+	cause error
+}
+
+func (e *causeError) Error() string { return e.msg }
+
+func (e *causeError) Unwrap() []error {
+	switch {
+	case e.kind != nil && e.cause != nil:
+		return []error{e.kind, e.cause}
+	case e.kind != nil:
+		return []error{e.kind}
+	case e.cause != nil:
+		return []error{e.cause}
+	}
+	return nil
+}
+
+var (
+	// urlPattern matches absolute URLs as they appear in error strings (Go's
+	// *url.Error quotes them, so the quote ends the match).
+	urlPattern = regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.\-]*://[^\s"'<>` + "`" + `]+`)
+	// paramPattern catches signature-like query parameters that appear
+	// without their URL (e.g. a query string echoed by a proxy).
+	paramPattern = regexp.MustCompile(`(?i)\b(x-amz-[a-z0-9\-]+|signature|awsaccesskeyid|key-pair-id|policy|pagetoken|token|sig)=[^&\s"'<>]+`)
+	// authPattern catches Authorization header values.
+	authPattern = regexp.MustCompile(`(?i)\b(basic|bearer)\s+[A-Za-z0-9+/=._\-]{8,}`)
+)
+
+// Redacted is what Redact puts in place of removed material.
+const Redacted = "REDACTED"
+
+// Redact removes credentials that may travel inside strings: URL query
+// strings and fragments (a presigned URL's query is a bearer credential),
+// URL user information, signature-like parameters and Authorization header
+// values. It does not know configured secrets; (*Client).Redact also removes
+// those. Every error and log line of this package passes through it.
+func Redact(s string) string {
+	if strings.Contains(s, "://") {
+		s = urlPattern.ReplaceAllStringFunc(s, redactURL)
+	}
+	if strings.Contains(s, "=") {
+		s = paramPattern.ReplaceAllString(s, "${1}="+Redacted)
+	}
+	s = authPattern.ReplaceAllString(s, "${1} "+Redacted)
+	return s
+}
+
+// redactURL strips the query, fragment and user information of one URL,
+// working on the string so that a URL that does not parse is still cut.
+func redactURL(u string) string {
+	if i := strings.IndexAny(u, "?#"); i >= 0 {
+		u = u[:i] + "?" + Redacted
+	}
+	if j := strings.Index(u, "://"); j >= 0 {
+		rest := u[j+3:]
+		host := rest
+		if k := strings.IndexAny(rest, "/?"); k >= 0 {
+			host = rest[:k]
+		}
+		if at := strings.LastIndexByte(host, '@'); at >= 0 {
+			u = u[:j+3] + rest[at+1:]
+		}
+	}
+	return u
+}
+
+// oneLine folds line breaks so an error is one log line.
+func oneLine(s string) string {
+	if !strings.ContainsAny(s, "\r\n") {
+		return s
+	}
+	return strings.Join(strings.Fields(strings.ReplaceAll(strings.ReplaceAll(s, "\r", " "), "\n", " ")), " ")
+}

@@ -1,0 +1,412 @@
+package fetch
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+const (
+	kindAPI    = "api"
+	kindObject = "object"
+)
+
+// policy is the retry and size policy shared by both transports.
+type policy struct {
+	maxAttempts    int
+	maxElapsed     time.Duration
+	attemptTimeout time.Duration
+	baseDelay      time.Duration
+	maxDelay       time.Duration
+	maxBody        int64
+}
+
+// limiter is the one concurrency semaphore and rate limiter of a Client.
+type limiter struct {
+	sem      chan struct{}
+	rl       *rate.Limiter // nil: unlimited
+	inFlight atomic.Int64
+}
+
+// acquire waits (honouring ctx) for the rate limiter and a concurrency slot.
+func (l *limiter) acquire(ctx context.Context) (release func(), err error) {
+	if l.rl != nil {
+		if err := l.rl.Wait(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, err
+		}
+	}
+	select {
+	case l.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	l.inFlight.Add(1)
+	var done atomic.Bool
+	return func() {
+		if done.CompareAndSwap(false, true) {
+			l.inFlight.Add(-1)
+			<-l.sem
+		}
+	}, nil
+}
+
+// counters back Stats.
+type counters struct {
+	apiRequests, objectRequests atomic.Int64
+	retries, errors             atomic.Int64
+	apiBytes, objectBytes       atomic.Int64
+	retryWait                   atomic.Int64 // nanoseconds
+}
+
+// Stats is a snapshot of a Client's counters since New.
+type Stats struct {
+	// APIRequests counts HTTP attempts to the REST API, retries included.
+	APIRequests int64
+	// ObjectDownloads counts HTTP attempts to the object store, retries included.
+	ObjectDownloads int64
+	// Retries counts attempts that were repeated (API and objects).
+	Retries int64
+	// Errors counts Client method calls that returned an error.
+	Errors int64
+	// BytesDownloaded counts object store body bytes received.
+	BytesDownloaded int64
+	// APIBytes counts REST API body bytes received.
+	APIBytes int64
+	// RetryWait is the total time spent waiting between attempts.
+	RetryWait time.Duration
+	// InFlight is the number of HTTP requests holding a concurrency slot now.
+	InFlight int64
+}
+
+// Stats returns the current counters.
+func (c *Client) Stats() Stats {
+	return Stats{
+		APIRequests:     c.stats.apiRequests.Load(),
+		ObjectDownloads: c.stats.objectRequests.Load(),
+		Retries:         c.stats.retries.Load(),
+		Errors:          c.stats.errors.Load(),
+		BytesDownloaded: c.stats.objectBytes.Load(),
+		APIBytes:        c.stats.apiBytes.Load(),
+		RetryWait:       time.Duration(c.stats.retryWait.Load()),
+		InFlight:        c.lim.inFlight.Load(),
+	}
+}
+
+// callInfo travels in a request's context and records what the transport
+// saw, so errors can carry the last status and the attempt count even when
+// twilio-go could not decode an error body.
+type callInfo struct {
+	attempts int
+	status   int
+	header   http.Header
+}
+
+type callInfoKey struct{}
+
+func withCallInfo(ctx context.Context) (context.Context, *callInfo) {
+	info := &callInfo{}
+	return context.WithValue(ctx, callInfoKey{}, info), info
+}
+
+// transport is the retrying, limiting round tripper. It reads every
+// response body completely (checked against Content-Length) before it
+// returns, so a short or reset body is retried like any transport fault and
+// the concurrency slot is held exactly while bytes are moving.
+type transport struct {
+	base   http.RoundTripper
+	kind   string
+	pol    *policy
+	lim    *limiter
+	st     *counters
+	log    *slog.Logger
+	redact func(string) string
+	sleep  func(ctx context.Context, d time.Duration) error
+}
+
+// bufferedBody is a fully read response body.
+type bufferedBody struct {
+	*bytes.Reader
+	b []byte
+}
+
+func (bufferedBody) Close() error { return nil }
+
+// bodyBytes returns the bytes of a response body produced by transport
+// without copying, or reads it.
+func bodyBytes(r *http.Response) ([]byte, error) {
+	if bb, ok := r.Body.(bufferedBody); ok {
+		return bb.b, nil
+	}
+	defer r.Body.Close()
+	return io.ReadAll(r.Body)
+}
+
+// errBodyTooLarge is not retried.
+var errBodyTooLarge = errors.New("response body exceeds the size limit")
+
+// timeoutError is a per-attempt timeout (retried), distinct from the caller's
+// deadline (not retried).
+type timeoutError struct{ d time.Duration }
+
+func (e timeoutError) Error() string   { return fmt.Sprintf("no complete response within %v", e.d) }
+func (e timeoutError) Timeout() bool   { return true }
+func (e timeoutError) Temporary() bool { return true }
+
+// RoundTrip implements http.RoundTripper.
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	info, _ := ctx.Value(callInfoKey{}).(*callInfo)
+	if info == nil {
+		info = &callInfo{}
+	}
+	getBody, err := rewindable(req)
+	if err != nil {
+		return nil, err
+	}
+	idempotent := req.Method == http.MethodGet || req.Method == http.MethodHead
+	start := time.Now()
+	var waited time.Duration // the sum of waits (a fake sleep takes no real time)
+	for attempt := 1; ; attempt++ {
+		info.attempts = attempt
+		info.status = 0
+		resp, err := t.attempt(ctx, req, getBody, attempt)
+		if err != nil && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		retry, wait := false, time.Duration(0)
+		if err != nil {
+			retry = retriableError(err, idempotent)
+		} else {
+			info.status, info.header = resp.StatusCode, resp.Header
+			if retriableStatus(resp.StatusCode, idempotent) {
+				retry = true
+				wait = retryAfter(resp.Header, time.Now())
+			}
+		}
+		if !retry {
+			return resp, err
+		}
+		if wait == 0 {
+			wait = t.backoff(attempt)
+		}
+		elapsed := max(time.Since(start), waited)
+		if attempt >= t.pol.maxAttempts || elapsed+wait > t.pol.maxElapsed {
+			t.log.Warn("fetch: retries exhausted", "kind", t.kind, "method", req.Method,
+				"path", req.URL.Path, "status", info.status, "attempts", attempt,
+				"error", t.errString(err))
+			return resp, err
+		}
+		t.st.retries.Add(1)
+		t.log.Debug("fetch: retrying", "kind", t.kind, "method", req.Method, "path", req.URL.Path,
+			"status", info.status, "attempt", attempt, "wait", wait, "error", t.errString(err))
+		if err := t.sleep(ctx, wait); err != nil {
+			return nil, err
+		}
+		t.st.retryWait.Add(int64(wait))
+		waited += wait
+	}
+}
+
+func (t *transport) errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return oneLine(t.redact(err.Error()))
+}
+
+// attempt makes one HTTP attempt under a concurrency slot and the attempt
+// timeout, and reads the whole body.
+func (t *transport) attempt(ctx context.Context, req *http.Request, getBody func() (io.ReadCloser, error), n int) (*http.Response, error) {
+	release, err := t.lim.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	if t.kind == kindAPI {
+		t.st.apiRequests.Add(1)
+	} else {
+		t.st.objectRequests.Add(1)
+	}
+	actx, cancel := context.WithTimeout(ctx, t.pol.attemptTimeout)
+	defer cancel()
+	r := req.Clone(actx)
+	if getBody != nil {
+		b, err := getBody()
+		if err != nil {
+			return nil, err
+		}
+		r.Body = b
+	}
+	began := time.Now()
+	resp, err := t.base.RoundTrip(r)
+	if err != nil {
+		return nil, t.attemptErr(ctx, actx, err)
+	}
+	body, err := readBody(resp, t.pol.maxBody)
+	resp.Body.Close()
+	if t.kind == kindAPI {
+		t.st.apiBytes.Add(int64(len(body)))
+	} else {
+		t.st.objectBytes.Add(int64(len(body)))
+	}
+	if err != nil {
+		return nil, t.attemptErr(ctx, actx, err)
+	}
+	resp.Body = bufferedBody{bytes.NewReader(body), body}
+	resp.ContentLength = int64(len(body))
+	t.log.Debug("fetch: request", "kind", t.kind, "method", req.Method, "path", req.URL.Path,
+		"status", resp.StatusCode, "attempt", n, "bytes", len(body), "duration", time.Since(began))
+	return resp, nil
+}
+
+// attemptErr turns the attempt deadline into a timeoutError.
+func (t *transport) attemptErr(ctx, actx context.Context, err error) error {
+	if ctx.Err() == nil && actx.Err() != nil {
+		return timeoutError{t.pol.attemptTimeout}
+	}
+	return err
+}
+
+// readBody reads a response body, refusing more than limit bytes and
+// checking the length against Content-Length.
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	cl := resp.ContentLength
+	if cl > limit {
+		return nil, fmt.Errorf("%w (%d > %d bytes)", errBodyTooLarge, cl, limit)
+	}
+	var buf []byte
+	if cl >= 0 {
+		buf = make([]byte, 0, cl)
+	}
+	b := bytes.NewBuffer(buf)
+	n, err := b.ReadFrom(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading response body after %d bytes: %w", n, err)
+	}
+	if n > limit {
+		return nil, fmt.Errorf("%w (> %d bytes)", errBodyTooLarge, limit)
+	}
+	if cl >= 0 && n != cl {
+		return nil, fmt.Errorf("short response body: %d of %d bytes: %w", n, cl, io.ErrUnexpectedEOF)
+	}
+	return b.Bytes(), nil
+}
+
+// rewindable makes sure every attempt can get a fresh copy of the request
+// body (twilio-go sends forms from a strings.Reader, which sets GetBody).
+func rewindable(req *http.Request) (func() (io.ReadCloser, error), error) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return nil, nil
+	}
+	if req.GetBody != nil {
+		req.Body.Close()
+		return req.GetBody, nil
+	}
+	b, err := io.ReadAll(req.Body)
+	req.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }, nil
+}
+
+// retriableStatus: 429 is retried for every method (the request was not
+// processed); 500/502/503/504 only for idempotent methods.
+func retriableStatus(code int, idempotent bool) bool {
+	switch code {
+	case http.StatusTooManyRequests:
+		return true
+	case http.StatusInternalServerError, http.StatusBadGateway,
+		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return idempotent
+	}
+	return false
+}
+
+// retriableError: idempotent requests retry every transport fault except TLS
+// verification failures and oversized bodies; other methods retry only when
+// the connection was never made (the request cannot have been processed).
+func retriableError(err error, idempotent bool) bool {
+	if errors.Is(err, errBodyTooLarge) || isTLSFailure(err) {
+		return false
+	}
+	if idempotent {
+		return true
+	}
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+func isTLSFailure(err error) bool {
+	var (
+		cv *tls.CertificateVerificationError
+		ua x509.UnknownAuthorityError
+		he x509.HostnameError
+		ci x509.CertificateInvalidError
+		rh tls.RecordHeaderError
+	)
+	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &he) ||
+		errors.As(err, &ci) || errors.As(err, &rh)
+}
+
+// retryAfter parses Retry-After (delta seconds or an HTTP date); 0 if absent.
+func retryAfter(h http.Header, now time.Time) time.Duration {
+	v := h.Get("Retry-After")
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil {
+		if s < 0 {
+			return 0
+		}
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// backoff is exponential with jitter: a uniform pick in [d/2, d) where d
+// doubles per attempt from baseDelay up to maxDelay.
+func (t *transport) backoff(attempt int) time.Duration {
+	d := t.pol.baseDelay << min(attempt-1, 20)
+	if d > t.pol.maxDelay || d <= 0 {
+		d = t.pol.maxDelay
+	}
+	half := d / 2
+	return half + rand.N(half+1)
+}
+
+// sleepCtx waits d or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,366 @@
+package fetch
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Service is an Intelligence Service.
+type Service struct {
+	SID          string
+	AccountSID   string
+	UniqueName   string
+	FriendlyName string
+	LanguageCode string
+	// EncryptionCredentialSID is the public key credential (CR…) new
+	// transcripts are encrypted with, or "" when encryption is off.
+	EncryptionCredentialSID string
+	DataLogging             bool
+	AutoRedaction           bool
+	MediaRedaction          bool
+	AutoTranscribe          bool
+	Version                 int
+	DateCreated             time.Time
+	DateUpdated             time.Time
+	// ETag is the entity tag of a fetched or updated Service (for If-Match);
+	// "" from a list, where the API sends none.
+	ETag string
+
+	raw []byte
+}
+
+// JSON returns the Service resource exactly as the API returned it. The
+// caller must not modify it.
+func (s Service) JSON() []byte { return s.raw }
+
+// Encrypted reports whether the service encrypts new transcripts.
+func (s Service) Encrypted() bool { return s.EncryptionCredentialSID != "" }
+
+type serviceWire struct {
+	SID                     *string `json:"sid"`
+	AccountSID              *string `json:"account_sid"`
+	UniqueName              *string `json:"unique_name"`
+	FriendlyName            *string `json:"friendly_name"`
+	LanguageCode            *string `json:"language_code"`
+	EncryptionCredentialSID *string `json:"encryption_credential_sid"`
+	DataLogging             *bool   `json:"data_logging"`
+	AutoRedaction           *bool   `json:"auto_redaction"`
+	MediaRedaction          *bool   `json:"media_redaction"`
+	AutoTranscribe          *bool   `json:"auto_transcribe"`
+	Version                 *int    `json:"version"`
+	DateCreated             *string `json:"date_created"`
+	DateUpdated             *string `json:"date_updated"`
+}
+
+func parseService(raw []byte) (Service, error) {
+	var w serviceWire
+	if err := json.Unmarshal(raw, &w); err != nil {
+		return Service{}, err
+	}
+	return Service{
+		SID: str(w.SID), AccountSID: str(w.AccountSID), UniqueName: str(w.UniqueName),
+		FriendlyName: str(w.FriendlyName), LanguageCode: str(w.LanguageCode),
+		EncryptionCredentialSID: str(w.EncryptionCredentialSID),
+		DataLogging:             boolv(w.DataLogging), AutoRedaction: boolv(w.AutoRedaction),
+		MediaRedaction: boolv(w.MediaRedaction), AutoTranscribe: boolv(w.AutoTranscribe),
+		Version:     intv(w.Version),
+		DateCreated: parseTime(w.DateCreated), DateUpdated: parseTime(w.DateUpdated),
+		raw: bytes.Clone(raw),
+	}, nil
+}
+
+// PublicKey is an Accounts v1 public key credential. The key material is
+// never returned by the API.
+type PublicKey struct {
+	SID          string
+	AccountSID   string
+	FriendlyName string
+	DateCreated  time.Time
+	DateUpdated  time.Time
+	URL          string
+}
+
+// Transcript is one Transcript resource in compact form: a listing holds
+// many of them. JSON renders the full resource on demand.
+type Transcript struct {
+	SID        string
+	ServiceSID string
+	AccountSID string
+	// Status is queued, in-progress, completed, new, failed, canceled or error.
+	Status string
+	// EncryptionCredentialSID is the credential (CR…) the transcript's
+	// content was encrypted for, or "" for a plain transcript.
+	EncryptionCredentialSID string
+	LanguageCode            string
+	CustomerKey             string
+	DateCreated             time.Time
+	DateUpdated             time.Time
+	// MediaStartTime is zero when the API sent null.
+	MediaStartTime time.Time
+	// Duration is the source media's duration in seconds.
+	Duration    int
+	DataLogging bool
+	Redaction   bool
+
+	channel string // compact JSON of the channel object; "" = null
+	urlBase string // e.g. "https://intelligence.twilio.com" (shared)
+	present uint8  // which nullable scalars were present
+}
+
+const (
+	hasDataLogging uint8 = 1 << iota
+	hasRedaction
+	hasCustomerKey
+	hasDuration
+)
+
+// Encrypted reports whether the transcript's content must be fetched from the
+// encrypted endpoints.
+func (t Transcript) Encrypted() bool { return t.EncryptionCredentialSID != "" }
+
+// Completed reports whether the transcript is finished (status completed),
+// so that its sentences and operator results exist and are immutable.
+func (t Transcript) Completed() bool { return t.Status == "completed" }
+
+// Channel returns the transcript's channel object as compact JSON, or nil.
+func (t Transcript) Channel() []byte {
+	if t.channel == "" {
+		return nil
+	}
+	return []byte(t.channel)
+}
+
+// URL is the resource's URL as the API names it.
+func (t Transcript) URL() string { return t.base() + "/v2/Transcripts/" + t.SID }
+
+func (t Transcript) base() string {
+	if t.urlBase == "" {
+		return intelligenceBase
+	}
+	return t.urlBase
+}
+
+// JSON renders the Transcript resource: every key of the API's resource in
+// the API's order, null where empty, url and links derived from the SID.
+func (t Transcript) JSON() []byte {
+	u := t.URL()
+	b := make([]byte, 0, 1024+len(t.channel))
+	b = append(b, '{')
+	b = jsonKey(b, "account_sid", true)
+	b = jsonStr(b, t.AccountSID)
+	b = jsonKey(b, "service_sid", false)
+	b = jsonStr(b, t.ServiceSID)
+	b = jsonKey(b, "sid", false)
+	b = jsonStr(b, t.SID)
+	b = jsonKey(b, "date_created", false)
+	b = jsonTime(b, t.DateCreated)
+	b = jsonKey(b, "date_updated", false)
+	b = jsonTime(b, t.DateUpdated)
+	b = jsonKey(b, "status", false)
+	b = jsonStr(b, t.Status)
+	b = jsonKey(b, "channel", false)
+	if t.channel == "" {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, t.channel...)
+	}
+	b = jsonKey(b, "data_logging", false)
+	b = jsonBool(b, t.DataLogging, t.present&hasDataLogging != 0)
+	b = jsonKey(b, "language_code", false)
+	b = jsonStr(b, t.LanguageCode)
+	b = jsonKey(b, "customer_key", false)
+	if t.present&hasCustomerKey != 0 {
+		b = appendQuoted(b, t.CustomerKey)
+	} else {
+		b = append(b, "null"...)
+	}
+	b = jsonKey(b, "media_start_time", false)
+	b = jsonTime(b, t.MediaStartTime)
+	b = jsonKey(b, "duration", false)
+	b = strconv.AppendInt(b, int64(t.Duration), 10)
+	b = jsonKey(b, "url", false)
+	b = appendQuoted(b, u)
+	b = jsonKey(b, "redaction", false)
+	b = jsonBool(b, t.Redaction, t.present&hasRedaction != 0)
+	b = jsonKey(b, "encryption_credential_sid", false)
+	b = jsonStr(b, t.EncryptionCredentialSID)
+	b = jsonKey(b, "links", false)
+	b = append(b, '{')
+	for i, l := range [...][2]string{
+		{"sentences", "/Sentences"},
+		{"encrypted_sentences", "/Sentences/Encrypted"},
+		{"media", "/Media"},
+		{"operator_results", "/OperatorResults"},
+		{"encrypted_operator_results", "/OperatorResults/Encrypted"},
+	} {
+		b = jsonKey(b, l[0], i == 0)
+		b = appendQuoted(b, u+l[1])
+	}
+	b = append(b, '}', '}')
+	return b
+}
+
+func jsonKey(b []byte, k string, first bool) []byte {
+	if !first {
+		b = append(b, ',')
+	}
+	b = append(b, '"')
+	b = append(b, k...)
+	return append(b, '"', ':')
+}
+
+func jsonStr(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, "null"...)
+	}
+	return appendQuoted(b, s)
+}
+
+func appendQuoted(b []byte, s string) []byte {
+	q, _ := json.Marshal(s)
+	return append(b, q...)
+}
+
+func jsonTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return append(b, "null"...)
+	}
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
+}
+
+func jsonBool(b []byte, v, present bool) []byte {
+	if !present {
+		return append(b, "null"...)
+	}
+	return strconv.AppendBool(b, v)
+}
+
+// transcriptWire is the API's Transcript resource as decoded from a page.
+type transcriptWire struct {
+	AccountSID              *string         `json:"account_sid"`
+	ServiceSID              *string         `json:"service_sid"`
+	SID                     *string         `json:"sid"`
+	DateCreated             *string         `json:"date_created"`
+	DateUpdated             *string         `json:"date_updated"`
+	Status                  *string         `json:"status"`
+	Channel                 json.RawMessage `json:"channel"`
+	DataLogging             *bool           `json:"data_logging"`
+	LanguageCode            *string         `json:"language_code"`
+	CustomerKey             *string         `json:"customer_key"`
+	MediaStartTime          *string         `json:"media_start_time"`
+	Duration                *int            `json:"duration"`
+	URL                     *string         `json:"url"`
+	Redaction               *bool           `json:"redaction"`
+	EncryptionCredentialSID *string         `json:"encryption_credential_sid"`
+}
+
+// interner shares the repeated strings of a listing (service, account,
+// status, language, credential, URL base) between its transcripts.
+type interner map[string]string
+
+func (in interner) get(p *string) string {
+	if p == nil || *p == "" {
+		return ""
+	}
+	if s, ok := in[*p]; ok {
+		return s
+	}
+	if len(in) < 4096 {
+		in[*p] = *p
+	}
+	return *p
+}
+
+func (w *transcriptWire) compact(in interner) Transcript {
+	t := Transcript{
+		SID:                     str(w.SID),
+		ServiceSID:              in.get(w.ServiceSID),
+		AccountSID:              in.get(w.AccountSID),
+		Status:                  in.get(w.Status),
+		EncryptionCredentialSID: in.get(w.EncryptionCredentialSID),
+		LanguageCode:            in.get(w.LanguageCode),
+		DateCreated:             parseTime(w.DateCreated),
+		DateUpdated:             parseTime(w.DateUpdated),
+		MediaStartTime:          parseTime(w.MediaStartTime),
+	}
+	if w.CustomerKey != nil {
+		t.CustomerKey = *w.CustomerKey
+		t.present |= hasCustomerKey
+	}
+	if w.Duration != nil {
+		t.Duration = *w.Duration
+		t.present |= hasDuration
+	}
+	if w.DataLogging != nil {
+		t.DataLogging = *w.DataLogging
+		t.present |= hasDataLogging
+	}
+	if w.Redaction != nil {
+		t.Redaction = *w.Redaction
+		t.present |= hasRedaction
+	}
+	if len(w.Channel) > 0 && string(w.Channel) != "null" {
+		var buf bytes.Buffer
+		if json.Compact(&buf, w.Channel) == nil {
+			s := buf.String()
+			t.channel = in.get(&s)
+		}
+	}
+	if w.URL != nil && t.SID != "" {
+		if base, ok := strings.CutSuffix(*w.URL, "/v2/Transcripts/"+t.SID); ok && base != intelligenceBase {
+			t.urlBase = in.get(&base)
+		}
+	}
+	return t
+}
+
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func boolv(p *bool) bool { return p != nil && *p }
+
+func intv(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+// parseTime accepts the API's ISO 8601 dates (and RFC 2822, which the
+// Accounts descriptions mention); zero when absent or unparsable.
+func parseTime(p *string) time.Time {
+	if p == nil || *p == "" {
+		return time.Time{}
+	}
+	for _, layout := range []string{time.RFC3339Nano, time.RFC1123Z, time.RFC1123} {
+		if t, err := time.Parse(layout, *p); err == nil {
+			return t.UTC()
+		}
+	}
+	return time.Time{}
+}
+
+// TranscriptQuery selects transcripts for ListTranscripts. Zero fields are
+// not sent.
+type TranscriptQuery struct {
+	ServiceSID string
+	// AfterDateCreated and BeforeDateCreated filter on date_created (the
+	// API's own inclusive/exclusive semantics apply).
+	AfterDateCreated, BeforeDateCreated time.Time
+	// AfterStartTime and BeforeStartTime filter on media start time.
+	AfterStartTime, BeforeStartTime time.Time
+	Status                          string
+	LanguageCode                    string
+	SourceSID                       string
+	// PageSize is the page size (default and maximum 1000).
+	PageSize int
+}
