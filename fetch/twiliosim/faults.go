@@ -1,0 +1,217 @@
+package twiliosim
+
+import (
+	"bufio"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Target selects which side of the simulator a fault Rule applies to.
+type Target int
+
+// Targets of a Rule. The zero value, TargetBoth, means API and objects.
+const (
+	TargetBoth Target = iota
+	TargetAPI
+	TargetObjects
+)
+
+// Rule says which requests a fault hits. It is inactive unless Times or
+// Fraction is set. Times counts down over matching requests (the next N);
+// once spent, Fraction (0..1, random) still applies.
+type Rule struct {
+	// Times is the number of next matching requests to hit.
+	Times int
+	// Fraction of matching requests to hit at random (1 = all).
+	Fraction float64
+	// Target restricts the rule to the API or the object store. Rules that
+	// only make sense on one side (ciphertext, headers, expired URLs) ignore it.
+	Target Target
+	// TranscriptSID, if set, restricts the rule to requests about that
+	// transcript (its API sub-resources or objects).
+	TranscriptSID string
+}
+
+// Faults are the failure switches, changed at run time with SetFaults.
+// The zero value injects nothing.
+type Faults struct {
+	// APILatency and ObjectLatency delay every API / object-store request.
+	APILatency, ObjectLatency time.Duration
+	// TooManyRequests answers 429 with a Retry-After header (API: Twilio
+	// error 20429; object store: S3-style XML, code SlowDown).
+	TooManyRequests Rule
+	// RetryAfter is the Retry-After value sent with 429, rounded up to whole
+	// seconds; 0 sends "0", negative omits the header.
+	RetryAfter time.Duration
+	// ServerError answers ServerErrorStatus (default 503).
+	ServerError Rule
+	// ServerErrorStatus is the status ServerError uses (500..599).
+	ServerErrorStatus int
+	// ResetMidBody sends the headers and half the body, then resets the
+	// connection (TCP RST).
+	ResetMidBody Rule
+	// TruncateBody declares the full Content-Length, sends half the body and
+	// closes the connection cleanly.
+	TruncateBody Rule
+	// TamperCiphertext flips one bit of a served object's body.
+	TamperCiphertext Rule
+	// MissingKeyHeader / MissingIVHeader leave out x-amz-meta-x-amz-key /
+	// x-amz-meta-x-amz-iv on objects.
+	MissingKeyHeader, MissingIVHeader Rule
+	// MalformedKeyHeader / MalformedIVHeader send values that are not base64.
+	MalformedKeyHeader, MalformedIVHeader Rule
+	// ExpiredURLs makes the encrypted endpoints issue locations that have
+	// already expired (validly signed).
+	ExpiredURLs Rule
+	// WrongCredentials rejects every API request with 401 (code 20003).
+	WrongCredentials bool
+}
+
+// SetFaults replaces the fault switches; Times counters start afresh.
+// Safe to call while requests are in flight.
+func (s *Server) SetFaults(f Faults) {
+	s.faultMu.Lock()
+	defer s.faultMu.Unlock()
+	s.faults = f
+	s.remaining = map[string]int{
+		"TooManyRequests":    f.TooManyRequests.Times,
+		"ServerError":        f.ServerError.Times,
+		"ResetMidBody":       f.ResetMidBody.Times,
+		"TruncateBody":       f.TruncateBody.Times,
+		"TamperCiphertext":   f.TamperCiphertext.Times,
+		"MissingKeyHeader":   f.MissingKeyHeader.Times,
+		"MissingIVHeader":    f.MissingIVHeader.Times,
+		"MalformedKeyHeader": f.MalformedKeyHeader.Times,
+		"MalformedIVHeader":  f.MalformedIVHeader.Times,
+		"ExpiredURLs":        f.ExpiredURLs.Times,
+	}
+}
+
+// currentFaults returns a copy of the switches.
+func (s *Server) currentFaults() Faults {
+	s.faultMu.Lock()
+	defer s.faultMu.Unlock()
+	return s.faults
+}
+
+// rule returns the named Rule of f.
+func (f *Faults) rule(name string) Rule {
+	switch name {
+	case "TooManyRequests":
+		return f.TooManyRequests
+	case "ServerError":
+		return f.ServerError
+	case "ResetMidBody":
+		return f.ResetMidBody
+	case "TruncateBody":
+		return f.TruncateBody
+	case "TamperCiphertext":
+		return f.TamperCiphertext
+	case "MissingKeyHeader":
+		return f.MissingKeyHeader
+	case "MissingIVHeader":
+		return f.MissingIVHeader
+	case "MalformedKeyHeader":
+		return f.MalformedKeyHeader
+	case "MalformedIVHeader":
+		return f.MalformedIVHeader
+	case "ExpiredURLs":
+		return f.ExpiredURLs
+	}
+	return Rule{}
+}
+
+// fire decides whether the named fault hits this request, consuming one of
+// its Times if so, and counts it.
+func (s *Server) fire(name string, object bool, transcriptSID string) bool {
+	s.faultMu.Lock()
+	r := s.faults.rule(name)
+	hit := false
+	switch {
+	case r.Times == 0 && r.Fraction <= 0:
+	case r.Target == TargetAPI && object, r.Target == TargetObjects && !object:
+	case r.TranscriptSID != "" && r.TranscriptSID != transcriptSID:
+	case s.remaining[name] > 0:
+		s.remaining[name]--
+		hit = true
+	case r.Fraction > 0:
+		hit = rand.Float64() < r.Fraction
+	}
+	s.faultMu.Unlock()
+	if hit {
+		s.counter(CounterFaultPrefix + name).Add(1)
+	}
+	return hit
+}
+
+// injectPre applies the faults that replace a response (429, 5xx) and
+// reports whether one was sent. writeErr writes the side's error format.
+func (s *Server) injectPre(w http.ResponseWriter, object bool, sid string, writeErr func(status int, retryAfter string)) bool {
+	f := s.currentFaults()
+	if s.fire("TooManyRequests", object, sid) {
+		ra := ""
+		if f.RetryAfter >= 0 {
+			ra = strconv.FormatInt(int64((f.RetryAfter+time.Second-1)/time.Second), 10)
+		}
+		writeErr(http.StatusTooManyRequests, ra)
+		return true
+	}
+	if s.fire("ServerError", object, sid) {
+		st := f.ServerErrorStatus
+		if st < 500 || st > 599 {
+			st = http.StatusServiceUnavailable
+		}
+		writeErr(st, "")
+		return true
+	}
+	return false
+}
+
+// writeBody sends a complete response, or a broken one when ResetMidBody or
+// TruncateBody hits: the headers promise len(body) bytes, half arrive.
+func (s *Server) writeBody(w http.ResponseWriter, status int, body []byte, object bool, sid string) {
+	reset := s.fire("ResetMidBody", object, sid)
+	truncate := !reset && s.fire("TruncateBody", object, sid)
+	h := w.Header()
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	if reset || truncate {
+		if s.breakConnection(w, status, body, reset) {
+			return
+		}
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// breakConnection hijacks the connection, writes the head and half the
+// body, then closes it (with RST when reset). It reports false if the
+// connection could not be hijacked.
+func (s *Server) breakConnection(w http.ResponseWriter, status int, body []byte, reset bool) bool {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		return false
+	}
+	header := w.Header().Clone()
+	conn, buf, err := hj.Hijack()
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	bw := bufio.NewWriter(conn)
+	fmt.Fprintf(bw, "HTTP/1.1 %d %s\r\n", status, http.StatusText(status))
+	_ = header.Write(bw)
+	bw.WriteString("\r\n")
+	bw.Write(body[:len(body)/2])
+	_ = bw.Flush()
+	_ = buf
+	if reset {
+		if tc, ok := conn.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
+	}
+	return true
+}
