@@ -87,14 +87,14 @@ const (
 // service is the simulator's mutable Service record.
 type service struct {
 	sid, uniqueName, friendlyName, language string
-	autoRedaction, mediaRedaction          bool
-	autoTranscribe, dataLogging            bool
-	webhookURL, webhookMethod              string // "" = null
-	operators                              []string
-	version                                int
-	credSID                                string // "" = null
-	created, updated                       time.Time
-	kind                                   int
+	autoRedaction, mediaRedaction           bool
+	autoTranscribe, dataLogging             bool
+	webhookURL, webhookMethod               string // "" = null
+	operators                               []string
+	version                                 int
+	credSID                                 string // "" = null
+	created, updated                        time.Time
+	kind                                    int
 	// transcripts in ascending (created, sid) order, deleted ones removed.
 	transcripts []*transcript
 	nextIndex   uint32

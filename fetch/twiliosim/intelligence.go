@@ -106,7 +106,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	f := s.currentFaults()
 	sleep(r.Context(), f.APILatency)
 	status := 0
-	defer func() { s.logger.Debug("twiliosim api", "method", r.Method, "path", r.URL.Path, "endpoint", ep, "status", status) }()
+	defer func() {
+		s.logger.Debug("twiliosim api", "method", r.Method, "path", r.URL.Path, "endpoint", ep, "status", status)
+	}()
 	if !s.authorized(r) {
 		s.counter(CounterUnauthorized).Add(1)
 		status = 401
@@ -478,11 +480,11 @@ func (s *Server) listTranscripts(r *http.Request, h http.Header) (int, []byte, *
 		}
 	}
 	var (
-		after, afterStart         int64 = -1 << 62, -1 << 62
-		before, beforeStart       int64 = 1 << 62, 1 << 62
-		serviceSID, status, lang  = q.Get("ServiceSid"), q.Get("Status"), q.Get("LanguageCode")
-		source                    = q.Get("SourceSid")
-		startFilter               = false
+		after, afterStart        int64 = -1 << 62, -1 << 62
+		before, beforeStart      int64 = 1 << 62, 1 << 62
+		serviceSID, status, lang       = q.Get("ServiceSid"), q.Get("Status"), q.Get("LanguageCode")
+		source                         = q.Get("SourceSid")
+		startFilter                    = false
 	)
 	if serviceSID != "" && !reGA.MatchString(serviceSID) {
 		return 0, nil, errorf(400, "ServiceSid must match ^GA[0-9a-fA-F]{32}$")
