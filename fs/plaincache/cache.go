@@ -361,6 +361,20 @@ func (c *Cache) Get(key string) (*Buffer, bool) {
 	return b, true
 }
 
+// Peek reports the size of the buffer cached under key without pinning it,
+// marking it used or counting a hit or miss, e.g. to answer GETATTR with the
+// exact size when the content is already decrypted. An entry older than
+// MaxAge reports false.
+func (c *Cache) Peek(key string) (size int, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.lru.Peek(key)
+	if !ok || (c.maxAge > 0 && c.now().Sub(e.added) >= c.maxAge) {
+		return 0, false
+	}
+	return len(e.data), true
+}
+
 // Add makes b findable under key as the most recently used entry, evicting
 // the least recently used entries until the cache holds at most MaxBytes.
 // The caller keeps its pin. An entry already under key is replaced (and
@@ -430,7 +444,8 @@ func (c *Cache) Stats() Stats {
 
 // Close drops every entry (without OnDrop), zeroes and unmaps those not
 // pinned, and stops the cache's goroutines, waiting for a running OnDrop to
-// return; pending OnDrop calls are discarded. Buffers still pinned are
+// return; pending OnDrop calls are discarded. Calling Close from OnDrop
+// deadlocks. Buffers still pinned are
 // zeroed and unmapped when released. After Close, Get misses, Add retains
 // nothing and Alloc returns ErrClosed. Close is idempotent.
 func (c *Cache) Close() {

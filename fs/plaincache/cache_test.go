@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // fakeClock is a settable clock for age tests.
@@ -470,6 +472,32 @@ func TestOversized(t *testing.T) {
 	}
 }
 
+func TestPeek(t *testing.T) {
+	clk := newFakeClock()
+	c := newCache(t, Options{MaxBytes: page(2), MaxAge: time.Minute, sweepEvery: time.Hour, now: clk.Now})
+	for _, k := range []string{"a", "b"} {
+		b := fill(t, c, 123, 'x')
+		c.Add(k, b)
+		b.Release()
+	}
+	if n, ok := c.Peek("a"); !ok || n != 123 {
+		t.Fatalf("Peek(a) = %d, %v", n, ok)
+	}
+	b := fill(t, c, 1, 'c')
+	c.Add("c", b) // Peek did not make a recent: a is evicted
+	b.Release()
+	if _, ok := c.Peek("a"); ok {
+		t.Error("Peek refreshed recency")
+	}
+	if s := c.Stats(); s.Hits != 0 || s.Misses != 0 {
+		t.Errorf("Peek counted: %+v", s)
+	}
+	clk.Advance(time.Minute)
+	if _, ok := c.Peek("b"); ok {
+		t.Error("Peek of an expired entry")
+	}
+}
+
 func TestZeroLengthCached(t *testing.T) {
 	c := newCache(t, Options{MaxBytes: page(1)})
 	b := fill(t, c, 0, 0)
@@ -650,5 +678,5 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(childEnv); mode != "" {
 		os.Exit(childMain(mode))
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
