@@ -110,7 +110,7 @@ type Stats struct {
 	// LiveBytes: they are bounded by the files open and reads in flight,
 	// not by the cache.
 	Bytes     int64
-	LiveBytes int64 // all buffers not yet freed (cached or pinned), in pages
+	LiveBytes int64 // bytes (whole pages) of all buffers not yet freed, cached or pinned
 	Entries   int   // cached entries
 	// Evictions counts entries dropped to respect MaxBytes, Expirations
 	// those dropped for MaxAge, Removals those dropped by Remove or replaced
