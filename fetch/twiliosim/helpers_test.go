@@ -113,3 +113,10 @@ func getObject(t testing.TB, loc string) (response, error) {
 	b, err := io.ReadAll(res.Body)
 	return response{res.StatusCode, res.Header, b}, err
 }
+
+// basic builds a Basic Authorization header value.
+func basic(user, pass string) string {
+	r, _ := http.NewRequest("GET", "http://x", nil)
+	r.SetBasicAuth(user, pass)
+	return r.Header.Get("Authorization")
+}

@@ -1,0 +1,5 @@
+//go:build race
+
+package twiliosim
+
+const raceEnabled = true
