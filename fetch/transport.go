@@ -256,7 +256,10 @@ func (t *transport) attempt(ctx context.Context, req *http.Request, getBody func
 	began := time.Now()
 	resp, err := t.base.RoundTrip(r)
 	if err != nil {
-		return nil, t.attemptErr(ctx, actx, err)
+		err = t.attemptErr(ctx, actx, err)
+		t.log.Debug("fetch: request failed", "kind", t.kind, "method", req.Method, "path", req.URL.Path,
+			"attempt", n, "duration", time.Since(began), "error", t.errString(err))
+		return nil, err
 	}
 	body, err := readBody(resp, t.pol.maxBody)
 	resp.Body.Close()
@@ -266,7 +269,10 @@ func (t *transport) attempt(ctx context.Context, req *http.Request, getBody func
 		t.st.objectBytes.Add(int64(len(body)))
 	}
 	if err != nil {
-		return nil, t.attemptErr(ctx, actx, err)
+		err = t.attemptErr(ctx, actx, err)
+		t.log.Debug("fetch: reading response failed", "kind", t.kind, "method", req.Method, "path", req.URL.Path,
+			"status", resp.StatusCode, "attempt", n, "duration", time.Since(began), "error", t.errString(err))
+		return nil, err
 	}
 	resp.Body = bufferedBody{bytes.NewReader(body), body}
 	resp.ContentLength = int64(len(body))
