@@ -244,7 +244,7 @@ func (s *Server) buildCorpus() error {
 			mediaRedaction: sp.redaction,
 			autoTranscribe: true,
 			dataLogging:    sp.dataLog,
-			webhookMethod:  "",
+			webhookMethod:  "POST",
 			operators:      operatorSIDs(c.Seed),
 			version:        1,
 			created:        time.Unix(start-86400*7-int64(si)*3600, 0).UTC(),
@@ -252,7 +252,6 @@ func (s *Server) buildCorpus() error {
 		}
 		if sp.kind == kindPlain {
 			svc.webhookURL = "https://example.com/intelligence/webhook"
-			svc.webhookMethod = "POST"
 		}
 		svc.updated = svc.created
 		if sp.encryption {

@@ -289,10 +289,8 @@ func (s *Server) applyServiceForm(svc *service, f map[string][]string) *apiError
 	}
 	if v, ok := f["WebhookHttpMethod"]; ok {
 		switch v[0] {
-		case "GET", "POST":
+		case "GET", "POST", "NULL":
 			next.webhookMethod = v[0]
-		case "NULL":
-			next.webhookMethod = ""
 		default:
 			return errorf(400, "WebhookHttpMethod must be GET, POST or NULL")
 		}
@@ -348,6 +346,7 @@ func (s *Server) createService(r *http.Request, h http.Header) (int, []byte, *ap
 		sid:            makeSID("GA", s.corpus.Seed, sidService, 1000+uint64(len(s.services))),
 		language:       firstNonEmpty(form.Get("LanguageCode"), "en-US"),
 		autoTranscribe: true,
+		webhookMethod:  "POST",
 		operators:      []string{},
 		created:        now, updated: now,
 		kind: kindCreated,
