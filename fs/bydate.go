@@ -1,0 +1,208 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// earliestYear bounds the year probe when the service's creation date is
+// unknown (Conversational Intelligence predates no transcript before it).
+const earliestYear = 2018
+
+// dateDir is services/<GA>/by-date and its year and month folders. Which
+// years, months and days exist is derived without listing transcripts: one
+// PageSize=1 date-bounded request per candidate period, cached.
+type dateDir struct {
+	gofs.Inode
+	r       *Root
+	service string
+	level   int // 0 by-date, 1 year, 2 month
+	year    int
+	month   time.Month
+}
+
+// probeResult caches whether a period holds any transcript.
+type probeResult struct {
+	has bool
+	at  time.Time
+	end time.Time // end of the period, to tell past periods from current ones
+}
+
+var errProbeDone = errors.New("probe done")
+
+// hasTranscripts reports whether the service has a transcript created in
+// [from, to), asking for at most one transcript.
+func (r *Root) hasTranscripts(ctx context.Context, service string, from, to time.Time) (bool, error) {
+	key := service + "/" + from.Format(time.RFC3339) + "/" + to.Format(time.RFC3339)
+	r.listMu.Lock()
+	p, ok := r.probes[key]
+	r.listMu.Unlock()
+	ttl := r.opts.DirCacheTime
+	if ok && p.end.Before(p.at.Add(-r.opts.RefreshMargin)) {
+		ttl = r.opts.FullRelist // a past period changes only by deletion
+	}
+	if ok && time.Since(p.at) < ttl {
+		return p.has, nil
+	}
+	at := time.Now()
+	has := false
+	err := r.src.ListTranscripts(ctx, TranscriptQuery{ServiceSID: service, AfterDateCreated: from, BeforeDateCreated: to, PageSize: 1},
+		func(page []Transcript) error {
+			has = len(page) > 0
+			return errProbeDone
+		})
+	if err != nil && !errors.Is(err, errProbeDone) {
+		r.logFailure("", "", "probe transcripts of "+service, err)
+		return false, err
+	}
+	r.listMu.Lock()
+	r.probes[key] = probeResult{has: has, at: at, end: to}
+	r.listMu.Unlock()
+	return has, nil
+}
+
+// period returns the bounds of child i of this folder (a year, month or day).
+func (d *dateDir) period(i int) (time.Time, time.Time) {
+	switch d.level {
+	case 0:
+		from := time.Date(i, 1, 1, 0, 0, 0, 0, time.UTC)
+		return from, from.AddDate(1, 0, 0)
+	case 1:
+		from := time.Date(d.year, time.Month(i), 1, 0, 0, 0, 0, time.UTC)
+		return from, from.AddDate(0, 1, 0)
+	default:
+		from := time.Date(d.year, d.month, i, 0, 0, 0, 0, time.UTC)
+		return from, from.AddDate(0, 0, 1)
+	}
+}
+
+// candidates is the range of child numbers worth probing.
+func (d *dateDir) candidates(ctx context.Context) (lo, hi int) {
+	now := time.Now().UTC()
+	switch d.level {
+	case 0:
+		lo = earliestYear
+		if s, err := d.r.service(ctx, d.service); err == nil {
+			if c := serviceCreated(s); !c.IsZero() {
+				lo = c.UTC().Year()
+			}
+		}
+		return lo, now.Year()
+	case 1:
+		return 1, 12
+	default:
+		return 1, time.Date(d.year, d.month+1, 0, 0, 0, 0, 0, time.UTC).Day()
+	}
+}
+
+func (d *dateDir) name(i int) string {
+	if d.level == 0 {
+		return strconv.Itoa(i)
+	}
+	return fmt.Sprintf("%02d", i)
+}
+
+var _ = (gofs.NodeReaddirer)((*dateDir)(nil))
+
+// Readdir probes every candidate period concurrently and lists those that
+// hold transcripts.
+func (d *dateDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	lo, hi := d.candidates(ctx)
+	if hi < lo {
+		return gofs.NewListDirStream(nil), 0
+	}
+	has := make([]bool, hi-lo+1)
+	errs := make([]error, hi-lo+1)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, d.r.opts.Concurrency)
+	now := time.Now()
+	for i := lo; i <= hi; i++ {
+		from, to := d.period(i)
+		if from.After(now) {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			has[i-lo], errs[i-lo] = d.r.hasTranscripts(ctx, d.service, from, to)
+		}()
+	}
+	wg.Wait()
+	var ents []fuse.DirEntry
+	for i := lo; i <= hi; i++ {
+		if errs[i-lo] != nil {
+			return nil, errnoOf(errs[i-lo])
+		}
+		if has[i-lo] {
+			ents = append(ents, fuse.DirEntry{Name: d.name(i), Mode: syscall.S_IFDIR})
+		}
+	}
+	return gofs.NewListDirStream(ents), 0
+}
+
+var _ = (gofs.NodeLookuper)((*dateDir)(nil))
+
+// Lookup accepts only well-formed period names that hold transcripts.
+func (d *dateDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	want := 2
+	if d.level == 0 {
+		want = 4
+	}
+	i, err := strconv.Atoi(name)
+	if err != nil || len(name) != want || d.name(i) != name {
+		return nil, syscall.ENOENT
+	}
+	lo, hi := 1, 12
+	switch d.level {
+	case 0:
+		lo, hi = 1970, 9999
+	case 2:
+		_, hi = d.candidates(ctx)
+	}
+	if i < lo || i > hi {
+		return nil, syscall.ENOENT
+	}
+	from, to := d.period(i)
+	ok, err := d.r.hasTranscripts(ctx, d.service, from, to)
+	if err != nil {
+		return nil, errnoOf(err)
+	}
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	d.r.dirAttr(&out.Attr, time.Time{})
+	setEntryTimeouts(out, d.r.opts.DirCacheTime, d.r.opts.DirCacheTime)
+	if ch := d.GetChild(name); ch != nil {
+		return ch, 0
+	}
+	var node gofs.InodeEmbedder
+	switch d.level {
+	case 0:
+		node = &dateDir{r: d.r, service: d.service, level: 1, year: i}
+	case 1:
+		node = &dateDir{r: d.r, service: d.service, level: 2, year: d.year, month: time.Month(i)}
+	default:
+		l := d.r.listing(TranscriptQuery{ServiceSID: d.service, AfterDateCreated: from, BeforeDateCreated: to}, from.Format("2006-01-02"))
+		node = &transcriptsDir{r: d.r, l: l}
+	}
+	return d.NewInode(ctx, node, gofs.StableAttr{Mode: syscall.S_IFDIR}), 0
+}
+
+var _ = (gofs.NodeGetattrer)((*dateDir)(nil))
+
+// Getattr reports the folder.
+func (d *dateDir) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	d.r.dirAttr(&out.Attr, time.Time{})
+	out.SetTimeout(d.r.opts.DirCacheTime)
+	return 0
+}

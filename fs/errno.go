@@ -1,0 +1,41 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"syscall"
+
+	"github.com/intelligencefs/intelligencefs/crypto"
+)
+
+// errnoOf maps an error from the source, the decrypter or a request context
+// to the errno a user sees (DESIGN.md §5). go-fuse's own ToErrno compares
+// with == and would turn every wrapped error into ENOSYS, so the mapping is
+// done here with errors.Is/As and never yields ENOSYS. Anything unknown is
+// EIO: in particular a 429/5xx must never look like ENOENT, which the kernel
+// and tools would cache as "does not exist".
+func errnoOf(err error) syscall.Errno {
+	var errno syscall.Errno
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, context.Canceled), errors.Is(err, errInterrupted):
+		return syscall.EINTR
+	case errors.Is(err, errNotFound):
+		return syscall.ENOENT
+	case errors.Is(err, errAuth), errors.Is(err, crypto.ErrUnwrap):
+		return syscall.EACCES
+	case errors.Is(err, crypto.ErrAuth), errors.Is(err, crypto.ErrMalformed):
+		return syscall.EIO
+	case errors.As(err, &errno) && errno != 0 && errno != syscall.ENOSYS:
+		return errno
+	default:
+		// errUnavailable, errExpired, context.DeadlineExceeded (a timeout is
+		// an unavailable upstream, not an interrupt) and everything else.
+		return syscall.EIO
+	}
+}
+
+// errInterrupted is returned when the kernel interrupts a request that is
+// waiting for a shared fetch; the fetch itself goes on.
+var errInterrupted = errors.New("interrupted")

@@ -1,0 +1,41 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+	"testing"
+
+	"github.com/intelligencefs/intelligencefs/crypto"
+)
+
+func TestErrnoOf(t *testing.T) {
+	wrap := func(err error) error { return fmt.Errorf("transcript GT0: %w", err) }
+	tests := []struct {
+		err  error
+		want syscall.Errno
+	}{
+		{nil, 0},
+		{wrap(errNotFound), syscall.ENOENT},
+		{wrap(errAuth), syscall.EACCES},
+		{wrap(crypto.ErrUnwrap), syscall.EACCES},
+		{wrap(crypto.ErrAuth), syscall.EIO},
+		{wrap(crypto.ErrMalformed), syscall.EIO},
+		{wrap(errUnavailable), syscall.EIO},
+		{wrap(errExpired), syscall.EIO},
+		{wrap(context.Canceled), syscall.EINTR},
+		{errInterrupted, syscall.EINTR},
+		{wrap(context.DeadlineExceeded), syscall.EIO},
+		{errors.New("anything"), syscall.EIO},
+		{wrap(syscall.ENOSYS), syscall.EIO},
+		{wrap(syscall.ENOENT), syscall.ENOENT},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprint(tc.err), func(t *testing.T) {
+			if got := errnoOf(tc.err); got != tc.want {
+				t.Fatalf("errnoOf(%v) = %v, want %v", tc.err, got, tc.want)
+			}
+		})
+	}
+}

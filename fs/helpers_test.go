@@ -1,0 +1,318 @@
+package fs
+
+import (
+	"bytes"
+	"context"
+	"crypto/rsa"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/intelligencefs/intelligencefs/crypto"
+	"github.com/intelligencefs/intelligencefs/fetch"
+	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
+)
+
+func TestMain(m *testing.M) {
+	fdsBefore := countFDs()
+	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutine leak:", err)
+			code = 1
+		}
+		// Descriptors: the mounts' /dev/fuse fds must all be closed.
+		if after := countFDs(); after > fdsBefore {
+			fmt.Fprintf(os.Stderr, "descriptor leak: %d open before the tests, %d after: %v\n", fdsBefore, after, fdTargets())
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func fdTargets() []string {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	var out []string
+	for _, e := range ents {
+		l, _ := os.Readlink("/proc/self/fd/" + e.Name())
+		out = append(out, l)
+	}
+	return out
+}
+
+// countFDs counts the descriptors a mount or a client could leak: the
+// /dev/fuse channel and sockets (the runtime's own epoll, eventfd and
+// cgroup files appear lazily and are not leaks).
+func countFDs() int {
+	n := 0
+	for _, l := range fdTargets() {
+		if l == "/dev/fuse" || strings.HasPrefix(l, "socket:") {
+			n++
+		}
+	}
+	return n
+}
+
+// fuseUsable says why FUSE mounts cannot run here ("" when they can).
+func fuseUsable() string {
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		return "no /dev/fuse"
+	}
+	if os.Geteuid() != 0 {
+		if _, err := exec.LookPath("fusermount3"); err != nil {
+			return "not root and no fusermount3"
+		}
+	}
+	return ""
+}
+
+// requireFUSE skips (or, under INTELLIGENCEFS_REQUIRE_FUSE=1, fails) when
+// FUSE is unavailable.
+func requireFUSE(t testing.TB) {
+	t.Helper()
+	if why := fuseUsable(); why != "" {
+		if os.Getenv("INTELLIGENCEFS_REQUIRE_FUSE") == "1" {
+			t.Fatalf("FUSE required (INTELLIGENCEFS_REQUIRE_FUSE=1) but unusable: %s", why)
+		}
+		t.Skipf("FUSE unusable: %s", why)
+	}
+}
+
+// mountForTest mounts opts under a fresh temporary directory and unmounts
+// in cleanup, failing the test on a stale mount.
+func mountForTest(t testing.TB, opts Options) (string, *Server) {
+	t.Helper()
+	requireFUSE(t)
+	mnt := t.TempDir()
+	if testing.Verbose() && os.Getenv("INTELLIGENCEFS_DEBUG_FUSE") == "1" {
+		opts.DebugFUSE = true
+	}
+	srv, err := Mount(mnt, opts)
+	if err != nil {
+		t.Fatalf("mount: %v", err)
+	}
+	t.Cleanup(func() {
+		var err error
+		for i := 0; i < 50; i++ {
+			if err = srv.Unmount(); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err != nil {
+			t.Errorf("unmount %s: %v", mnt, err)
+			return
+		}
+		srv.Wait()
+		if mi, _ := os.ReadFile("/proc/self/mountinfo"); bytes.Contains(mi, []byte(" "+mnt+" ")) {
+			t.Errorf("stale mount at %s", mnt)
+		}
+	})
+	return mnt, srv
+}
+
+var (
+	keysOnce sync.Once
+	testKeys [2]*rsa.PrivateKey
+)
+
+// keys returns two 2048-bit keys shared by the package's tests.
+func keys(t testing.TB) [2]*rsa.PrivateKey {
+	keysOnce.Do(func() {
+		for i := range testKeys {
+			k, err := crypto.GenerateKey(2048)
+			if err != nil {
+				panic(err)
+			}
+			testKeys[i] = k
+		}
+	})
+	return testKeys
+}
+
+// logBuffer collects log lines for assertions.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// env is a simulator, a fetch client on it, a keyring and a mount.
+type env struct {
+	sim    *twiliosim.Server
+	client *fetch.Client
+	ring   *crypto.Keyring
+	mnt    string
+	srv    *Server
+	logs   *logBuffer
+	opts   Options
+}
+
+// newEnv starts a simulator (both test keys registered unless simOpts.Keys
+// is set), a fetch client and a mount; tweak changes the fs options.
+func newEnv(t testing.TB, simOpts twiliosim.Options, cfg fetch.Config, tweak func(*Options)) *env {
+	t.Helper()
+	requireFUSE(t)
+	k := keys(t)
+	if simOpts.Keys == nil {
+		simOpts.Keys = []twiliosim.Credential{{PublicKey: &k[0].PublicKey}, {PublicKey: &k[1].PublicKey}}
+	}
+	sim, err := twiliosim.NewServer(simOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	logs := &logBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	cfg.AccountSID, cfg.AuthToken, cfg.APIURL = sim.AccountSID, sim.AuthToken, sim.URL
+	cfg.WordTimestamps = true // the sealed documents carry word timestamps too
+	if cfg.Logger == nil {
+		cfg.Logger = logger
+	}
+	client, err := fetch.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(client.Close)
+	ring := crypto.NewKeyring()
+	for i, cr := range sim.CredentialSIDs() {
+		if i < len(k) {
+			ring.Add(k[i], cr)
+		}
+	}
+	opts := DefaultOptions()
+	opts.Source, opts.Decrypter, opts.Logger = client, ring, logger
+	opts.CacheSize = 64 << 20
+	opts.Prefetch = 0
+	if tweak != nil {
+		tweak(&opts)
+	}
+	e := &env{sim: sim, client: client, ring: ring, logs: logs, opts: opts}
+	e.mnt, e.srv = mountForTest(t, opts)
+	return e
+}
+
+// svcDir is the path of a service folder.
+func (e *env) svcDir(sid string) string { return filepath.Join(e.mnt, "services", sid) }
+
+// tDir is the path of a transcript folder.
+func (e *env) tDir(svc, sid string) string {
+	return filepath.Join(e.mnt, "services", svc, "transcripts", sid)
+}
+
+// expected returns every file of a transcript folder as the simulator
+// sealed it (nil map for a transcript that is not completed beyond
+// transcript.json).
+func (e *env) expected(t testing.TB, ti twiliosim.TranscriptInfo) map[string][]byte {
+	t.Helper()
+	want := map[string][]byte{"transcript.json": e.sim.TranscriptJSON(ti.SID)}
+	if ti.Status != "completed" {
+		return want
+	}
+	doc := e.sim.SentencesPlaintext(ti.SID, ti.Redaction)
+	results := e.sim.OperatorResultPlaintexts(ti.SID, ti.Redaction)
+	if ti.EncryptionCredentialSID == "" {
+		// Plain transcripts come from the list endpoints, joined by fetch.
+		doc = append([]byte(`{"sentences":[`), bytes.Join(e.sim.SentenceResources(ti.SID, ti.Redaction, true), []byte(","))...)
+		doc = append(doc, "]}"...)
+		results = e.sim.OperatorResultResources(ti.SID, ti.Redaction)
+	}
+	want["sentences.json"] = doc
+	if txt, err := renderSentencesTxt(bytes.Clone(doc)); err == nil {
+		want["sentences.txt"] = txt
+	}
+	for i, r := range results {
+		want[fmt.Sprintf("operator-results/%d.json", i+1)] = r
+	}
+	return want
+}
+
+// readTree returns every regular file under dir, relative paths.
+func readTree(t testing.TB, dir string) map[string][]byte {
+	t.Helper()
+	got := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(dir, p)
+			got[rel] = b
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// compareFiles reports differences between want and got.
+func compareFiles(t testing.TB, where string, want, got map[string][]byte) {
+	t.Helper()
+	for name, w := range want {
+		g, ok := got[name]
+		if !ok {
+			t.Errorf("%s: %s missing", where, name)
+			continue
+		}
+		if name == "transcript.json" {
+			// fetch renders the resource from its compact record: same
+			// JSON, key order may differ.
+			if !jsonEqual(g, w) {
+				t.Errorf("%s: transcript.json differs: %s vs %s", where, trunc(g), trunc(w))
+			}
+			continue
+		}
+		if !bytes.Equal(g, w) {
+			t.Errorf("%s: %s differs: got %d bytes, want %d (%q…)", where, name, len(g), len(w), trunc(g))
+		}
+	}
+	for name := range got {
+		if _, ok := want[name]; !ok {
+			t.Errorf("%s: unexpected %s", where, name)
+		}
+	}
+}
+
+func jsonEqual(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+func trunc(b []byte) string {
+	if len(b) > 80 {
+		b = b[:80]
+	}
+	return strings.ToValidUTF8(string(b), "?")
+}
+
+var _ = context.Background

@@ -1,0 +1,387 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+)
+
+// listing is the model behind one transcripts folder (a service's
+// transcripts/, or a by-date day folder): the transcripts of one query, in
+// API order (newest first), kept compactly (no inode per entry, transcript.json
+// rendered on demand).
+//
+// The first load is streamed: folders opened while it runs read entries as
+// pages arrive. Later refreshes build a new generation copy-on-write, so an
+// open directory stream keeps a consistent snapshot.
+type listing struct {
+	r *Root
+	q TranscriptQuery
+
+	mu        sync.Mutex
+	changed   chan struct{} // closed (and replaced) whenever cur grows or is replaced
+	cur       *generation
+	checkedAt time.Time     // start of the last successful full or incremental listing
+	fullAt    time.Time     // start of the last successful full listing
+	refresh   chan struct{} // non-nil while an incremental refresh runs; closed at its end
+	relisting bool
+	extra     map[string]Transcript // looked up by SID, not in cur
+}
+
+// generation is one snapshot of a listing.
+type generation struct {
+	items    []Transcript
+	index    map[string]int32
+	complete bool
+	err      error // the load filling this generation failed
+}
+
+func newGeneration(capacity int) *generation {
+	return &generation{items: make([]Transcript, 0, capacity), index: make(map[string]int32, capacity)}
+}
+
+func (g *generation) add(t Transcript) {
+	if i, ok := g.index[t.SID]; ok {
+		g.items[i] = t
+		return
+	}
+	g.index[t.SID] = int32(len(g.items))
+	g.items = append(g.items, t)
+}
+
+// listing returns the shared listing of q, creating it on first use; key
+// distinguishes date-bounded listings of one service.
+func (r *Root) listing(q TranscriptQuery, key string) *listing {
+	k := q.ServiceSID + "/" + key
+	r.listMu.Lock()
+	defer r.listMu.Unlock()
+	l := r.listings[k]
+	if l == nil {
+		l = &listing{r: r, q: q, changed: make(chan struct{}), extra: map[string]Transcript{}}
+		r.listings[k] = l
+	}
+	return l
+}
+
+// broadcastLocked wakes every stream waiting for more entries.
+func (l *listing) broadcastLocked() {
+	close(l.changed)
+	l.changed = make(chan struct{})
+}
+
+// open returns the generation a new directory stream reads, starting a
+// load or refresh as the timers say. It waits (interruptibly) only for an
+// incremental refresh, which is normally one short request, so new
+// transcripts show up in the very listing that asked.
+func (l *listing) open(ctx context.Context) (*generation, error) {
+	l.mu.Lock()
+	opts := l.r.opts
+	now := time.Now()
+	switch {
+	case l.cur == nil || l.cur.err != nil:
+		l.startLoadLocked()
+	case l.cur.complete:
+		if now.Sub(l.fullAt) >= opts.FullRelist && !l.relisting {
+			l.relisting = true
+			l.r.goBG(l.relist)
+		}
+		if now.Sub(l.checkedAt) >= opts.DirCacheTime && !l.relisting {
+			if l.refresh == nil {
+				done := make(chan struct{})
+				l.refresh = done
+				l.r.goBG(func() { l.incremental(done) })
+			}
+			done := l.refresh
+			l.mu.Unlock()
+			select {
+			case <-done:
+			case <-ctx.Done():
+				return nil, errInterrupted
+			}
+			l.mu.Lock()
+		}
+	}
+	g := l.cur
+	l.mu.Unlock()
+	return g, nil
+}
+
+// current returns the generation without triggering anything.
+func (l *listing) current() *generation {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.cur
+}
+
+// startLoadLocked starts the first (streamed) full load into a fresh
+// generation.
+func (l *listing) startLoadLocked() {
+	g := newGeneration(0)
+	l.cur = g
+	l.broadcastLocked()
+	start := time.Now()
+	l.r.goBG(func() {
+		q := l.q
+		q.PageSize = l.r.opts.PageSize
+		err := l.r.src.ListTranscripts(l.r.ctx, q, func(page []Transcript) error {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			if l.cur != g {
+				return errSuperseded
+			}
+			for _, t := range page {
+				if !l.r.isGone(t.SID) {
+					g.add(t)
+				}
+			}
+			l.broadcastLocked()
+			return nil
+		})
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if errors.Is(err, errSuperseded) {
+			return
+		}
+		if err != nil {
+			g.err = err
+			l.r.logFailure("", "", "list transcripts of "+l.q.ServiceSID, err)
+		} else {
+			g.complete = true
+			l.checkedAt, l.fullAt = start, start
+		}
+		l.broadcastLocked()
+	})
+}
+
+var errSuperseded = errors.New("listing superseded")
+
+// listAll runs q to the end and returns everything.
+func (l *listing) listAll(q TranscriptQuery) ([]Transcript, error) {
+	var all []Transcript
+	q.PageSize = l.r.opts.PageSize
+	err := l.r.src.ListTranscripts(l.r.ctx, q, func(page []Transcript) error {
+		all = append(all, page...)
+		return nil
+	})
+	return all, err
+}
+
+// incremental asks only for transcripts created since the newest one known
+// (minus a safety margin) and re-reads those not finished, then publishes a
+// new generation.
+func (l *listing) incremental(done chan struct{}) {
+	defer func() {
+		l.mu.Lock()
+		l.refresh = nil
+		l.mu.Unlock()
+		close(done)
+	}()
+	start := time.Now()
+	l.mu.Lock()
+	old := l.cur
+	l.mu.Unlock()
+	var newest time.Time
+	var unfinished []string
+	for _, t := range old.items {
+		if t.DateCreated.After(newest) {
+			newest = t.DateCreated
+		}
+		if !t.Completed() && !finalStatus(t.Status) {
+			unfinished = append(unfinished, t.SID)
+		}
+	}
+	q := l.q
+	if !newest.IsZero() {
+		after := newest.Add(-l.r.opts.RefreshMargin)
+		if after.After(q.AfterDateCreated) {
+			q.AfterDateCreated = after
+		}
+	}
+	fresh, err := l.listAll(q)
+	if err != nil {
+		l.r.log.Warn("refreshing a transcripts listing failed; serving the previous one", "service", l.q.ServiceSID, "err", err)
+		return
+	}
+	updated, gone := l.reread(unfinished)
+	g := newGeneration(len(old.items) + len(fresh))
+	for _, t := range fresh {
+		if _, known := old.index[t.SID]; !known {
+			g.add(t)
+		}
+	}
+	for _, t := range old.items {
+		if gone[t.SID] || l.r.isGone(t.SID) {
+			continue
+		}
+		if u, ok := updated[t.SID]; ok {
+			t = u
+		}
+		g.add(t)
+	}
+	for _, t := range fresh { // updates of known ones
+		if i, ok := g.index[t.SID]; ok {
+			g.items[i] = t
+		}
+	}
+	g.complete = true
+	for _, t := range g.items {
+		l.r.updateTranscript(t)
+	}
+	l.mu.Lock()
+	if l.cur == old {
+		l.cur = g
+		l.checkedAt = start
+		l.broadcastLocked()
+	}
+	l.mu.Unlock()
+	for sid := range gone {
+		l.r.transcriptGone(sid)
+	}
+}
+
+// reread fetches transcripts that were not finished, a few at a time.
+func (l *listing) reread(sids []string) (map[string]Transcript, map[string]bool) {
+	updated := map[string]Transcript{}
+	gone := map[string]bool{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, l.r.opts.Concurrency)
+	for _, sid := range sids {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			t, err := l.r.src.FetchTranscript(l.r.ctx, sid)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, errNotFound):
+				gone[sid] = true
+			case err == nil:
+				updated[sid] = t
+			}
+		}()
+	}
+	wg.Wait()
+	return updated, gone
+}
+
+// relist lists everything again in the background (the only way to see
+// deletions), then swaps generations and invalidates what disappeared.
+func (l *listing) relist() {
+	start := time.Now()
+	all, err := l.listAll(l.q)
+	l.mu.Lock()
+	l.relisting = false
+	if err != nil {
+		l.mu.Unlock()
+		l.r.log.Warn("full relist failed; serving the previous listing", "service", l.q.ServiceSID, "err", err)
+		return
+	}
+	old := l.cur
+	g := newGeneration(len(all))
+	for _, t := range all {
+		if !l.r.isGone(t.SID) {
+			g.add(t)
+		}
+	}
+	var gone []string
+	for _, t := range old.items {
+		if _, ok := g.index[t.SID]; ok {
+			continue
+		}
+		// Created after the relist started: paging may not have reached it.
+		if !t.DateCreated.Before(start.Add(-l.r.opts.RefreshMargin)) {
+			g.add(t)
+			continue
+		}
+		gone = append(gone, t.SID)
+	}
+	g.complete = true
+	l.cur = g
+	l.checkedAt, l.fullAt = start, start
+	l.extra = map[string]Transcript{}
+	l.broadcastLocked()
+	l.mu.Unlock()
+	for _, t := range g.items {
+		l.r.updateTranscript(t)
+	}
+	for _, sid := range gone {
+		l.r.transcriptGone(sid)
+	}
+}
+
+// find returns the transcript sid of this listing: listed, looked up
+// before, or fetched once (a SID not listed yet). Only a 404 or a transcript
+// of another service/date range is "not found".
+func (l *listing) find(ctx context.Context, sid string) (Transcript, error) {
+	if l.r.isGone(sid) {
+		return Transcript{}, errNotFound
+	}
+	l.mu.Lock()
+	if g := l.cur; g != nil {
+		if i, ok := g.index[sid]; ok {
+			t := g.items[i]
+			l.mu.Unlock()
+			return t, nil
+		}
+	}
+	if t, ok := l.extra[sid]; ok {
+		l.mu.Unlock()
+		return t, nil
+	}
+	l.mu.Unlock()
+	t, err := l.r.fetchTranscript(ctx, sid)
+	if err != nil {
+		return Transcript{}, err
+	}
+	if t.ServiceSID != l.q.ServiceSID ||
+		(!l.q.AfterDateCreated.IsZero() && t.DateCreated.Before(l.q.AfterDateCreated)) ||
+		(!l.q.BeforeDateCreated.IsZero() && !t.DateCreated.Before(l.q.BeforeDateCreated)) {
+		return Transcript{}, errNotFound
+	}
+	l.mu.Lock()
+	l.extra[sid] = t
+	l.mu.Unlock()
+	return t, nil
+}
+
+// drop removes sid from the current generation (copy-on-write) after an
+// upstream deletion.
+func (l *listing) drop(sid string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.extra, sid)
+	g := l.cur
+	if g == nil {
+		return false
+	}
+	if _, ok := g.index[sid]; !ok {
+		return false
+	}
+	if !g.complete {
+		// Still streaming: isGone filters the rest; streams skip it too.
+		return true
+	}
+	ng := newGeneration(len(g.items))
+	for _, t := range g.items {
+		if t.SID != sid {
+			ng.add(t)
+		}
+	}
+	ng.complete = true
+	l.cur = ng
+	l.broadcastLocked()
+	return true
+}
+
+// finalStatus reports statuses that will not change any more.
+func finalStatus(s string) bool {
+	switch s {
+	case "completed", "failed", "canceled", "error":
+		return true
+	}
+	return false
+}

@@ -1,0 +1,105 @@
+package fs
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"sync"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// Server is a mounted intelligencefs.
+type Server struct {
+	srv       *fuse.Server
+	root      *Root
+	closeOnce sync.Once
+}
+
+// Mount mounts the filesystem read-only on mountpoint and serves it until
+// Unmount. As root it mounts directly (mount(2)), otherwise through
+// fusermount3.
+//
+// Timeouts: go-fuse's global EntryTimeout/AttrTimeout are left nil on
+// purpose. go-fuse replaces a zero per-entry timeout with them, but a
+// content file whose size is not known yet must reach the kernel with a zero
+// attribute timeout (so read/mmap ask GETATTR and see the real size). Every
+// node therefore sets its own: DirCacheTime for folders, links and
+// metadata files; an hour for content files once their size is known
+// (immutable); zero before. No negative entry caching: a transcript created
+// upstream must be findable at once.
+func Mount(mountpoint string, opts Options) (*Server, error) {
+	root, err := NewRoot(opts)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := gofs.Mount(mountpoint, root, root.fuseOptions())
+	if err != nil {
+		root.Close()
+		return nil, fmt.Errorf("fs: mount %s: %w", mountpoint, err)
+	}
+	return &Server{srv: srv, root: root}, nil
+}
+
+// fuseOptions are the go-fuse settings for this root.
+func (r *Root) fuseOptions() *gofs.Options {
+	o := r.opts
+	mo := fuse.MountOptions{
+		FsName: "intelligencefs",
+		Name:   "intelligencefs",
+		// ro: writes fail with EROFS at the VFS. default_permissions: the
+		// kernel enforces the 0400/0500 modes (needed once allow_other
+		// lets other users in).
+		Options:              []string{"ro", "default_permissions"},
+		AllowOther:           o.AllowOther,
+		DirectMount:          os.Geteuid() == 0,
+		DirectMountStrict:    o.DirectMountStrict && os.Geteuid() == 0,
+		MaxWrite:             1 << 20,
+		Debug:                o.DebugFUSE,
+		DisableXAttrs:        true,
+		IgnoreSecurityLabels: true,
+		PanicHandler: func(v any) fuse.Status {
+			// A bug must not take the mount down or hang the caller.
+			r.log.Error("panic in FUSE handler; returning EIO", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			return fuse.EIO
+		},
+	}
+	if o.DebugFUSE {
+		mo.Logger = slog.NewLogLogger(r.log.Handler(), slog.LevelDebug)
+	}
+	return &gofs.Options{
+		MountOptions:    mo,
+		NullPermissions: true, // modes are set explicitly everywhere
+		UID:             r.uid,
+		GID:             r.gid,
+	}
+}
+
+// Root returns the root node (for CacheDropped wiring and tests).
+func (s *Server) Root() *Root { return s.root }
+
+// Unmount unmounts the filesystem and stops background work. It fails
+// (and keeps serving) while the mount is busy.
+func (s *Server) Unmount() error {
+	if err := s.srv.Unmount(); err != nil {
+		return err
+	}
+	s.close()
+	return nil
+}
+
+// Wait blocks until the filesystem is unmounted (by Unmount or from
+// outside, e.g. fusermount3 -u), then stops background work.
+func (s *Server) Wait() {
+	s.srv.Wait()
+	s.close()
+}
+
+func (s *Server) close() {
+	s.closeOnce.Do(func() {
+		s.srv.Wait()
+		s.root.Close()
+	})
+}

@@ -1,0 +1,218 @@
+package fs
+
+import (
+	"context"
+	"sync"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// attrer is a node that can report its attributes without any request,
+// returning the attribute timeout to use (zero while the size is unknown).
+type attrer interface {
+	attr(a *fuse.Attr) time.Duration
+}
+
+// contentKeepTime is the attribute timeout of a content file whose size is
+// known: the content of a completed transcript never changes.
+const contentKeepTime = time.Hour
+
+// contentFile is sentences.json, sentences.txt or operator-results/<n>.json:
+// plaintext fetched and decrypted on GETATTR or OPEN, served from the
+// off-heap cache and then from the kernel page cache.
+type contentFile struct {
+	gofs.Inode
+	r    *Root
+	ts   *tstate
+	kind contentKind
+	n    int      // operator result number, from 1
+	l    *listing // prefetch order; nil when reached outside a listing
+}
+
+func (f *contentFile) key() string { return contentKey(f.ts.sid, f.kind, f.n) }
+
+// attr reports size 0 with a zero timeout until the exact size is known, so
+// the kernel asks again (GETATTR) instead of caching a wrong size.
+func (f *contentFile) attr(a *fuse.Attr) time.Duration {
+	size, known := f.ts.size(f.key())
+	f.r.fileAttr(a, size, f.ts.transcript().DateUpdated)
+	if !known {
+		return 0
+	}
+	return contentKeepTime
+}
+
+var _ = (gofs.NodeOnAdder)((*contentFile)(nil))
+
+// OnAdd registers the inode so a cache drop can invalidate its pages.
+func (f *contentFile) OnAdd(ctx context.Context) { f.ts.addFile(f.key(), f.EmbeddedInode()) }
+
+var _ = (gofs.NodeOnForgetter)((*contentFile)(nil))
+
+// OnForget unregisters the inode.
+func (f *contentFile) OnForget() { f.ts.removeFile(f.key(), f.EmbeddedInode()) }
+
+var _ = (gofs.NodeGetattrer)((*contentFile)(nil))
+
+// Getattr reports the exact size, fetching and decrypting the content if
+// it was never seen (stat of a cold file costs one fetch; a later open is a
+// cache hit).
+func (f *contentFile) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	if f.r.isGone(f.ts.sid) {
+		return syscall.ENOENT
+	}
+	if h, ok := fh.(*contentHandle); ok {
+		f.r.fileAttr(&out.Attr, int64(len(h.data)), f.ts.transcript().DateUpdated)
+		out.SetTimeout(contentKeepTime)
+		return 0
+	}
+	if _, known := f.ts.size(f.key()); !known {
+		buf, err := f.r.loadContent(ctx, f.ts, f.kind, f.n)
+		if err != nil {
+			return errnoOf(err)
+		}
+		if buf != nil {
+			buf.Release()
+		}
+	}
+	out.SetTimeout(f.attr(&out.Attr))
+	return 0
+}
+
+var _ = (gofs.NodeOpener)((*contentFile)(nil))
+
+// Open fetches and decrypts on a miss and pins the plaintext for the life
+// of the handle. FOPEN_KEEP_CACHE: the content of a completed transcript is
+// immutable, so the kernel may keep its pages across opens (they are
+// dropped explicitly when the cache drops the entry). Opening sentences.json
+// also moves the prefetch window along the listing.
+func (f *contentFile) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
+		return nil, 0, syscall.EROFS
+	}
+	if f.kind == kindSentences && f.l != nil {
+		f.r.prefetcher.opened(f.l, f.ts.sid)
+	}
+	buf, err := f.r.loadContent(ctx, f.ts, f.kind, f.n)
+	if err != nil {
+		return nil, 0, errnoOf(err)
+	}
+	h := &contentHandle{buf: buf}
+	if buf != nil {
+		h.data = buf.Bytes()
+	}
+	return h, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+var _ = (gofs.NodeReader)((*contentFile)(nil))
+
+// Read serves from the handle's pinned buffer.
+func (f *contentFile) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	h, ok := fh.(*contentHandle)
+	if !ok {
+		return nil, syscall.EBADF
+	}
+	return h.Read(ctx, dest, off)
+}
+
+// contentHandle pins one plaintext buffer from OPEN to RELEASE.
+//
+// Read returns fuse.ReadResultData over the pinned bytes without copying;
+// go-fuse writes the reply after Read returns. That is safe because the pin
+// is released only in RELEASE, and the kernel sends RELEASE for a handle
+// only once no request on it is outstanding (each READ holds a reference to
+// the kernel's fuse_file until its reply arrives), so every reply has been
+// written before the buffer can be unpinned, zeroed or unmapped.
+type contentHandle struct {
+	mu   sync.Mutex
+	buf  *plainBuffer // nil for empty content
+	data []byte
+}
+
+var _ = (gofs.FileReader)((*contentHandle)(nil))
+
+// Read returns a slice of the pinned plaintext.
+func (h *contentHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if off >= int64(len(h.data)) || off < 0 {
+		return fuse.ReadResultData(nil), 0
+	}
+	end := off + int64(len(dest))
+	if end > int64(len(h.data)) {
+		end = int64(len(h.data))
+	}
+	return fuse.ReadResultData(h.data[off:end]), 0
+}
+
+var _ = (gofs.FileReleaser)((*contentHandle)(nil))
+
+// Release drops the pin (once).
+func (h *contentHandle) Release(ctx context.Context) syscall.Errno {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.buf != nil {
+		h.buf.Release()
+		h.buf = nil
+	}
+	return 0
+}
+
+// metaFile is service.json or transcript.json: metadata rendered on demand
+// from what the listing holds (not secret; lives on the heap).
+type metaFile struct {
+	gofs.Inode
+	r      *Root
+	render func() ([]byte, time.Time)
+}
+
+func (m *metaFile) attr(a *fuse.Attr) time.Duration {
+	b, mt := m.render()
+	m.r.fileAttr(a, int64(len(b)), mt)
+	return m.r.opts.DirCacheTime
+}
+
+var _ = (gofs.NodeGetattrer)((*metaFile)(nil))
+
+// Getattr reports the rendered size.
+func (m *metaFile) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	if h, ok := fh.(*metaHandle); ok {
+		_, mt := m.render()
+		m.r.fileAttr(&out.Attr, int64(len(h.data)), mt)
+	} else {
+		m.attr(&out.Attr)
+	}
+	out.SetTimeout(m.r.opts.DirCacheTime)
+	return 0
+}
+
+var _ = (gofs.NodeOpener)((*metaFile)(nil))
+
+// Open snapshots the rendering. No KEEP_CACHE: metadata of a transcript in
+// progress changes, so each open starts from fresh pages.
+func (m *metaFile) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
+		return nil, 0, syscall.EROFS
+	}
+	b, _ := m.render()
+	return &metaHandle{data: b}, 0, 0
+}
+
+var _ = (gofs.NodeReader)((*metaFile)(nil))
+
+// Read serves the snapshot.
+func (m *metaFile) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	h, ok := fh.(*metaHandle)
+	if !ok {
+		return nil, syscall.EBADF
+	}
+	if off >= int64(len(h.data)) || off < 0 {
+		return fuse.ReadResultData(nil), 0
+	}
+	end := min(off+int64(len(dest)), int64(len(h.data)))
+	return fuse.ReadResultData(h.data[off:end]), 0
+}
+
+// metaHandle holds one rendering of a metadata file.
+type metaHandle struct{ data []byte }

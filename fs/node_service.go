@@ -1,0 +1,263 @@
+package fs
+
+import (
+	"context"
+	"sort"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// services lists the account's services, trusting the last answer for
+// DirCacheTime. A failed refresh keeps serving the previous list.
+func (r *Root) services(ctx context.Context) ([]Service, error) {
+	r.svcMu.Lock()
+	defer r.svcMu.Unlock()
+	if r.svcList != nil && time.Since(r.svcAt) < r.opts.DirCacheTime {
+		return r.svcList, nil
+	}
+	list, err := r.src.ListServices(ctx)
+	if err != nil {
+		if r.svcList != nil {
+			r.log.Warn("listing services failed; serving the previous list", "err", err)
+			return r.svcList, nil
+		}
+		r.logFailure("", "", "list services", err)
+		return nil, err
+	}
+	if list == nil {
+		list = []Service{}
+	}
+	r.svcList, r.svcAt = list, time.Now()
+	return list, nil
+}
+
+// service finds a service by SID: in the list, or with one fetch when the
+// SID was not listed.
+func (r *Root) service(ctx context.Context, sid string) (Service, error) {
+	list, err := r.services(ctx)
+	if err != nil {
+		return Service{}, err
+	}
+	for _, s := range list {
+		if s.SID == sid {
+			return s, nil
+		}
+	}
+	r.svcMu.Lock()
+	s, ok := r.svcExtra[sid]
+	r.svcMu.Unlock()
+	if ok {
+		return s, nil
+	}
+	s, err = r.src.FetchService(ctx, sid)
+	if err != nil {
+		return Service{}, err
+	}
+	r.svcMu.Lock()
+	r.svcExtra[sid] = s
+	r.svcMu.Unlock()
+	return s, nil
+}
+
+// servicesDir is <mnt>/services: one folder per service plus a symlink per
+// unique name.
+type servicesDir struct {
+	gofs.Inode
+	r *Root
+}
+
+var _ = (gofs.NodeReaddirer)((*servicesDir)(nil))
+
+// Readdir lists services and unique-name symlinks.
+func (d *servicesDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	list, err := d.r.services(ctx)
+	if err != nil {
+		return nil, errnoOf(err)
+	}
+	ents := make([]fuse.DirEntry, 0, 2*len(list))
+	seen := map[string]bool{}
+	for _, s := range list {
+		ents = append(ents, fuse.DirEntry{Name: s.SID, Mode: syscall.S_IFDIR})
+		seen[s.SID] = true
+	}
+	for _, s := range list {
+		if validLinkName(s.UniqueName) && !seen[s.UniqueName] {
+			seen[s.UniqueName] = true
+			ents = append(ents, fuse.DirEntry{Name: s.UniqueName, Mode: syscall.S_IFLNK})
+		}
+	}
+	sort.Slice(ents, func(i, j int) bool { return ents[i].Name < ents[j].Name })
+	return gofs.NewListDirStream(ents), 0
+}
+
+var _ = (gofs.NodeLookuper)((*servicesDir)(nil))
+
+// Lookup resolves a GA SID (listed or fetched once) or a unique name.
+func (d *servicesDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	r := d.r
+	if isSID(name, "GA") {
+		s, err := r.service(ctx, name)
+		if err != nil {
+			return nil, errnoOf(err)
+		}
+		if ch := d.GetChild(name); ch != nil {
+			if sd, ok := ch.Operations().(*serviceDir); ok {
+				sd.setService(s)
+				r.dirAttr(&out.Attr, time.Time{})
+				setEntryTimeouts(out, r.opts.DirCacheTime, r.opts.DirCacheTime)
+				return ch, 0
+			}
+		}
+		sd := &serviceDir{r: r, svc: s}
+		r.dirAttr(&out.Attr, time.Time{})
+		setEntryTimeouts(out, r.opts.DirCacheTime, r.opts.DirCacheTime)
+		return d.NewInode(ctx, sd, gofs.StableAttr{Mode: syscall.S_IFDIR}), 0
+	}
+	if !validLinkName(name) {
+		return nil, syscall.ENOENT
+	}
+	list, err := r.services(ctx)
+	if err != nil {
+		return nil, errnoOf(err)
+	}
+	for _, s := range list {
+		if s.UniqueName == name {
+			l := &symlink{r: r, target: s.SID}
+			r.linkAttr(&out.Attr, l.target)
+			setEntryTimeouts(out, r.opts.DirCacheTime, r.opts.DirCacheTime)
+			return d.NewInode(ctx, l, gofs.StableAttr{Mode: syscall.S_IFLNK}), 0
+		}
+	}
+	return nil, syscall.ENOENT
+}
+
+// validLinkName rejects unique names that cannot be a single path element.
+func validLinkName(n string) bool {
+	if n == "" || n == "." || n == ".." || len(n) > 255 {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		if n[i] == '/' || n[i] == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// symlink is a fixed symbolic link (services/<unique_name>, transcripts/<GT>).
+type symlink struct {
+	gofs.Inode
+	r      *Root
+	target string
+}
+
+var _ = (gofs.NodeReadlinker)((*symlink)(nil))
+
+// Readlink returns the target.
+func (l *symlink) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
+	return []byte(l.target), 0
+}
+
+var _ = (gofs.NodeGetattrer)((*symlink)(nil))
+
+// Getattr reports the link.
+func (l *symlink) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	l.r.linkAttr(&out.Attr, l.target)
+	out.SetTimeout(l.r.opts.DirCacheTime)
+	return 0
+}
+
+// serviceDir is services/<GA>: service.json, transcripts/, by-date/.
+type serviceDir struct {
+	gofs.Inode
+	r   *Root
+	svc Service // guarded by the service's own refresh; copied on read
+}
+
+func (d *serviceDir) setService(s Service) {
+	d.r.svcMu.Lock()
+	d.svc = s
+	d.r.svcMu.Unlock()
+}
+
+func (d *serviceDir) service() Service {
+	d.r.svcMu.Lock()
+	defer d.r.svcMu.Unlock()
+	return d.svc
+}
+
+var _ = (gofs.NodeOnAdder)((*serviceDir)(nil))
+
+// OnAdd creates the fixed children.
+func (d *serviceDir) OnAdd(ctx context.Context) {
+	sid := d.svc.SID
+	d.AddChild("service.json", d.NewPersistentInode(ctx, &metaFile{r: d.r, render: func() ([]byte, time.Time) {
+		return d.service().JSON(), time.Time{}
+	}}, gofs.StableAttr{Mode: syscall.S_IFREG}), false)
+	l := d.r.listing(TranscriptQuery{ServiceSID: sid}, "")
+	d.AddChild("transcripts", d.NewPersistentInode(ctx, &transcriptsDir{r: d.r, l: l}, gofs.StableAttr{Mode: syscall.S_IFDIR}), false)
+	d.AddChild("by-date", d.NewPersistentInode(ctx, &dateDir{r: d.r, service: sid}, gofs.StableAttr{Mode: syscall.S_IFDIR}), false)
+}
+
+var _ = (gofs.NodeGetattrer)((*serviceDir)(nil))
+
+// Getattr reports the folder.
+func (d *serviceDir) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	d.r.dirAttr(&out.Attr, time.Time{})
+	out.SetTimeout(d.r.opts.DirCacheTime)
+	return 0
+}
+
+// transcriptLinks is <mnt>/transcripts: lookup-only symlinks GT… ->
+// ../services/<GA>/transcripts/GT…, not listed (listing every transcript of
+// every service would defeat laziness).
+type transcriptLinks struct {
+	gofs.Inode
+	r *Root
+}
+
+var _ = (gofs.NodeReaddirer)((*transcriptLinks)(nil))
+
+// Readdir is empty on purpose.
+func (d *transcriptLinks) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	return gofs.NewListDirStream(nil), 0
+}
+
+var _ = (gofs.NodeLookuper)((*transcriptLinks)(nil))
+
+// Lookup finds the transcript's service from what is known, or fetches the
+// transcript once.
+func (d *transcriptLinks) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if !isSID(name, "GT") {
+		return nil, syscall.ENOENT
+	}
+	t, err := d.r.transcriptByID(ctx, name)
+	if err != nil {
+		return nil, errnoOf(err)
+	}
+	l := &symlink{r: d.r, target: "../services/" + t.ServiceSID + "/transcripts/" + t.SID}
+	d.r.linkAttr(&out.Attr, l.target)
+	setEntryTimeouts(out, d.r.opts.DirCacheTime, d.r.opts.DirCacheTime)
+	return d.NewInode(ctx, l, gofs.StableAttr{Mode: syscall.S_IFLNK}), 0
+}
+
+var _ = (gofs.NodeGetattrer)((*transcriptLinks)(nil))
+
+// Getattr reports the folder.
+func (d *transcriptLinks) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	d.r.dirAttr(&out.Attr, time.Time{})
+	out.SetTimeout(d.r.opts.DirCacheTime)
+	return 0
+}
+
+var _ = (gofs.NodeGetattrer)((*servicesDir)(nil))
+
+// Getattr reports the folder.
+func (d *servicesDir) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	d.r.dirAttr(&out.Attr, time.Time{})
+	out.SetTimeout(d.r.opts.DirCacheTime)
+	return 0
+}

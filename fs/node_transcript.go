@@ -1,0 +1,186 @@
+package fs
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// transcriptDir is one transcript folder: transcript.json always, and for
+// completed transcripts sentences.json, sentences.txt and operator-results/.
+// Entering it makes no request.
+type transcriptDir struct {
+	gofs.Inode
+	r  *Root
+	ts *tstate
+	l  *listing // the listing it was reached through: prefetch order
+}
+
+var _ = (gofs.NodeOnAdder)((*transcriptDir)(nil))
+
+// OnAdd registers the inode so a deletion upstream can reach the kernel.
+func (d *transcriptDir) OnAdd(ctx context.Context) {
+	d.ts.mu.Lock()
+	d.ts.dirs[d.EmbeddedInode()] = struct{}{}
+	d.ts.mu.Unlock()
+}
+
+var _ = (gofs.NodeOnForgetter)((*transcriptDir)(nil))
+
+// OnForget unregisters the inode.
+func (d *transcriptDir) OnForget() {
+	d.ts.mu.Lock()
+	delete(d.ts.dirs, d.EmbeddedInode())
+	d.ts.mu.Unlock()
+}
+
+// names lists the folder's entries from metadata alone.
+func (d *transcriptDir) names() []fuse.DirEntry {
+	ents := []fuse.DirEntry{{Name: "transcript.json", Mode: syscall.S_IFREG}}
+	if !d.ts.transcript().Completed() {
+		return ents
+	}
+	ents = append(ents, fuse.DirEntry{Name: "sentences.json", Mode: syscall.S_IFREG})
+	d.ts.mu.Lock()
+	noTxt := d.ts.noTxt
+	d.ts.mu.Unlock()
+	if !noTxt {
+		ents = append(ents, fuse.DirEntry{Name: "sentences.txt", Mode: syscall.S_IFREG})
+	}
+	return append(ents, fuse.DirEntry{Name: "operator-results", Mode: syscall.S_IFDIR})
+}
+
+var _ = (gofs.NodeReaddirer)((*transcriptDir)(nil))
+
+// Readdir lists the entries.
+func (d *transcriptDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	if d.r.isGone(d.ts.sid) {
+		return nil, syscall.ENOENT
+	}
+	return gofs.NewListDirStream(d.names()), 0
+}
+
+var _ = (gofs.NodeLookuper)((*transcriptDir)(nil))
+
+// Lookup creates the entry's node. Content sizes are reported only once
+// known, with a zero attribute timeout until then (DESIGN.md §3).
+func (d *transcriptDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	r := d.r
+	if r.isGone(d.ts.sid) {
+		return nil, syscall.ENOENT
+	}
+	found := false
+	for _, e := range d.names() {
+		if e.Name == name {
+			found = true
+		}
+	}
+	if !found {
+		return nil, syscall.ENOENT
+	}
+	t := d.ts.transcript()
+	if ch := d.GetChild(name); ch != nil {
+		// Reuse the node; never fetch in LOOKUP.
+		if a, ok := ch.Operations().(attrer); ok {
+			setEntryTimeouts(out, r.opts.DirCacheTime, a.attr(&out.Attr))
+		} else {
+			r.dirAttr(&out.Attr, t.DateUpdated)
+			setEntryTimeouts(out, r.opts.DirCacheTime, r.opts.DirCacheTime)
+		}
+		return ch, 0
+	}
+	var node gofs.InodeEmbedder
+	mode := uint32(syscall.S_IFREG)
+	switch name {
+	case "transcript.json":
+		ts := d.ts
+		node = &metaFile{r: r, render: func() ([]byte, time.Time) { t := ts.transcript(); return t.JSON(), t.DateUpdated }}
+	case "sentences.json":
+		node = &contentFile{r: r, ts: d.ts, kind: kindSentences, l: d.l}
+	case "sentences.txt":
+		node = &contentFile{r: r, ts: d.ts, kind: kindTxt, l: d.l}
+	case "operator-results":
+		node = &opResultsDir{r: r, ts: d.ts}
+		mode = syscall.S_IFDIR
+	}
+	if a, ok := node.(attrer); ok {
+		setEntryTimeouts(out, r.opts.DirCacheTime, a.attr(&out.Attr))
+	} else {
+		r.dirAttr(&out.Attr, t.DateUpdated)
+		setEntryTimeouts(out, r.opts.DirCacheTime, r.opts.DirCacheTime)
+	}
+	return d.NewInode(ctx, node, gofs.StableAttr{Mode: mode}), 0
+}
+
+var _ = (gofs.NodeGetattrer)((*transcriptDir)(nil))
+
+// Getattr reports the folder.
+func (d *transcriptDir) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	if d.r.isGone(d.ts.sid) {
+		return syscall.ENOENT
+	}
+	d.r.dirAttr(&out.Attr, d.ts.transcript().DateUpdated)
+	out.SetTimeout(d.r.opts.DirCacheTime)
+	return 0
+}
+
+// opResultsDir is operator-results/: <n>.json for n from 1. Listing it
+// costs one API call per transcript (the locations, or the plain results).
+type opResultsDir struct {
+	gofs.Inode
+	r  *Root
+	ts *tstate
+}
+
+var _ = (gofs.NodeReaddirer)((*opResultsDir)(nil))
+
+// Readdir lists 1.json … n.json.
+func (d *opResultsDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	n, err := d.r.opCount(ctx, d.ts)
+	if err != nil {
+		return nil, errnoOf(err)
+	}
+	ents := make([]fuse.DirEntry, n)
+	for i := range ents {
+		ents[i] = fuse.DirEntry{Name: strconv.Itoa(i+1) + ".json", Mode: syscall.S_IFREG}
+	}
+	return gofs.NewListDirStream(ents), 0
+}
+
+var _ = (gofs.NodeLookuper)((*opResultsDir)(nil))
+
+// Lookup resolves <n>.json within the count.
+func (d *opResultsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	num, ok := strings.CutSuffix(name, ".json")
+	n, err := strconv.Atoi(num)
+	if !ok || err != nil || n < 1 || strconv.Itoa(n) != num {
+		return nil, syscall.ENOENT
+	}
+	count, err := d.r.opCount(ctx, d.ts)
+	if err != nil {
+		return nil, errnoOf(err)
+	}
+	if n > count {
+		return nil, syscall.ENOENT
+	}
+	f := &contentFile{r: d.r, ts: d.ts, kind: kindOpResult, n: n}
+	setEntryTimeouts(out, d.r.opts.DirCacheTime, f.attr(&out.Attr))
+	if ch := d.GetChild(name); ch != nil {
+		return ch, 0
+	}
+	return d.NewInode(ctx, f, gofs.StableAttr{Mode: syscall.S_IFREG}), 0
+}
+
+var _ = (gofs.NodeGetattrer)((*opResultsDir)(nil))
+
+// Getattr reports the folder.
+func (d *opResultsDir) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	d.r.dirAttr(&out.Attr, d.ts.transcript().DateUpdated)
+	out.SetTimeout(d.r.opts.DirCacheTime)
+	return 0
+}

@@ -1,0 +1,133 @@
+package fs
+
+import (
+	"context"
+	"syscall"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// transcriptsDir is a folder of transcript folders backed by a listing:
+// services/<GA>/transcripts and by-date/YYYY/MM/DD. It can hold 100,000
+// entries, so it never creates an inode per entry before a lookup and
+// streams the listing page by page.
+type transcriptsDir struct {
+	gofs.Inode
+	r *Root
+	l *listing
+}
+
+var _ = (gofs.NodeOpendirHandler)((*transcriptsDir)(nil))
+
+// OpendirHandle returns a stream over the listing's current generation,
+// starting the first load or a refresh as needed.
+func (d *transcriptsDir) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	g, err := d.l.open(ctx)
+	if err != nil {
+		return nil, 0, errnoOf(err)
+	}
+	return &listingStream{d: d, g: g}, 0, 0
+}
+
+var _ = (gofs.NodeLookuper)((*transcriptsDir)(nil))
+
+// Lookup resolves GT… from the listing, or with one fetch when it was not
+// listed. Anything that is not a well-formed GT SID is ENOENT without a
+// request.
+func (d *transcriptsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if !isSID(name, "GT") {
+		return nil, syscall.ENOENT
+	}
+	t, err := d.l.find(ctx, name)
+	if err != nil {
+		return nil, errnoOf(err)
+	}
+	ts := d.r.tstate(t)
+	d.r.dirAttr(&out.Attr, t.DateUpdated)
+	setEntryTimeouts(out, d.r.opts.DirCacheTime, d.r.opts.DirCacheTime)
+	if ch := d.GetChild(name); ch != nil {
+		if td, ok := ch.Operations().(*transcriptDir); ok && td.ts == ts {
+			return ch, 0
+		}
+	}
+	return d.NewInode(ctx, &transcriptDir{r: d.r, ts: ts, l: d.l}, gofs.StableAttr{Mode: syscall.S_IFDIR}), 0
+}
+
+var _ = (gofs.NodeGetattrer)((*transcriptsDir)(nil))
+
+// Getattr reports the folder.
+func (d *transcriptsDir) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	d.r.dirAttr(&out.Attr, d.r.started)
+	out.SetTimeout(d.r.opts.DirCacheTime)
+	return 0
+}
+
+// listingStream reads one generation of a listing as directory entries,
+// waiting for the next page while the first load is still running, so `ls
+// -f | head` shows entries after the first page.
+type listingStream struct {
+	d   *transcriptsDir
+	g   *generation
+	pos int
+}
+
+var _ = (gofs.FileReaddirenter)((*listingStream)(nil))
+
+// Readdirent returns the next entry, waiting (interruptibly) for the next
+// page when needed. Offsets are positions+1, so Seekdir can resume.
+func (s *listingStream) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
+	l := s.d.l
+	for {
+		l.mu.Lock()
+		for s.pos >= len(s.g.items) && !s.g.complete && s.g.err == nil {
+			ch := l.changed
+			l.mu.Unlock()
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return nil, syscall.EINTR
+			}
+			l.mu.Lock()
+		}
+		if s.pos < len(s.g.items) {
+			sid := s.g.items[s.pos].SID
+			s.pos++
+			l.mu.Unlock()
+			if s.d.r.isGone(sid) {
+				continue
+			}
+			return &fuse.DirEntry{Name: sid, Mode: syscall.S_IFDIR, Off: uint64(s.pos)}, 0
+		}
+		err := s.g.err
+		l.mu.Unlock()
+		if err != nil {
+			return nil, errnoOf(err)
+		}
+		return nil, 0
+	}
+}
+
+var _ = (gofs.FileSeekdirer)((*listingStream)(nil))
+
+// Seekdir resumes at an offset handed out by Readdirent.
+func (s *listingStream) Seekdir(ctx context.Context, off uint64) syscall.Errno {
+	s.pos = int(off)
+	return 0
+}
+
+var _ = (gofs.FileReleasedirer)((*listingStream)(nil))
+
+// Releasedir drops the snapshot.
+func (s *listingStream) Releasedir(ctx context.Context, flags uint32) {}
+
+var _ = (gofs.FileLookuper)((*listingStream)(nil))
+
+// Lookup answers READDIRPLUS from the listing itself: it declines every
+// entry, which go-fuse sends as a plain dirent with node ID 0 (the kernel
+// then adds the name without attributes; see fuse_direntplus_link). That
+// keeps a 100,000-entry `ls` from creating 100,000 inodes and makes no
+// request per entry; a later stat does a normal, request-free LOOKUP.
+func (s *listingStream) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.ENOENT
+}

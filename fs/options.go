@@ -1,0 +1,140 @@
+package fs
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/intelligencefs/intelligencefs/fs/plaincache"
+)
+
+// Defaults for the zero values of Options.
+const (
+	// DefaultDirCacheTime is how long a folder listing is trusted.
+	DefaultDirCacheTime = time.Minute
+	// DefaultFullRelist is how often a folder is listed again from scratch
+	// (the only way to notice deletions).
+	DefaultFullRelist = time.Hour
+	// DefaultPrefetch is the prefetch depth the CLI uses (--prefetch).
+	DefaultPrefetch = 8
+	// DefaultConcurrency is the fetch client's default request limit.
+	DefaultConcurrency = 16
+	// DefaultRefreshMargin is how far before the newest known date_created an
+	// incremental refresh starts, to catch transcripts whose creation was
+	// recorded with a slightly earlier timestamp than one already seen.
+	DefaultRefreshMargin = 10 * time.Minute
+	// DefaultPageSize is the listing page size (the API maximum).
+	DefaultPageSize = 1000
+	// DefaultCacheSize is the plaintext cache bound when fs creates the cache.
+	DefaultCacheSize = 256 << 20
+)
+
+// Options are the settings of one mount, handed over ready-built by the CLI
+// (like gocryptfs's args.go: one plain struct, a comment on every field).
+// Zero values mean the documented default unless stated otherwise.
+type Options struct {
+	// Source lists services and transcripts and returns envelopes or plain
+	// documents; *fetch.Client in production. Required.
+	Source Source
+	// Decrypter opens envelopes; *crypto.Keyring in production. May be nil
+	// when no transcript is encrypted (reads of encrypted ones are EACCES).
+	Decrypter Decrypter
+	// Cache holds plaintext off the Go heap. If nil, NewRoot creates one
+	// with CacheSize and CacheMaxAge and closes it on unmount. If set, the
+	// caller closes it after unmounting, and should route its OnDrop to
+	// Root.CacheDropped (e.g. through a variable set after Mount) so
+	// evictions also drop the kernel's pages.
+	Cache *plaincache.Cache
+	// CacheSize bounds the cache NewRoot creates (default 256 MiB).
+	CacheSize int64
+	// CacheMaxAge bounds the age of entries in the cache NewRoot creates
+	// (0: no age bound; the CLI passes --cache-max-age, default 1h).
+	CacheMaxAge time.Duration
+	// Mlock is the locking policy of the cache NewRoot creates.
+	Mlock plaincache.MlockMode
+	// Logger receives warnings (one line per EIO/EACCES) and debug events.
+	// Nil discards.
+	Logger *slog.Logger
+
+	// UID and GID own every node. Zero means the mounting user's.
+	UID, GID uint32
+	// Umask, when non-nil, widens modes to 0444 (files) and 0555 (dirs)
+	// minus these bits, to share the mount with a group (with AllowOther).
+	// Nil keeps them private: files 0400, dirs 0500.
+	Umask *uint32
+	// AllowOther lets users other than the mounting one in (FUSE
+	// allow_other; needs user_allow_other in /etc/fuse.conf when not root).
+	AllowOther bool
+
+	// DirCacheTime is how long a listing is trusted before a refresh asks
+	// for what is new (default 1m). Also the kernel entry/attr timeout of
+	// directories and metadata files.
+	DirCacheTime time.Duration
+	// FullRelist is how often a folder is relisted completely to find
+	// deletions (default 1h).
+	FullRelist time.Duration
+	// RefreshMargin is subtracted from the newest date_created seen when an
+	// incremental refresh asks AfterDateCreated (default 10m).
+	RefreshMargin time.Duration
+	// PageSize is the listing page size (default 1000, the API maximum).
+	PageSize int
+
+	// Prefetch is how many transcripts after an opened sentences.json (in
+	// listing order) are fetched and decrypted in the background. 0
+	// disables prefetch; the CLI default is DefaultPrefetch (8). A reader
+	// walking the listing in order widens the window up to
+	// 2×Concurrency so the request limit stays busy.
+	Prefetch int
+	// Concurrency is the Source's request limit (fetch.Config.MaxConcurrency,
+	// default 16); prefetch sizes its window from it and never runs more
+	// background fetches than this.
+	Concurrency int
+
+	// DebugFUSE logs every FUSE request and reply (go-fuse's Debug).
+	DebugFUSE bool
+	// DirectMountStrict disables the fusermount3 fallback when mounting as
+	// root (useful in tests that must not depend on the setuid helper).
+	DirectMountStrict bool
+}
+
+// DefaultOptions returns the defaults the CLI starts from; Source and
+// Decrypter still have to be set.
+func DefaultOptions() Options {
+	return Options{
+		DirCacheTime:  DefaultDirCacheTime,
+		FullRelist:    DefaultFullRelist,
+		RefreshMargin: DefaultRefreshMargin,
+		PageSize:      DefaultPageSize,
+		Prefetch:      DefaultPrefetch,
+		Concurrency:   DefaultConcurrency,
+		CacheSize:     DefaultCacheSize,
+	}
+}
+
+// withDefaults fills zero values.
+func (o Options) withDefaults() Options {
+	if o.DirCacheTime <= 0 {
+		o.DirCacheTime = DefaultDirCacheTime
+	}
+	if o.FullRelist <= 0 {
+		o.FullRelist = DefaultFullRelist
+	}
+	if o.RefreshMargin <= 0 {
+		o.RefreshMargin = DefaultRefreshMargin
+	}
+	if o.PageSize <= 0 {
+		o.PageSize = DefaultPageSize
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = DefaultConcurrency
+	}
+	if o.CacheSize <= 0 {
+		o.CacheSize = DefaultCacheSize
+	}
+	if o.Prefetch < 0 {
+		o.Prefetch = 0
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}

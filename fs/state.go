@@ -1,0 +1,344 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"syscall"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+
+	"github.com/intelligencefs/intelligencefs/crypto"
+)
+
+// tstate is what the filesystem remembers about one transcript that was
+// entered (not merely listed): its latest metadata, content sizes once
+// known, operator-result locations, and the inodes showing it, so a drop or
+// deletion can reach the kernel. The by-date and service paths share it.
+type tstate struct {
+	sid string
+
+	mu      sync.Mutex
+	t       Transcript
+	sizes   map[string]int64 // content key -> exact size, once fetched
+	noTxt   bool             // sentences.txt could not be derived
+	gone    bool             // deleted upstream; guarded by Root.tMu
+	opCount int              // number of operator results, -1 unknown
+	locs    []string         // presigned locations (bearer URLs: never logged)
+	dirs    map[*gofs.Inode]struct{}
+	files   map[string]map[*gofs.Inode]struct{}
+}
+
+// tstate returns the state of t, creating it, and refreshes its metadata.
+func (r *Root) tstate(t Transcript) *tstate {
+	r.tMu.Lock()
+	defer r.tMu.Unlock()
+	ts := r.tstates[t.SID]
+	if ts == nil {
+		ts = &tstate{sid: t.SID, t: t, opCount: -1, sizes: map[string]int64{},
+			dirs: map[*gofs.Inode]struct{}{}, files: map[string]map[*gofs.Inode]struct{}{}}
+		r.tstates[t.SID] = ts
+		return ts
+	}
+	ts.mu.Lock()
+	ts.t = t
+	ts.mu.Unlock()
+	return ts
+}
+
+// updateTranscript refreshes the metadata of an entered transcript.
+func (r *Root) updateTranscript(t Transcript) {
+	r.tMu.Lock()
+	ts := r.tstates[t.SID]
+	r.tMu.Unlock()
+	if ts != nil {
+		ts.mu.Lock()
+		ts.t = t
+		ts.mu.Unlock()
+	}
+}
+
+func (ts *tstate) transcript() Transcript {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return ts.t
+}
+
+func (ts *tstate) size(key string) (int64, bool) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	n, ok := ts.sizes[key]
+	return n, ok
+}
+
+func (ts *tstate) setSize(key string, n int64) {
+	ts.mu.Lock()
+	ts.sizes[key] = n
+	ts.mu.Unlock()
+}
+
+func (ts *tstate) addFile(key string, n *gofs.Inode) {
+	ts.mu.Lock()
+	m := ts.files[key]
+	if m == nil {
+		m = map[*gofs.Inode]struct{}{}
+		ts.files[key] = m
+	}
+	m[n] = struct{}{}
+	ts.mu.Unlock()
+}
+
+func (ts *tstate) removeFile(key string, n *gofs.Inode) {
+	ts.mu.Lock()
+	delete(ts.files[key], n)
+	if len(ts.files[key]) == 0 {
+		delete(ts.files, key)
+	}
+	ts.mu.Unlock()
+}
+
+func (ts *tstate) fileNodes(key string) []*gofs.Inode {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	var out []*gofs.Inode
+	for n := range ts.files[key] {
+		out = append(out, n)
+	}
+	return out
+}
+
+// isGone reports a transcript seen deleted upstream.
+func (r *Root) isGone(sid string) bool {
+	r.tMu.Lock()
+	defer r.tMu.Unlock()
+	ts := r.tstates[sid]
+	return ts != nil && ts.gone
+}
+
+// fetchTranscript fetches one transcript resource.
+func (r *Root) fetchTranscript(ctx context.Context, sid string) (Transcript, error) {
+	t, err := r.src.FetchTranscript(ctx, sid)
+	if err != nil {
+		r.logFailure(sid, "", "fetch transcript", err)
+		return Transcript{}, err
+	}
+	return t, nil
+}
+
+// transcriptByID finds a transcript anywhere: entered, listed, or fetched.
+func (r *Root) transcriptByID(ctx context.Context, sid string) (Transcript, error) {
+	if r.isGone(sid) {
+		return Transcript{}, errNotFound
+	}
+	r.tMu.Lock()
+	ts := r.tstates[sid]
+	r.tMu.Unlock()
+	if ts != nil {
+		return ts.transcript(), nil
+	}
+	r.listMu.Lock()
+	ls := make([]*listing, 0, len(r.listings))
+	for _, l := range r.listings {
+		ls = append(ls, l)
+	}
+	r.listMu.Unlock()
+	for _, l := range ls {
+		if g := l.current(); g != nil {
+			l.mu.Lock()
+			i, ok := g.index[sid]
+			var t Transcript
+			if ok {
+				t = g.items[i]
+			}
+			l.mu.Unlock()
+			if ok {
+				return t, nil
+			}
+		}
+	}
+	return r.fetchTranscript(ctx, sid)
+}
+
+// transcriptGone handles a transcript deleted upstream (a 404 on refresh or
+// fetch): it disappears from listings, its plaintext is removed from the
+// cache (zeroed once unpinned), and the kernel forgets its entries and pages.
+func (r *Root) transcriptGone(sid string) {
+	r.tMu.Lock()
+	ts := r.tstates[sid]
+	if ts == nil {
+		ts = &tstate{sid: sid, sizes: map[string]int64{}, dirs: map[*gofs.Inode]struct{}{}, files: map[string]map[*gofs.Inode]struct{}{}}
+		r.tstates[sid] = ts
+	}
+	already := ts.gone
+	ts.gone = true
+	ts.mu.Lock()
+	count := ts.opCount
+	ts.locs = nil
+	dirs := make([]*gofs.Inode, 0, len(ts.dirs))
+	for d := range ts.dirs {
+		dirs = append(dirs, d)
+	}
+	ts.mu.Unlock()
+	r.tMu.Unlock()
+	if already {
+		return
+	}
+	r.log.Info("transcript deleted upstream; removed from the mount and the cache", "transcript", sid)
+	r.listMu.Lock()
+	ls := make([]*listing, 0, len(r.listings))
+	for _, l := range r.listings {
+		ls = append(ls, l)
+	}
+	r.listMu.Unlock()
+	for _, l := range ls {
+		l.drop(sid)
+	}
+	keys := []string{keySentences(sid), keyTxt(sid)}
+	for i := 1; i <= count || i <= 64 && count < 0; i++ {
+		keys = append(keys, keyOpResult(sid, i))
+	}
+	for _, k := range keys {
+		r.cache.Remove(k)
+	}
+	r.notifier.queue(func() {
+		for _, d := range dirs {
+			name, parent := d.Parent()
+			if parent == nil {
+				continue
+			}
+			parent.RmChild(name)
+			parent.NotifyDelete(name, d)
+		}
+	})
+}
+
+// CacheDropped is the plaincache OnDrop hook: an entry left the cache
+// (evicted, expired, removed), so the kernel's pages of the files showing
+// it are dropped too, keeping the memory bound real. It only queues work
+// for the notifier goroutine: a notification must never run inside a
+// handler for the same inode (the kernel would wait on itself).
+func (r *Root) CacheDropped(key string) {
+	sid, rest, ok := strings.Cut(key, "/")
+	if !ok {
+		return
+	}
+	if rest == "sentences.json" {
+		r.prefetcher.dropped(sid)
+	}
+	r.tMu.Lock()
+	ts := r.tstates[sid]
+	r.tMu.Unlock()
+	if ts == nil {
+		return
+	}
+	nodes := ts.fileNodes(key)
+	if len(nodes) == 0 {
+		return
+	}
+	r.notifier.queue(func() {
+		for _, n := range nodes {
+			n.NotifyContent(0, 0)
+		}
+	})
+}
+
+// logFailure writes the one log line of DESIGN.md §5 for an error that
+// becomes EIO or EACCES. ENOENT and EINTR are not logged.
+func (r *Root) logFailure(transcriptSID, credentialSID, what string, err error) {
+	attrs := []any{"op", what, "err", err}
+	if transcriptSID != "" {
+		attrs = append(attrs, "transcript", transcriptSID)
+	}
+	switch errnoOf(err) {
+	case syscall.EACCES:
+		if errors.Is(err, crypto.ErrUnwrap) {
+			attrs = append(attrs, "credential", credentialOrNone(credentialSID))
+			r.log.Warn("cannot unwrap the content key: no matching private key (EACCES)", attrs...)
+			return
+		}
+		r.log.Error("credentials rejected by the API (EACCES)", attrs...)
+	case syscall.EIO:
+		switch {
+		case errors.Is(err, crypto.ErrAuth):
+			r.log.Error("content failed authentication; not served (EIO)", attrs...)
+		case errors.Is(err, crypto.ErrMalformed):
+			r.log.Error("malformed envelope; not served (EIO)", attrs...)
+		default:
+			r.log.Warn("upstream unavailable (EIO)", attrs...)
+		}
+	}
+}
+
+func credentialOrNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// notifier runs kernel notifications (NotifyContent, NotifyDelete) on one
+// goroutine of its own, in order.
+type notifier struct {
+	mu     sync.Mutex
+	q      []func()
+	wake   chan struct{}
+	closed bool
+	done   chan struct{}
+}
+
+func newNotifier() *notifier {
+	n := &notifier{wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go n.run()
+	return n
+}
+
+func (n *notifier) queue(fn func()) {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return
+	}
+	n.q = append(n.q, fn)
+	n.mu.Unlock()
+	select {
+	case n.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (n *notifier) run() {
+	defer close(n.done)
+	for range n.wake {
+		for {
+			n.mu.Lock()
+			q := n.q
+			n.q = nil
+			closed := n.closed
+			n.mu.Unlock()
+			for _, fn := range q {
+				fn()
+			}
+			if closed {
+				return
+			}
+			if len(q) == 0 {
+				break
+			}
+		}
+	}
+}
+
+func (n *notifier) close() {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return
+	}
+	n.closed = true
+	n.q = nil
+	n.mu.Unlock()
+	// Never close wake: a late queue() must not panic on a closed channel.
+	n.wake <- struct{}{}
+	<-n.done
+}
