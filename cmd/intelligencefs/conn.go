@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/intelligencefs/intelligencefs/crypto"
+	"github.com/intelligencefs/intelligencefs/fetch"
 )
 
 // Environment variables read by every command that talks to Twilio. The
@@ -357,4 +358,64 @@ func readPassphraseFile(path string, allowInsecure bool) ([]byte, error) {
 		return nil, fmt.Errorf("passphrase file %s is empty", path)
 	}
 	return pw[:n], nil
+}
+
+// connection is what connect hands a command: the Twilio client, the
+// keyring (empty for commands registered without key flags) and what was
+// loaded, for log lines.
+type connection struct {
+	Client      *fetch.Client
+	Keys        *crypto.Keyring
+	LoadedKeys  []loadedKey
+	Credentials string // the kind of credential, for messages (no secret)
+}
+
+// connect resolves credentials (a usage error, exit 2, when missing), loads
+// and checks every private key, and builds the Twilio client, in that order
+// and before anything is mounted, so a bad setting fails fast with one line.
+// tune, if not nil, adjusts the client configuration (concurrency, rate
+// limit, logger) before the client is built. It makes no request; call
+// conn.Client.ValidateCredentials to check the credentials with Twilio.
+func (c *connFlags) connect(tune func(*fetch.Config)) (*connection, error) {
+	cr, err := c.credentials()
+	if err != nil {
+		return nil, err
+	}
+	apiURL, err := c.resolvedAPIURL()
+	if err != nil {
+		return nil, err
+	}
+	edge, err := c.lookup(envEdge)
+	if err != nil {
+		return nil, err
+	}
+	region, err := c.lookup(envRegion)
+	if err != nil {
+		return nil, err
+	}
+	ring := crypto.NewKeyring()
+	var loaded []loadedKey
+	if c.keys != nil {
+		if ring, loaded, err = c.keys.loadKeyring(c.lookup); err != nil {
+			return nil, err
+		}
+	}
+	cfg := fetch.Config{
+		AccountSID: cr.AccountSID,
+		AuthToken:  cr.AuthToken,
+		APIKey:     cr.APIKey,
+		APISecret:  cr.APISecret,
+		APIURL:     apiURL,
+		Edge:       edge,
+		Region:     region,
+		Unredacted: c.unredacted,
+	}
+	if tune != nil {
+		tune(&cfg)
+	}
+	client, err := fetch.New(cfg)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return &connection{Client: client, Keys: ring, LoadedKeys: loaded, Credentials: cr.Kind()}, nil
 }

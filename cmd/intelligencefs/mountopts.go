@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+
+	"github.com/spf13/pflag"
 )
 
 // This file parses the mount.fuse3 / fstab form of the command line,
@@ -291,4 +293,52 @@ func parseFstabArgs(args []string) (fstabInvocation, error) {
 	}
 	inv.Source, inv.MountPoint = pos[0], pos[1]
 	return inv, nil
+}
+
+// fstabRefusedFlags are mount flags that make no sense as -o keys.
+var fstabRefusedFlags = map[string]string{
+	"daemon": "the fstab form daemonizes once mounted unless -f is given",
+	"help":   "",
+}
+
+// applyMountOptions sets the flag of each -o entry on flags (cache_size=64MiB
+// → --cache-size 64MiB; a boolean flag alone means true), accepts the
+// standard mount options, calls note for options accepted with a remark, and
+// refuses secrets and unknown keys with a usage error naming the key only.
+func applyMountOptions(flags *pflag.FlagSet, opts []mountOption, note func(string)) error {
+	for _, o := range opts {
+		kind, name := classifyMountOption(o)
+		switch kind {
+		case optSecret:
+			return errSecretOption(o.Key)
+		case optIgnored:
+			continue
+		case optIgnoredWithNote:
+			note(fmt.Sprintf("-o %s ignored: intelligencefs mounts are always read-only", o.Key))
+			continue
+		}
+		if why, refused := fstabRefusedFlags[name]; refused {
+			if why == "" {
+				why = "not a mount option"
+			}
+			return usagef("-o %s: %s", truncate(o.Key, 40), why)
+		}
+		f := flags.Lookup(name)
+		if f == nil {
+			return usagef("unknown mount option -o %s (every mount flag works as an -o key, dashes as underscores: cache_size=64MiB)", truncate(o.Key, 40))
+		}
+		value := o.Value
+		if !o.HasValue {
+			if f.Value.Type() != "bool" {
+				return usagef("-o %s needs a value (%s=…)", o.Key, o.Key)
+			}
+			value = "true"
+		}
+		if err := flags.Set(name, value); err != nil {
+			// pflag's message quotes the value; options are not secret (those
+			// were refused above), but keep it short.
+			return usagef("-o %s: invalid value %q", o.Key, truncate(value, 60))
+		}
+	}
+	return nil
 }

@@ -6,13 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime/debug"
-	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 )
 
 // app is what every command is handed: the process's standard streams and
@@ -24,6 +21,11 @@ type app struct {
 	stderr io.Writer
 	// getenv reads the process environment (os.Getenv outside tests).
 	getenv func(string) string
+	// argv is the command line as the program got it; the daemon re-executes
+	// itself with it.
+	argv []string
+	// child is set in the daemon child: its pipes to the waiting parent.
+	child *daemonChild
 }
 
 // commandFactories builds the subcommands. Each command's file appends its
@@ -56,8 +58,15 @@ func (e exitCodeError) Error() string { return e.msg }
 // was invoked by). It returns the exit status: 0 on success, 2 for a usage
 // error, 1 for any other failure, reported as one line on stderr.
 func run(ctx context.Context, argv []string, stdin *os.File, stdout, stderr io.Writer) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
-	return a.report(a.execute(ctx, argv))
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, argv: argv}
+	child, err := a.initDaemonChild()
+	if err != nil {
+		return a.report(err)
+	}
+	a.child = child
+	err = a.execute(ctx, argv)
+	a.daemonChildFailed(err)
+	return a.report(err)
 }
 
 // execute dispatches argv to the fstab form or to the cobra command tree.
@@ -74,24 +83,38 @@ func (a *app) execute(ctx context.Context, argv []string) error {
 	return root.ExecuteContext(ctx)
 }
 
-// report prints err as one line and maps it to an exit status.
+// report prints err as one line and returns the exit status for it.
 func (a *app) report(err error) int {
 	if err == nil {
 		return 0
 	}
+	if line := errorLine(err); line != "" {
+		fmt.Fprintln(a.stderr, "intelligencefs: "+oneLine(line))
+	}
+	return exitCode(err)
+}
+
+// exitCode maps an error to the exit status: 2 for usage errors, the
+// carried status for exitCodeError, 1 otherwise.
+func exitCode(err error) int {
 	var ec exitCodeError
 	if errors.As(err, &ec) {
-		if ec.msg != "" {
-			fmt.Fprintln(a.stderr, "intelligencefs: "+oneLine(ec.msg))
-		}
 		return ec.code
 	}
-	fmt.Fprintln(a.stderr, "intelligencefs: "+oneLine(err.Error()))
 	var ue usageError
 	if errors.As(err, &ue) {
 		return 2
 	}
 	return 1
+}
+
+// errorLine is the message printed for err (empty: print nothing).
+func errorLine(err error) string {
+	var ec exitCodeError
+	if errors.As(err, &ec) {
+		return ec.msg
+	}
+	return err.Error()
 }
 
 // oneLine folds a message onto a single line, so every failure is exactly
@@ -180,13 +203,3 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 	}
 }
 
-// flagNames lists the long names of the flags in fs, sorted.
-func flagNames(fs *pflag.FlagSet) []string {
-	var names []string
-	fs.VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
-	sort.Strings(names)
-	return names
-}
-
-// progName is the base name argv[0] was invoked by.
-func progName(argv0 string) string { return filepath.Base(argv0) }

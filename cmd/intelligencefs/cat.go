@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/intelligencefs/intelligencefs/crypto"
+	"github.com/intelligencefs/intelligencefs/fetch"
+)
+
+func init() { commandFactories = append(commandFactories, (*app).newCatCmd) }
+
+// newCatCmd builds `cat`: one transcript's content to stdout, fetched and
+// decrypted without FUSE (scripts, containers, a quick look).
+func (a *app) newCatCmd() *cobra.Command {
+	var operatorResults bool
+	cmd := &cobra.Command{
+		Use:   "cat [--operator-results] [--unredacted] GT…",
+		Short: "Print one transcript's sentences (or operator results), decrypted, to stdout",
+		Long: `cat fetches one transcript's sentences document and prints it byte for byte
+as Twilio sealed it (or, for a transcript that is not encrypted, as the plain
+Sentences list assembles it). With --operator-results it prints the operator
+results instead, as JSON Lines: each result's document compacted onto one
+line, in the order Twilio lists their locations.
+
+Takes the same credentials, --api-url and --private-key settings as mount.`,
+		Example: `  intelligencefs cat --private-key private_key.pem GT0123… | jq '.sentences | length'
+  intelligencefs cat --operator-results --private-key private_key.pem GT0123… | jq -c .`,
+		Args: exactArgs(1, "one transcript SID (GT…)"),
+	}
+	conn := a.addConnFlags(cmd, true)
+	cmd.Flags().BoolVar(&operatorResults, "operator-results", false, "print the operator results as JSON Lines instead of the sentences")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		ctx := cmd.Context()
+		sid := args[0]
+		c, err := conn.connect(nil)
+		if err != nil {
+			return err
+		}
+		defer c.Client.Close()
+		t, err := c.Client.FetchTranscript(ctx, sid)
+		if err != nil {
+			return err
+		}
+		if !t.Completed() {
+			return fmt.Errorf("transcript %s is %q: its content exists once it is completed", t.SID, t.Status)
+		}
+		open := func(env crypto.Envelope) ([]byte, error) {
+			plain, err := c.Keys.Open(t.EncryptionCredentialSID, env, make([]byte, 0, max(env.PlaintextLen(), 0)))
+			if err != nil {
+				return nil, openError(t, err)
+			}
+			return plain, nil
+		}
+		if !operatorResults {
+			var doc []byte
+			if t.Encrypted() {
+				env, err := c.Client.EncryptedSentences(ctx, t.SID)
+				if err != nil {
+					return err
+				}
+				if doc, err = open(env); err != nil {
+					return err
+				}
+			} else if doc, err = c.Client.PlainSentences(ctx, t.SID); err != nil {
+				return err
+			}
+			defer clear(doc)
+			_, err = a.stdout.Write(doc)
+			return err
+		}
+		return a.catOperatorResults(cmd, c.Client, t, open)
+	}
+	return cmd
+}
+
+// catOperatorResults prints each operator result compacted onto one line.
+func (a *app) catOperatorResults(cmd *cobra.Command, client *fetch.Client, t fetch.Transcript, open func(crypto.Envelope) ([]byte, error)) error {
+	ctx := cmd.Context()
+	var line bytes.Buffer
+	defer func() { clear(line.Bytes()[:line.Cap()]) }()
+	emit := func(i int, doc []byte) error {
+		defer clear(doc)
+		line.Reset()
+		if err := json.Compact(&line, doc); err != nil {
+			return fmt.Errorf("transcript %s: operator result %d is not JSON", t.SID, i+1)
+		}
+		line.WriteByte('\n')
+		_, err := a.stdout.Write(line.Bytes())
+		return err
+	}
+	if !t.Encrypted() {
+		docs, err := client.PlainOperatorResults(ctx, t.SID)
+		if err != nil {
+			return err
+		}
+		for i, d := range docs {
+			if err := emit(i, d); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	locs, err := client.EncryptedOperatorResultLocations(ctx, t.SID)
+	if err != nil {
+		return err
+	}
+	for i, loc := range locs {
+		env, err := client.EncryptedOperatorResult(ctx, t.SID, i, loc)
+		if err != nil {
+			return err
+		}
+		doc, err := open(env)
+		if err != nil {
+			return err
+		}
+		if err := emit(i, doc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// openError says which key is missing when a transcript does not decrypt.
+func openError(t fetch.Transcript, err error) error {
+	switch {
+	case errors.Is(err, crypto.ErrUnwrap):
+		return fmt.Errorf("transcript %s: %w (it was encrypted for credential %s: give its private key with --private-key %s=PATH)", t.SID, err, t.EncryptionCredentialSID, t.EncryptionCredentialSID)
+	case errors.Is(err, crypto.ErrAuth):
+		return fmt.Errorf("transcript %s: %w (the object was altered or damaged; nothing printed)", t.SID, err)
+	}
+	return fmt.Errorf("transcript %s: %w", t.SID, err)
+}

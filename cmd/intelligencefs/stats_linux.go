@@ -1,0 +1,130 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// counters is one snapshot of what the periodic log line and the metrics
+// report: the plaintext cache and the Twilio client.
+type counters struct {
+	CacheHits, CacheMisses uint64
+	CacheBytes             int64
+	CacheEntries           int
+	CacheEvictions         uint64
+	APIRequests            int64
+	ObjectDownloads        int64
+	Retries                int64
+	Errors                 int64
+	BytesDownloaded        int64
+}
+
+// logCounters writes the periodic info line.
+func logCounters(log *slog.Logger, c counters) {
+	log.Info("stats",
+		"cache_hits", c.CacheHits, "cache_misses", c.CacheMisses,
+		"cache_bytes", c.CacheBytes, "cache_entries", c.CacheEntries,
+		"cache_evictions", c.CacheEvictions,
+		"fetches", c.APIRequests+c.ObjectDownloads,
+		"api_requests", c.APIRequests, "object_downloads", c.ObjectDownloads,
+		"retries", c.Retries, "errors", c.Errors, "bytes_downloaded", c.BytesDownloaded)
+}
+
+// statsLoop logs counters every interval (0: never) and whenever usr1
+// delivers, until ctx ends.
+func statsLoop(ctx context.Context, log *slog.Logger, interval time.Duration, usr1 <-chan struct{}, snap func() counters) {
+	var tick <-chan time.Time
+	if interval > 0 {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick:
+		case <-usr1:
+		}
+		logCounters(log, snap())
+	}
+}
+
+// newMetricsRegistry exposes the counters as Prometheus metrics, plus the
+// Go runtime's.
+func newMetricsRegistry(snap func() counters) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	counter := func(name, help string, f func(c counters) float64) {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "intelligencefs", Name: name, Help: help,
+		}, func() float64 { return f(snap()) }))
+	}
+	gauge := func(name, help string, f func(c counters) float64) {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "intelligencefs", Name: name, Help: help,
+		}, func() float64 { return f(snap()) }))
+	}
+	counter("cache_hits_total", "Plaintext cache lookups that found the content.", func(c counters) float64 { return float64(c.CacheHits) })
+	counter("cache_misses_total", "Plaintext cache lookups that had to fetch and decrypt.", func(c counters) float64 { return float64(c.CacheMisses) })
+	counter("cache_evictions_total", "Entries dropped (and zeroed) to respect --cache-size.", func(c counters) float64 { return float64(c.CacheEvictions) })
+	gauge("cache_bytes", "Bytes of plaintext held in the cache.", func(c counters) float64 { return float64(c.CacheBytes) })
+	gauge("cache_entries", "Files held in the plaintext cache.", func(c counters) float64 { return float64(c.CacheEntries) })
+	counter("fetch_api_requests_total", "HTTP attempts to the Twilio REST API, retries included.", func(c counters) float64 { return float64(c.APIRequests) })
+	counter("fetch_object_downloads_total", "HTTP attempts to the object store, retries included.", func(c counters) float64 { return float64(c.ObjectDownloads) })
+	counter("fetch_retries_total", "HTTP attempts that were retries.", func(c counters) float64 { return float64(c.Retries) })
+	counter("fetch_errors_total", "Twilio operations that failed after retries.", func(c counters) float64 { return float64(c.Errors) })
+	counter("fetch_downloaded_bytes_total", "Encrypted object bytes downloaded.", func(c counters) float64 { return float64(c.BytesDownloaded) })
+	reg.MustRegister(collectors.NewGoCollector())
+	return reg
+}
+
+// metricsServer serves /metrics on addr. The listener is opened at once, so
+// a busy or bad address fails before anything is mounted.
+type metricsServer struct {
+	srv *http.Server
+	ln  net.Listener
+}
+
+// startMetrics listens on addr and serves reg in the background.
+func startMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (*metricsServer, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-addr: %w", err)
+	}
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		if ip := net.ParseIP(host); host == "" || (ip != nil && !ip.IsLoopback()) {
+			log.Warn("metrics are served beyond loopback; they hold counters only, no content", "addr", ln.Addr().String())
+		}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	s := &metricsServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln: ln}
+	go func() {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("metrics server stopped", "err", err)
+		}
+	}()
+	log.Info("serving metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+	return s, nil
+}
+
+// close stops the server.
+func (s *metricsServer) close() {
+	if s == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_ = s.srv.Shutdown(ctx)
+}
