@@ -50,13 +50,11 @@ func (a *app) runMount(ctx context.Context, req mountRequest) (err error) {
 	if req.daemon && a.child == nil {
 		// The parent: fail fast here (credentials, keys, prompting on this
 		// terminal), then let the child mount.
-		if req.conn == nil {
-			c, err := m.conn.connect(nil)
-			if err != nil {
-				return err
-			}
-			c.Client.Close()
+		c, err := req.connect(nil)
+		if err != nil {
+			return err
 		}
+		c.Client.Close()
 		var prompted map[string][]byte
 		if m.conn != nil && m.conn.keys != nil {
 			prompted = m.conn.keys.prompted
@@ -74,22 +72,19 @@ func (a *app) runMount(ctx context.Context, req mountRequest) (err error) {
 		return err
 	}
 
-	conn := req.conn
-	if conn == nil {
-		conn, err = m.conn.connect(func(c *fetch.Config) {
-			c.MaxConcurrency = m.maxConcurrency
-			c.RateLimit = m.rateLimit
-			c.Logger = log
-		})
-		if err != nil {
-			return err
-		}
-		defer conn.Client.Close()
+	conn, err := req.connect(func(c *fetch.Config) {
+		c.MaxConcurrency = m.maxConcurrency
+		c.RateLimit = m.rateLimit
+		c.Logger = log
+	})
+	if err != nil {
+		return err
 	}
+	defer conn.Client.Close()
 	for _, k := range conn.LoadedKeys {
 		log.Info("private key loaded", "path", k.Path, "bits", k.Bits, "credential", credentialOrTrial(k.CredentialSID))
 	}
-	if len(conn.LoadedKeys) == 0 && req.conn == nil {
+	if len(conn.LoadedKeys) == 0 && conn.Keys.Len() == 0 {
 		log.Warn("no --private-key given: plain transcripts read, encrypted ones fail with EACCES")
 	}
 
@@ -364,5 +359,9 @@ func (a *app) runFstab(ctx context.Context, args []string) error {
 		mountPoint: inv.MountPoint,
 		fsName:     inv.Source,
 		daemon:     !inv.Foreground,
+		connect:    conn.connect,
 	})
 }
+
+// mountSupported is true: FUSE mounts work here.
+const mountSupported = true

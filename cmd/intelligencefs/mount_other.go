@@ -4,11 +4,8 @@ package main
 
 import (
 	"context"
-	"errors"
 )
 
-// errNeedsLinux is what mount, demo and the fstab form say outside Linux.
-var errNeedsLinux = errors.New("mounting needs Linux (or WSL2); decrypt, cat, keygen, keys, services and doctor work here")
 
 // runFstab is the fstab form, which mounts: Linux only.
 func (a *app) runFstab(ctx context.Context, args []string) error { return errNeedsLinux }
@@ -24,3 +21,6 @@ type daemonChild struct{}
 
 // initDaemonChild finds no daemon child outside Linux.
 func (a *app) initDaemonChild() (*daemonChild, error) { return nil, nil }
+
+// mountSupported is false: mounting needs Linux.
+const mountSupported = false

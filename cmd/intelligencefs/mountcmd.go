@@ -1,10 +1,17 @@
 package main
 
 import (
+	"errors"
+
 	"github.com/spf13/cobra"
+
+	"github.com/intelligencefs/intelligencefs/fetch"
 )
 
 func init() { commandFactories = append(commandFactories, (*app).newMountCmd) }
+
+// errNeedsLinux is what mount, demo and the fstab form say outside Linux.
+var errNeedsLinux = errors.New("mounting needs Linux (or WSL2); decrypt, cat, keygen, keys, services and doctor work here")
 
 // mountRequest is one mount to make: from `mount`, the fstab form or demo.
 type mountRequest struct {
@@ -15,9 +22,10 @@ type mountRequest struct {
 	fsName string
 	// daemon detaches once mounted (--daemon, or the fstab form without -f).
 	daemon bool
-	// conn, when set, is used instead of connecting with flags.conn (demo
-	// hands over its simulator connection).
-	conn *connection
+	// connect builds the connection (client and keyring), applying tune to
+	// the client configuration; flags.conn.connect for mount, the simulator
+	// for demo.
+	connect func(tune func(*fetch.Config)) (*connection, error)
 	// onReady, when set, runs once the mount answers (demo prints what to try).
 	onReady func(mountPoint string)
 }
@@ -51,6 +59,7 @@ Credentials come from TWILIO_ACCOUNT_SID + TWILIO_AUTH_TOKEN, or TWILIO_API_KEY
 			mountPoint: args[0],
 			fsName:     "intelligencefs",
 			daemon:     m.daemon,
+			connect:    conn.connect,
 		})
 	}
 	return cmd

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+func init() { commandFactories = append(commandFactories, (*app).newManCmd) }
+
+// newManCmd builds `man`: section 1 manual pages generated from the command
+// tree, one per command. (cobra/doc would need go-md2man, which is not a
+// dependency of this module; these few lines of roff do the same job.)
+func (a *app) newManCmd() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "man --dir DIR",
+		Short: "Write the manual pages (section 1) into DIR",
+		Example: `  intelligencefs man --dir /usr/local/share/man/man1 && mandb -q
+  man intelligencefs-mount`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if dir == "" {
+				return usagef("man needs --dir DIR")
+			}
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			n, err := writeManPages(cmd.Root(), dir)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "wrote %d manual pages to %s\n", n, dir)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "directory to write the pages into (created if missing)")
+	return cmd
+}
+
+// writeManPages writes a page for c and every visible subcommand under it.
+func writeManPages(c *cobra.Command, dir string) (int, error) {
+	n := 0
+	if c.IsAvailableCommand() || !c.HasParent() {
+		name := strings.ReplaceAll(c.CommandPath(), " ", "-")
+		if err := os.WriteFile(filepath.Join(dir, name+".1"), manPage(c), 0o644); err != nil {
+			return n, err
+		}
+		n++
+	}
+	for _, sub := range c.Commands() {
+		if !sub.IsAvailableCommand() || sub.Name() == "help" {
+			continue
+		}
+		k, err := writeManPages(sub, dir)
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// manPage renders one command as roff (man(7) macros).
+func manPage(c *cobra.Command) []byte {
+	var b bytes.Buffer
+	name := strings.ReplaceAll(c.CommandPath(), " ", "-")
+	fmt.Fprintf(&b, ".TH %q 1 \"\" \"intelligencefs\" \"User Commands\"\n", strings.ToUpper(name))
+	fmt.Fprintf(&b, ".SH NAME\n%s \\- %s\n", roff(name), roff(c.Short))
+	fmt.Fprintf(&b, ".SH SYNOPSIS\n.B %s\n", roff(c.UseLine()))
+	desc := c.Long
+	if desc == "" {
+		desc = c.Short
+	}
+	fmt.Fprintf(&b, ".SH DESCRIPTION\n%s\n", roffParagraphs(desc))
+	writeFlags := func(title string, fs *pflag.FlagSet) {
+		if !fs.HasAvailableFlags() {
+			return
+		}
+		fmt.Fprintf(&b, ".SH %s\n", title)
+		fs.VisitAll(func(f *pflag.Flag) {
+			if f.Hidden {
+				return
+			}
+			b.WriteString(".TP\n")
+			if f.Shorthand != "" {
+				fmt.Fprintf(&b, "\\fB\\-%s\\fR, ", roff(f.Shorthand))
+			}
+			fmt.Fprintf(&b, "\\fB\\-\\-%s\\fR", roff(f.Name))
+			if t := f.Value.Type(); t != "bool" {
+				fmt.Fprintf(&b, " \\fI%s\\fR", roff(t))
+			}
+			b.WriteString("\n" + roff(f.Usage))
+			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "[]" && f.DefValue != "0" {
+				fmt.Fprintf(&b, " (default %s)", roff(f.DefValue))
+			}
+			b.WriteString("\n")
+		})
+	}
+	writeFlags("OPTIONS", c.NonInheritedFlags())
+	writeFlags("OPTIONS INHERITED FROM PARENT COMMANDS", c.InheritedFlags())
+	if c.Example != "" {
+		fmt.Fprintf(&b, ".SH EXAMPLE\n.nf\n%s\n.fi\n", roffLines(c.Example))
+	}
+	var see []string
+	if c.HasParent() {
+		see = append(see, strings.ReplaceAll(c.Parent().CommandPath(), " ", "-")+"(1)")
+	}
+	for _, sub := range c.Commands() {
+		if sub.IsAvailableCommand() && sub.Name() != "help" {
+			see = append(see, strings.ReplaceAll(sub.CommandPath(), " ", "-")+"(1)")
+		}
+	}
+	if len(see) > 0 {
+		fmt.Fprintf(&b, ".SH SEE ALSO\n%s\n", roff(strings.Join(see, ", ")))
+	}
+	return b.Bytes()
+}
+
+// roff escapes text for a roff line: backslashes and hyphens.
+func roff(s string) string {
+	s = strings.ReplaceAll(s, `\`, `\e`)
+	return strings.ReplaceAll(s, "-", `\-`)
+}
+
+// roffLines escapes each line and protects lines that start with a control
+// character.
+func roffLines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		l = roff(l)
+		if strings.HasPrefix(l, ".") || strings.HasPrefix(l, "'") {
+			l = `\&` + l
+		}
+		lines[i] = l
+	}
+	return strings.Join(lines, "\n")
+}
+
+// roffParagraphs turns blank-line separated text into .PP paragraphs; lines
+// indented by two spaces are kept as literal blocks.
+func roffParagraphs(s string) string {
+	var out []string
+	for _, para := range strings.Split(strings.TrimSpace(s), "\n\n") {
+		if strings.HasPrefix(para, "  ") || strings.Contains(para, "\n  ") {
+			out = append(out, ".PP\n.nf\n"+roffLines(para)+"\n.fi")
+			continue
+		}
+		out = append(out, ".PP\n"+roffLines(para))
+	}
+	return strings.Join(out, "\n")
+}
