@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	accounts "github.com/twilio/twilio-go/rest/accounts/v1"
@@ -33,6 +34,26 @@ func (m pageMeta) next() string {
 		return ""
 	}
 	return *m.NextPageURL
+}
+
+// checkNext vets a next_page_url before twilio-go sends credentials to it:
+// an absolute URL on an API path, and, unless Config.APIURL replaces the
+// host anyway, https on a Twilio host.
+func (c *Client) checkNext(next string) error {
+	if next == "" {
+		return nil
+	}
+	u, err := url.Parse(next)
+	if err != nil || !u.IsAbs() {
+		return errors.New("next_page_url is not an absolute URL")
+	}
+	if !strings.HasPrefix(u.Path, "/v1/") && !strings.HasPrefix(u.Path, "/v2/") {
+		return errors.New("next_page_url is not an API path")
+	}
+	if c.apiURL == nil && (u.Scheme != "https" || !strings.HasSuffix(strings.ToLower(u.Hostname()), ".twilio.com")) {
+		return fmt.Errorf("next_page_url points outside Twilio (%s)", Redact(next))
+	}
+	return nil
 }
 
 // badSID is the error for a malformed SID: no request is made.
@@ -81,6 +102,9 @@ func (c *Client) ListServices(ctx context.Context) ([]Service, error) {
 			out = append(out, s)
 		}
 		next, q = page.Meta.next(), nil
+		if err := c.checkNext(next); err != nil {
+			return nil, c.newError(op, "", 0, k.info.attempts, nil, "", err)
+		}
 	}
 	return nil, c.newError(op, "", 0, 0, nil, "", errors.New("too many pages"))
 }
@@ -253,6 +277,9 @@ func (c *Client) ListTranscripts(ctx context.Context, q TranscriptQuery, page fu
 			return err
 		}
 		next, v = pg.Meta.next(), nil
+		if err := c.checkNext(next); err != nil {
+			return c.newError(op, q.ServiceSID, 0, k.info.attempts, nil, "", err)
+		}
 	}
 	return c.newError(op, q.ServiceSID, 0, 0, nil, "", errors.New("too many pages"))
 }
@@ -349,19 +376,22 @@ func (c *Client) rawList(ctx context.Context, op, sid, sub string, pageSize int,
 		}
 		var pg map[string]json.RawMessage
 		var meta pageMeta
-		if err := json.Unmarshal(body, &pg); err == nil {
+		var items []json.RawMessage
+		err = json.Unmarshal(body, &pg)
+		if err == nil && pg["meta"] != nil {
 			err = json.Unmarshal(pg["meta"], &meta)
 		}
-		var items []json.RawMessage
-		if raw, ok := pg[key]; ok && string(raw) != "null" {
-			if err := json.Unmarshal(raw, &items); err != nil {
-				return c.newError(op, sid, 0, k.info.attempts, nil, "", fmt.Errorf("malformed page: %w", err))
-			}
-		} else if pg == nil {
-			return c.newError(op, sid, 0, k.info.attempts, nil, "", errors.New("malformed page"))
+		if err == nil && pg[key] != nil {
+			err = json.Unmarshal(pg[key], &items)
+		}
+		if err != nil {
+			return c.newError(op, sid, 0, k.info.attempts, nil, "", fmt.Errorf("malformed page: %w", err))
 		}
 		fn(items)
 		next, v = meta.next(), nil
+		if err := c.checkNext(next); err != nil {
+			return c.newError(op, sid, 0, k.info.attempts, nil, "", err)
+		}
 	}
 	return c.newError(op, sid, 0, 0, nil, "", errors.New("too many pages"))
 }

@@ -48,7 +48,7 @@ func (l *limiter) acquire(ctx context.Context) (release func(), err error) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			return nil, err
+			return nil, errRateDeadline
 		}
 	}
 	select {
@@ -159,6 +159,10 @@ func bodyBytes(r *http.Response) ([]byte, error) {
 
 // errBodyTooLarge is not retried.
 var errBodyTooLarge = errors.New("response body exceeds the size limit")
+
+// errRateDeadline: the rate limiter cannot admit the request before the
+// caller's deadline. Not retried.
+var errRateDeadline = errors.New("the request rate limit cannot admit the request before the deadline")
 
 // timeoutError is a per-attempt timeout (retried), distinct from the caller's
 // deadline (not retried).
@@ -349,7 +353,7 @@ func retriableStatus(code int, idempotent bool) bool {
 // verification failures and oversized bodies; other methods retry only when
 // the connection was never made (the request cannot have been processed).
 func retriableError(err error, idempotent bool) bool {
-	if errors.Is(err, errBodyTooLarge) || isTLSFailure(err) {
+	if errors.Is(err, errBodyTooLarge) || errors.Is(err, errRateDeadline) || isTLSFailure(err) {
 		return false
 	}
 	if idempotent {

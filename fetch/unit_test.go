@@ -701,3 +701,67 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+func TestRateLimit(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		fmt.Fprint(w, transcriptJSON(gt(1), ""))
+	}))
+	defer srv.Close()
+	c, _ := newTestClient(t, srv.URL, func(c *Config) { c.RateLimit = 20 })
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := 0; i < 30; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.FetchTranscript(context.Background(), gt(1)); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	// 20 burst, then 10 more at 20/s: at least ~0.5s.
+	if d := time.Since(start); d < 400*time.Millisecond {
+		t.Errorf("30 requests at 20/s took %v", d)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	for i := 0; i < 3; i++ {
+		c.FetchTranscript(ctx, gt(1))
+	}
+	if _, err := c.FetchTranscript(ctx, gt(1)); err == nil {
+		t.Error("a request beyond the rate within a short deadline succeeded")
+	}
+}
+
+func TestNextPageURLVetted(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"services":[],"meta":{"next_page_url":"https://evil.example/v2/Services?Page=1"}}`)
+	}))
+	defer srv.Close()
+	c, _ := newTestClient(t, srv.URL, nil)
+	c.apiURL = nil // as against Twilio itself: next_page_url must stay on Twilio
+	c.base = &rewriteRT{to: srv.URL, next: http.DefaultTransport}
+	c.apiRT.base = c.base
+	_, err := c.ListServices(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "outside Twilio") {
+		t.Errorf("err %v", err)
+	}
+}
+
+// rewriteRT sends every request to one test server (standing in for the
+// Twilio hosts).
+type rewriteRT struct {
+	to   string
+	next http.RoundTripper
+}
+
+func (r *rewriteRT) RoundTrip(req *http.Request) (*http.Response, error) {
+	u := *req.URL
+	u.Scheme, u.Host = "http", strings.TrimPrefix(r.to, "http://")
+	req = req.Clone(req.Context())
+	req.URL = &u
+	return r.next.RoundTrip(req)
+}
