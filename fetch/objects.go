@@ -117,8 +117,10 @@ func (c *Client) download(ctx context.Context, op, sid, location string, final b
 	if err := checkURL(u); err != nil {
 		return crypto.Envelope{}, c.newError(op, sid, 0, 0, ErrInsecureURL, "", err)
 	}
-	ctx, info := withCallInfo(ctx)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	callCtx, info := withCallInfo(ctx)
+	callCtx, cancel := context.WithTimeout(callCtx, c.callTime) // the whole download, retries included
+	defer cancel()
+	req, err := http.NewRequestWithContext(callCtx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return crypto.Envelope{}, c.newError(op, sid, 0, 0, nil, "", err)
 	}

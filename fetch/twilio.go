@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/twilio/twilio-go/client"
 	accounts "github.com/twilio/twilio-go/rest/accounts/v1"
@@ -51,16 +52,23 @@ func rewriteURL(raw string, base *url.URL) (string, error) {
 }
 
 // ctxTransport attaches the caller's context (and its callInfo) to the
-// requests twilio-go builds on context.Background(), keeping the deadline
-// http.Client.Timeout set on them.
+// requests twilio-go builds on context.Background(), and bounds the whole
+// call, retries included, by timeout.
+//
+// The bound is a context deadline rather than http.Client.Timeout: twilio-go
+// does not close the body of an error response, and http.Client.Timeout
+// keeps a goroutine per request until the body is closed or the timeout
+// fires. transport reads every body before returning, so cancelling when
+// RoundTrip returns is safe.
 type ctxTransport struct {
-	ctx  context.Context
-	next http.RoundTripper
+	ctx     context.Context
+	timeout time.Duration
+	next    http.RoundTripper
 }
 
 func (t *ctxTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	ctx, cancel := context.WithCancel(t.ctx)
-	defer cancel() // bodies are fully read by transport before it returns
+	ctx, cancel := context.WithTimeout(t.ctx, t.timeout)
+	defer cancel()
 	stop := context.AfterFunc(r.Context(), cancel)
 	defer stop()
 	return t.next.RoundTrip(r.WithContext(ctx))
@@ -79,9 +87,8 @@ type call struct {
 func (c *Client) newCall(ctx context.Context) call {
 	ctx, info := withCallInfo(ctx)
 	hc := &http.Client{
-		Transport:     &ctxTransport{ctx: ctx, next: c.apiRT},
+		Transport:     &ctxTransport{ctx: ctx, timeout: c.callTime, next: c.apiRT},
 		CheckRedirect: noRedirect,
-		Timeout:       c.callTime,
 	}
 	tc := &client.Client{Credentials: c.creds, HTTPClient: hc}
 	tc.SetAccountSid(c.accountSID)
