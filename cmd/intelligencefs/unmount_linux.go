@@ -5,11 +5,13 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -24,8 +26,9 @@ func isFDMountPoint(mp string) bool {
 }
 
 // prepareMountPoint makes mp absolute, cleans up a stale mount left there by
-// a process that died (stat fails with ENOTCONN, "transport endpoint is not
-// connected") with a one-line notice, and checks it is a directory.
+// a process that died ("transport endpoint is not connected") with a
+// one-line notice, refuses to stack on a live intelligencefs mount, and
+// checks mp is a directory.
 func prepareMountPoint(mp string, log *slog.Logger) (string, error) {
 	if isFDMountPoint(mp) {
 		return mp, nil
@@ -34,25 +37,91 @@ func prepareMountPoint(mp string, log *slog.Logger) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("mount point: %w", err)
 	}
-	_, err = os.Stat(abs)
-	if errors.Is(err, syscall.ENOTCONN) || errors.Is(err, syscall.ECONNABORTED) {
+	// A dead FUSE server's mount can still answer stat from cached
+	// attributes; opening the directory reaches the (absent) server.
+	fstype, mounted := mountTypeAt(abs)
+	if probe := probeDir(abs); isDisconnected(probe) {
 		log.Warn("a stale mount was left at the mount point by a process that died (transport endpoint is not connected); unmounting it", "mountpoint", abs)
 		if uerr := lazyUnmount(abs); uerr != nil {
 			return "", fmt.Errorf("mount point %s is a stale mount and unmounting it failed (%v): run fusermount3 -uz %s", abs, uerr, abs)
 		}
-		_, err = os.Stat(abs)
+	} else if mounted && probe == nil && strings.HasPrefix(fstype, "fuse.intelligencefs") {
+		return "", fmt.Errorf("%s is already mounted by a running intelligencefs: unmount it first (fusermount3 -u %s)", abs, abs)
 	}
+	fi, err := os.Stat(abs)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return "", fmt.Errorf("mount point %s does not exist: create it with mkdir", abs)
 		}
 		return "", fmt.Errorf("mount point: %w", err)
 	}
-	fi, _ := os.Stat(abs)
 	if !fi.IsDir() {
 		return "", fmt.Errorf("mount point %s is not a directory", abs)
 	}
 	return abs, nil
+}
+
+// probeDir opens dir and reads one entry, which a FUSE mount must answer.
+func probeDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = f.Readdirnames(1)
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
+}
+
+// isDisconnected reports the errors of a FUSE mount whose server is gone.
+func isDisconnected(err error) bool {
+	return errors.Is(err, syscall.ENOTCONN) || errors.Is(err, syscall.ECONNABORTED)
+}
+
+// mountTypeAt returns the filesystem type of the topmost mount at dir, from
+// /proc/self/mountinfo.
+func mountTypeAt(dir string) (string, bool) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return "", false
+	}
+	var fstype string
+	found := false
+	for _, line := range strings.Split(string(data), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 7 || unescapeMountinfo(fields[4]) != dir {
+			continue
+		}
+		for i := 6; i < len(fields)-1; i++ {
+			if fields[i] == "-" {
+				fstype, found = fields[i+1], true
+				break
+			}
+		}
+	}
+	return fstype, found
+}
+
+// unescapeMountinfo decodes the octal escapes (\040 for a space) the kernel
+// writes in mountinfo paths.
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // lazyUnmount detaches the mount at mp now (MNT_DETACH): it disappears from
