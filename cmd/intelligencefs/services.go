@@ -162,7 +162,7 @@ func (a *app) warnDataLogging(s fetch.Service) {
 // logging on.
 func dataLoggingWarning(s fetch.Service) string {
 	return fmt.Sprintf("service %s (%s): data logging is on: Twilio keeps a copy of its transcripts and operator results that is not encrypted with your key, to train its models; turn Data logging off in the Console (service Settings) or with the Service API (DataLogging=false)",
-		s.SID, orDash(s.UniqueName))
+		orDash(s.UniqueName), s.SID)
 }
 
 // encryptionState describes a service's encryption setting.
