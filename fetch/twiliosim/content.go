@@ -83,11 +83,13 @@ func party(r *rand.Rand) genParty {
 
 // fill substitutes {AGENT}, {NAME}, {PHONE}, {CARD}, {EMAIL}, {ISSUE} giving
 // the unredacted and the redacted text.
-func fill(tmpl string, p genParty) (text, red string) {
+func (p genParty) fill(tmpl string) (text, red string) {
 	r1 := strings.NewReplacer("{AGENT}", p.agent, "{NAME}", p.customer, "{PHONE}", p.phone, "{CARD}", p.card, "{EMAIL}", p.email, "{ISSUE}", p.issue)
-	r2 := strings.NewReplacer("{AGENT}", "[PERSON]", "{NAME}", "[PERSON]", "{PHONE}", "[PHONE_NUMBER]", "{CARD}", "[CREDIT_CARD_NUMBER]", "{EMAIL}", "[EMAIL_ADDRESS]", "{ISSUE}", p.issue)
-	return r1.Replace(tmpl), r2.Replace(tmpl)
+	return r1.Replace(tmpl), redactor.Replace(strings.ReplaceAll(tmpl, "{ISSUE}", p.issue))
 }
+
+// redactor replaces the PII slots of a template with Twilio-style tags.
+var redactor = strings.NewReplacer("{AGENT}", "[PERSON]", "{NAME}", "[PERSON]", "{PHONE}", "[PHONE_NUMBER]", "{CARD}", "[CREDIT_CARD_NUMBER]", "{EMAIL}", "[EMAIL_ADDRESS]")
 
 // contentRand is the generator of one transcript's content.
 func (s *Server) contentRand(t *transcript) (*rand.Rand, uint64) {
@@ -136,7 +138,7 @@ func (s *Server) sentences(t *transcript) []genSentence {
 		if target == 0 && i >= count-len(closing) {
 			break
 		}
-		text, red := fill(o.tmpl, p)
+		text, red := p.fill(o.tmpl)
 		size += add(o.channel, text, red)
 		if i == 1 {
 			for _, m := range s.corpus.Markers {
@@ -157,7 +159,7 @@ func (s *Server) sentences(t *transcript) []genSentence {
 		size += add(m.channel, m.text, m.text)
 	}
 	for _, c := range closing {
-		text, red := fill(c.tmpl, p)
+		text, red := p.fill(c.tmpl)
 		add(c.channel, text, red)
 	}
 	return out

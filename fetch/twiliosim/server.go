@@ -322,6 +322,7 @@ type apiError struct {
 	message string
 }
 
+// Error returns the message.
 func (e *apiError) Error() string { return e.message }
 
 // errorf builds an apiError with the conventional code for status.
