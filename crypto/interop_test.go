@@ -68,6 +68,8 @@ func TestInteropOpenSSLKeys(t *testing.T) {
 		{"genrsa 4096 (PKCS#8)", []string{"genrsa", "-out", "OUT", "4096"}, "PRIVATE KEY", false},
 		{"pkcs8 -topk8 -nocrypt", []string{"pkcs8", "-topk8", "-nocrypt", "-in", trad2048, "-out", "OUT"}, "PRIVATE KEY", false},
 		{"pkcs8 -topk8 -v2 aes-256-cbc", []string{"pkcs8", "-topk8", "-v2", "aes-256-cbc", "-in", trad2048, "-out", "OUT", "-passout", "file:" + pwFile}, "ENCRYPTED PRIVATE KEY", true},
+		{"pkcs8 -topk8 -scrypt", []string{"pkcs8", "-topk8", "-scrypt", "-in", trad2048, "-out", "OUT", "-passout", "file:" + pwFile}, "ENCRYPTED PRIVATE KEY", true},
+		{"pkcs8 -topk8 -v2 des3", []string{"pkcs8", "-topk8", "-v2", "des3", "-in", trad2048, "-out", "OUT", "-passout", "file:" + pwFile}, "ENCRYPTED PRIVATE KEY", true},
 		{"genrsa -aes256 (encrypted PKCS#8)", []string{"genrsa", "-aes256", "-passout", "file:" + pwFile, "-out", "OUT", "2048"}, "ENCRYPTED PRIVATE KEY", true},
 		{"genrsa -aes256 -traditional (legacy PEM)", []string{"genrsa", "-aes256", "-traditional", "-passout", "file:" + pwFile, "-out", "OUT", "2048"}, "RSA PRIVATE KEY", true},
 		{"genrsa -aes128 -traditional (legacy PEM)", []string{"genrsa", "-aes128", "-traditional", "-passout", "file:" + pwFile, "-out", "OUT", "3072"}, "RSA PRIVATE KEY", true},
