@@ -169,7 +169,7 @@ func (a *app) doctorKeys(r *doctorReport, k *keyFlags, lookup func(string) (stri
 		}
 		insecure := runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0
 		if insecure && !k.allowInsecurePerms {
-			r.fail("key %s: mode %04o lets group or others read it: run chmod 600 %s (or pass --allow-insecure-key-perms)", name, fi.Mode().Perm(), shellQuote(s.Path))
+			r.fail("key %s: mode %04o gives group or others access: run chmod 600 %s (or pass --allow-insecure-key-perms)", name, fi.Mode().Perm(), shellQuote(s.Path))
 			continue
 		}
 		var handed [][]byte

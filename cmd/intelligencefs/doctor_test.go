@@ -367,7 +367,7 @@ func TestDoctorCatches(t *testing.T) {
 		{name: "no key", fail: true,
 			want: []string{markFail + " " + encName + ": no --private-key given"}},
 		{name: "world-readable key", args: []string{"--private-key", crA + "=" + pathOpen}, fail: true,
-			want: []string{markFail + " key " + crA + "=" + pathOpen + ": mode 0644 lets group or others read it: run chmod 600 " + pathOpen}},
+			want: []string{markFail + " key " + crA + "=" + pathOpen + ": mode 0644 gives group or others access: run chmod 600 " + pathOpen}},
 		{name: "missing key file", args: []string{"--private-key", crA + "=" + filepath.Join(dir, "nope.pem")}, fail: true,
 			want: []string{markFail + " key " + crA + "=" + filepath.Join(dir, "nope.pem") + ": no such file"}},
 		{name: "unreadable key file", args: []string{"--private-key", crA + "=" + pathLocked}, fail: true, rootSkip: true,
@@ -379,7 +379,9 @@ func TestDoctorCatches(t *testing.T) {
 		{name: "encrypted key without passphrase", args: []string{"--private-key", crA + "=" + pathEnc}, fail: true,
 			want: []string{markFail + " key " + crA + "=" + pathEnc + ":", envKeyPassphrase}},
 		{name: "wrong credentials", args: []string{"--private-key", crA + "=" + pathA}, fail: true,
-			env:  func(e []string) []string { return append(withoutToken(e), "TWILIO_AUTH_TOKEN=0123456789abcdef0123456789abcdef") },
+			env: func(e []string) []string {
+				return append(withoutToken(e), "TWILIO_AUTH_TOKEN=0123456789abcdef0123456789abcdef")
+			},
 			want: []string{markFail + " credentials: Twilio rejected the auth token of " + sim.AccountSID, markOK + " key " + crA + "=" + pathA}},
 		{name: "no credentials", args: []string{"--private-key", crA + "=" + pathA}, fail: true,
 			env:  withoutToken,

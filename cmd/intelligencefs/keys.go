@@ -82,7 +82,7 @@ a private key given by mistake is refused before anything is sent.`,
 		}
 		w := a.stdout
 		fmt.Fprintf(w, "Registered %s (RSA %d bits) as credential %s (%q).\n", pubPath, bits, pk.SID, pk.FriendlyName)
-		fmt.Fprintf(w, "%s\n\n", pk.SID)
+		fmt.Fprintln(w)
 		fmt.Fprintf(w, "Next: encrypt a service's new transcripts with it:\n")
 		fmt.Fprintf(w, "  intelligencefs services encrypt GA…|UNIQUE_NAME --credential %s\n", pk.SID)
 		fmt.Fprintf(w, "then decrypt with --private-key %s=PATH/%s (see intelligencefs doctor).\n", pk.SID, crypto.PrivateKeyFileName)
