@@ -2,11 +2,15 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/intelligencefs/intelligencefs/crypto"
 )
@@ -168,4 +172,68 @@ func TestKeygenUsageErrors(t *testing.T) {
 func firstLine(b []byte) string {
 	l, _, _ := bytes.Cut(b, []byte("\n"))
 	return string(l)
+}
+
+// TestKeygenPrompt types the passphrase twice on a terminal (a pty made by
+// util-linux script): a mismatch fails with one line and writes nothing.
+func TestKeygenPrompt(t *testing.T) {
+	if _, err := exec.LookPath("script"); err != nil || runtime.GOOS != "linux" {
+		t.Skip("needs util-linux script to give keygen a terminal")
+	}
+	cases := []struct {
+		name         string
+		first, again string
+		code         int
+		want         string
+	}{
+		{"mismatch", "one passphrase", "another one", 1, "intelligencefs: the two passphrases do not match: nothing was written"},
+		{"empty", "", "", 1, "the passphrase is empty"},
+		{"match", "same passphrase", "same passphrase", 0, "encrypted with your passphrase"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "keys")
+			logFile := filepath.Join(t.TempDir(), "typescript")
+			cmd := exec.Command("script", "-qec", testBinary(t)+" keygen --encrypt-key --out "+dir, logFile)
+			cmd.Env = baseEnv()
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			go func() {
+				for _, l := range []string{tc.first, tc.again} {
+					time.Sleep(300 * time.Millisecond)
+					io.WriteString(stdin, l+"\n")
+				}
+			}()
+			err = cmd.Wait()
+			stdin.Close()
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			out, _ := os.ReadFile(logFile)
+			if code != tc.code || !strings.Contains(string(out), tc.want) {
+				t.Fatalf("exit %d, want %d with %q; terminal:\n%s", code, tc.code, tc.want, out)
+			}
+			if tc.first != "" && strings.Contains(string(out), tc.first) {
+				t.Error("the passphrase was echoed")
+			}
+			_, statErr := os.Stat(filepath.Join(dir, "private_key.pem"))
+			if (statErr == nil) != (tc.code == 0) {
+				t.Errorf("private key written: %v, want %v", statErr == nil, tc.code == 0)
+			}
+			if tc.code == 0 {
+				if o, ok := openssl(t, []string{"PW=" + tc.first}, "pkey", "-in", filepath.Join(dir, "private_key.pem"), "-noout", "-passin", "env:PW"); !ok {
+					t.Errorf("openssl cannot open the key with the typed passphrase:\n%s", o)
+				}
+			}
+		})
+	}
 }
