@@ -426,3 +426,46 @@ func TestDoctorCatches(t *testing.T) {
 		})
 	}
 }
+
+// TestDoctorMemlockWarning runs doctor with a small RLIMIT_MEMLOCK and
+// without CAP_IPC_LOCK: a ⚠ line with the fixes, exit status unaffected.
+func TestDoctorMemlockWarning(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("RLIMIT_MEMLOCK is checked on Linux only")
+	}
+	prlimit, err := exec.LookPath("prlimit")
+	if err != nil {
+		t.Skip("needs util-linux prlimit to lower RLIMIT_MEMLOCK")
+	}
+	argv := []string{prlimit, "--memlock=65536:65536"}
+	if os.Geteuid() == 0 {
+		setpriv, err := exec.LookPath("setpriv")
+		if err != nil {
+			t.Skip("running as root, and no util-linux setpriv to drop CAP_IPC_LOCK")
+		}
+		argv = append(argv, setpriv, "--bounding-set=-ipc_lock")
+	}
+	sim := newSim(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{TranscriptsPerService: -1}})
+	setDataLogging(t, sim, sim.ServiceSID("call-centre-plain"), false)
+	argv = append(argv, testBinary(t), "doctor", "--cache-size", "1G")
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = simEnv(sim)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	want := markWarn + " memory locking: RLIMIT_MEMLOCK is 64KiB, less than the 1GiB cache"
+	if !strings.Contains(stdout.String(), want) || !strings.Contains(stdout.String(), "ulimit -l 1048576") || !strings.Contains(stdout.String(), "LimitMEMLOCK=1G") {
+		t.Errorf("doctor output lacks %q with the ulimit and systemd fixes:\n%s", want, stdout.String())
+	}
+	fuseOK, _ := fuseUsable()
+	if wantCode := map[bool]int{true: 0, false: 1}[fuseOK]; code != wantCode {
+		t.Errorf("exit %d, want %d:\n%s%s", code, wantCode, stdout.String(), stderr.String())
+	}
+}
