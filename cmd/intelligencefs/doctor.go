@@ -33,6 +33,7 @@ type doctorReport struct {
 	passed         int
 }
 
+// line prints one check line: the mark, then the message folded onto one line.
 func (r *doctorReport) line(mark, format string, args ...any) {
 	fmt.Fprintln(r.w, mark+" "+oneLine(fmt.Sprintf(format, args...)))
 }
