@@ -409,6 +409,9 @@ func (c *connFlags) connect(tune func(*fetch.Config)) (*connection, error) {
 		Edge:       edge,
 		Region:     region,
 		Unredacted: c.unredacted,
+		// The sealed documents carry word timestamps; plain transcripts
+		// should read the same.
+		WordTimestamps: true,
 	}
 	if tune != nil {
 		tune(&cfg)

@@ -78,7 +78,7 @@ missing) exactly as mount would. Ctrl-C unmounts.`,
 			sim.SetFaults(twiliosim.Faults{APILatency: latency, ObjectLatency: latency})
 		}
 		connect := func(tune func(*fetch.Config)) (*connection, error) {
-			cfg := fetch.Config{AccountSID: sim.AccountSID, AuthToken: sim.AuthToken, APIURL: sim.URL}
+			cfg := fetch.Config{AccountSID: sim.AccountSID, AuthToken: sim.AuthToken, APIURL: sim.URL, WordTimestamps: true}
 			if tune != nil {
 				tune(&cfg)
 			}

@@ -82,7 +82,7 @@ func (a *app) runMount(ctx context.Context, req mountRequest) (err error) {
 	}
 	defer conn.Client.Close()
 	for _, k := range conn.LoadedKeys {
-		log.Info("private key loaded", "path", k.Path, "bits", k.Bits, "credential", credentialOrTrial(k.CredentialSID))
+		log.Debug("private key loaded", "path", k.Path, "bits", k.Bits, "credential", credentialOrTrial(k.CredentialSID))
 	}
 	if len(conn.LoadedKeys) == 0 && conn.Keys.Len() == 0 {
 		log.Warn("no --private-key given: plain transcripts read, encrypted ones fail with EACCES")

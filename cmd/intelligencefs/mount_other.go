@@ -6,7 +6,6 @@ import (
 	"context"
 )
 
-
 // runFstab is the fstab form, which mounts: Linux only.
 func (a *app) runFstab(ctx context.Context, args []string) error { return errNeedsLinux }
 

@@ -207,8 +207,8 @@ func unescape(s string) string {
 }
 
 // isFstabForm reports whether argv is the mount.fuse3 form: invoked through
-// a mount.* name, or with a first argument that is no command and exactly
-// two positional arguments (SOURCE MOUNTPOINT).
+// a mount.* name, or with a first argument that is neither a command nor a
+// long flag and exactly two positional arguments (SOURCE MOUNTPOINT).
 func isFstabForm(argv0 string, args []string, commands map[string]bool) bool {
 	if len(args) == 0 {
 		return false
@@ -216,7 +216,7 @@ func isFstabForm(argv0 string, args []string, commands map[string]bool) bool {
 	if strings.HasPrefix(filepath.Base(argv0), "mount.") {
 		return true
 	}
-	if strings.HasPrefix(args[0], "-") || commands[args[0]] {
+	if commands[args[0]] || strings.HasPrefix(args[0], "--") {
 		return false
 	}
 	pos, err := fstabPositionals(args)
