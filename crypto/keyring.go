@@ -139,3 +139,35 @@ func Open(key *rsa.PrivateKey, env Envelope, dst []byte) ([]byte, error) {
 	defer clear(cek)
 	return openWithCEK(cek, env, dst)
 }
+
+// Zero overwrites every private key on the ring with ZeroPrivateKey and
+// empties it, for the ring's owner to call when it is done (at unmount or
+// exit). Best effort, as ZeroPrivateKey explains: copies the standard
+// library keeps inside rsa.PrivateKey (its precomputed FIPS key) and
+// garbage-collected temporaries of past operations are out of reach.
+// Call it only once no Open is running or can start: a concurrent Open
+// would fail with ErrUnwrap.
+func (k *Keyring) Zero() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	seen := map[*rsa.PrivateKey]bool{}
+	zero := func(key *rsa.PrivateKey) {
+		if key != nil && !seen[key] {
+			seen[key] = true
+			ZeroPrivateKey(key)
+		}
+	}
+	for _, key := range k.bound {
+		zero(key)
+	}
+	for _, key := range k.learned {
+		zero(key)
+	}
+	for _, key := range k.unbound {
+		zero(key)
+	}
+	clear(k.bound)
+	clear(k.learned)
+	clear(k.unbound)
+	k.unbound = nil
+}

@@ -193,17 +193,16 @@ func (r *Root) fetchContent(ctx context.Context, ts *tstate, t Transcript, kind 
 		if src != nil {
 			doc = src.Bytes()
 		}
-		txt, perr := renderSentencesTxt(doc)
+		txt, err := r.deriveTxt(doc) // straight into the arena
 		if src != nil {
 			src.Release()
 		}
-		if perr != nil {
+		if errors.Is(err, errNoTxt) {
 			ts.mu.Lock()
 			ts.noTxt = true
 			ts.mu.Unlock()
-			return nil, fmt.Errorf("%w: %v", errNoTxt, perr)
 		}
-		return r.copyIn(txt)
+		return txt, err
 	default:
 		if t.Encrypted() {
 			locs, err := r.locations(ctx, ts, false)

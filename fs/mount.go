@@ -2,7 +2,6 @@ package fs
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
 	"runtime/debug"
 	"sync"
@@ -67,7 +66,8 @@ func (r *Root) fuseOptions() *gofs.Options {
 		},
 	}
 	if o.DebugFUSE {
-		mo.Logger = slog.NewLogLogger(r.log.Handler(), slog.LevelDebug)
+		// Through the scrubber: go-fuse quotes payload bytes (content).
+		mo.Logger = newDebugFUSELogger(r.log.Handler())
 	}
 	return &gofs.Options{
 		MountOptions:    mo,

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // errSentencesShape reports a sentences document that parses as JSON but
@@ -21,72 +23,251 @@ type sentenceLine struct {
 	pos     int // position in the document, a tie-breaker
 	start   float64
 	channel int64
-	text    string
+	text    rawJSON // the JSON string literal inside doc, or nil (null/absent)
+}
+
+// rawJSON is a JSON value as it stands in the document. Its UnmarshalJSON
+// keeps the slice encoding/json hands over instead of copying it: with
+// json.Unmarshal that slice is part of the caller's input, so sentence text
+// is read straight out of the (off-heap) sentences document and never
+// copied to the Go heap. encoding/json does not promise this; should a
+// later version pass a copy, the text would merely leave a heap copy behind,
+// as the map[string]any parse this replaced always did.
+type rawJSON []byte
+
+// UnmarshalJSON keeps b (see rawJSON).
+func (r *rawJSON) UnmarshalJSON(b []byte) error {
+	*r = b
+	return nil
+}
+
+// isNull reports an absent or null value.
+func (r rawJSON) isNull() bool { return len(r) == 0 || string(r) == "null" }
+
+// deriveTxt renders sentences.txt from the sentences document doc straight
+// into an off-heap buffer of the exact size (nil for empty output). Parse
+// failures wrap errNoTxt.
+func (r *Root) deriveTxt(doc []byte) (*plainBuffer, error) {
+	lines, err := parseSentences(doc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errNoTxt, err)
+	}
+	var count txtWriter
+	count.counting = true
+	writeTxt(&count, lines)
+	if count.n == 0 {
+		return nil, nil
+	}
+	buf, err := r.cache.Alloc(count.n)
+	if err != nil {
+		return nil, err
+	}
+	w := txtWriter{buf: buf.Bytes()[:0]}
+	writeTxt(&w, lines)
+	if len(w.buf) != count.n {
+		buf.Release()
+		return nil, fmt.Errorf("sentences.txt: rendered %d bytes, counted %d", len(w.buf), count.n)
+	}
+	return buf, nil
 }
 
 // renderSentencesTxt derives sentences.txt from the decrypted sentences
-// document: one line per sentence, `[mm:ss.s] ch<N>: <text>`, ordered by
+// document on the Go heap (tests compare the mount with it; the mount uses
+// deriveTxt): one line per sentence, `[mm:ss.s] ch<N>: <text>`, ordered by
 // sentence index. Twilio does not document the decrypted format, so parsing
 // is tolerant: a bare array or an object holding one (under "sentences" or
 // any other key), snake_case or camelCase keys, times as numbers, numeric
 // strings or null. Minutes are not wrapped at 60, so an hour-long call reads
 // [75:03.2]. Newlines and carriage returns in the text are escaped (\n, \r)
 // so every sentence stays one line for grep.
-//
-// The parse necessarily makes transient heap copies of the text; callers
-// copy the result into the off-heap cache and clear the returned slice.
 func renderSentencesTxt(doc []byte) ([]byte, error) {
 	lines, err := parseSentences(doc)
 	if err != nil {
 		return nil, err
 	}
+	var count txtWriter
+	count.counting = true
+	writeTxt(&count, lines)
+	w := txtWriter{buf: make([]byte, 0, count.n)}
+	writeTxt(&w, lines)
+	return w.buf, nil
+}
+
+// txtWriter either counts bytes or appends them to buf, whose capacity the
+// count sized exactly, so appending never reallocates (no stray copy of
+// plaintext is left on the heap by growth).
+type txtWriter struct {
+	counting bool
+	n        int
+	buf      []byte
+}
+
+func (w *txtWriter) write(p []byte) {
+	if w.counting {
+		w.n += len(p)
+		return
+	}
+	w.buf = append(w.buf, p...)
+}
+
+func (w *txtWriter) writeByte(c byte) {
+	if w.counting {
+		w.n++
+		return
+	}
+	w.buf = append(w.buf, c)
+}
+
+func (w *txtWriter) writeRune(r rune) {
+	switch r {
+	case '\n':
+		w.write([]byte(`\n`))
+	case '\r':
+		w.write([]byte(`\r`))
+	default:
+		var b [utf8.UTFMax]byte
+		w.write(utf8.AppendRune(b[:0], r))
+	}
+}
+
+// writeTxt writes the text view of lines, sorted by sentence index.
+func writeTxt(w *txtWriter, lines []sentenceLine) {
 	sort.SliceStable(lines, func(i, j int) bool {
 		if lines[i].index != lines[j].index {
 			return lines[i].index < lines[j].index
 		}
 		return lines[i].pos < lines[j].pos
 	})
-	var out bytes.Buffer
 	for _, l := range lines {
 		tenths := int64(math.Round(l.start * 10))
 		if tenths < 0 || l.start != l.start { // negative or NaN: no sensible time
 			tenths = 0
 		}
-		fmt.Fprintf(&out, "[%02d:%02d.%d] ch%d: ", tenths/600, (tenths%600)/10, tenths%10, l.channel)
-		out.WriteString(escapeLine(l.text))
-		out.WriteByte('\n')
+		var tmp [80]byte
+		p := append(tmp[:0], '[')
+		p = appendPad2(p, tenths/600)
+		p = append(p, ':')
+		p = appendPad2(p, (tenths%600)/10)
+		p = append(p, '.')
+		p = strconv.AppendInt(p, tenths%10, 10)
+		p = append(p, "] ch"...)
+		p = strconv.AppendInt(p, l.channel, 10)
+		p = append(p, ": "...)
+		w.write(p)
+		if !l.text.isNull() {
+			writeJSONText(w, l.text)
+		}
+		w.writeByte('\n')
 	}
-	return out.Bytes(), nil
 }
 
-// escapeLine keeps a sentence on one line.
-func escapeLine(s string) string {
-	if !strings.ContainsAny(s, "\r\n") {
-		return s
+// appendPad2 is %02d.
+func appendPad2(p []byte, v int64) []byte {
+	if v >= 0 && v < 10 {
+		p = append(p, '0')
 	}
-	return strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(s)
+	return strconv.AppendInt(p, v, 10)
+}
+
+// writeJSONText decodes the JSON string literal raw (already validated by
+// encoding/json) the way encoding/json does (bad UTF-8 and lone surrogates
+// become U+FFFD) and writes it with newlines and carriage returns escaped,
+// byte for byte what json.Unmarshal into a string and escaping would give.
+func writeJSONText(w *txtWriter, raw rawJSON) {
+	s := raw[1 : len(raw)-1]
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '\\' && i+1 < len(s):
+			e := s[i+1]
+			i += 2
+			switch e {
+			case 'b':
+				w.writeByte('\b')
+			case 'f':
+				w.writeByte('\f')
+			case 't':
+				w.writeByte('\t')
+			case 'n':
+				w.writeRune('\n')
+			case 'r':
+				w.writeRune('\r')
+			case 'u':
+				r := getu4(s[i:])
+				i += 4
+				if utf16.IsSurrogate(r) {
+					if i+6 <= len(s) && s[i] == '\\' && s[i+1] == 'u' {
+						if dec := utf16.DecodeRune(r, getu4(s[i+2:])); dec != utf8.RuneError {
+							w.writeRune(dec)
+							i += 6
+							continue
+						}
+					}
+					r = utf8.RuneError
+				}
+				w.writeRune(r)
+			default: // '"', '\\', '/'
+				w.writeByte(e)
+			}
+		case c < utf8.RuneSelf:
+			w.writeByte(c)
+			i++
+		default:
+			r, size := utf8.DecodeRune(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				w.writeRune(utf8.RuneError)
+			} else {
+				w.write(s[i : i+size])
+			}
+			i += size
+		}
+	}
+}
+
+// getu4 reads four hex digits (validated JSON), or -1.
+func getu4(s []byte) rune {
+	if len(s) < 4 {
+		return -1
+	}
+	var r rune
+	for _, c := range s[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return -1
+		}
+		r = r*16 + rune(c)
+	}
+	return r
 }
 
 // parseSentences finds the list of sentences in doc and reads each one.
+// Sentence text stays in doc (see rawJSON).
 func parseSentences(doc []byte) ([]sentenceLine, error) {
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.UseNumber()
-	var top any
-	if err := dec.Decode(&top); err != nil {
-		return nil, fmt.Errorf("sentences document: %w", err)
+	var top rawJSON
+	if err := json.Unmarshal(doc, &top); err != nil {
+		return nil, fmt.Errorf("sentences document: %w", syntaxOnly(err))
 	}
-	if dec.More() {
-		return nil, errors.New("sentences document: trailing data")
+	list, ok, err := findList(bytes.TrimSpace(top))
+	if err != nil {
+		return nil, err
 	}
-	list, ok := findList(top)
 	if !ok {
 		return nil, errSentencesShape
 	}
 	lines := make([]sentenceLine, 0, len(list))
 	for i, v := range list {
-		obj, ok := v.(map[string]any)
-		if !ok {
+		if first(v) != '{' {
 			return nil, errSentencesShape
+		}
+		var obj map[string]rawJSON
+		if err := json.Unmarshal(v, &obj); err != nil {
+			return nil, fmt.Errorf("sentences document: %w", syntaxOnly(err))
 		}
 		l := sentenceLine{pos: i, index: int64(i)}
 		if n, ok := numberOf(pick(obj, "sentence_index", "sentenceIndex", "index")); ok {
@@ -98,10 +279,11 @@ func parseSentences(doc []byte) ([]sentenceLine, error) {
 		if n, ok := numberOf(pick(obj, "media_channel", "mediaChannel", "channel")); ok {
 			l.channel = int64(n)
 		}
-		switch t := pick(obj, "transcript", "text").(type) {
-		case string:
+		t := pick(obj, "transcript", "text")
+		switch {
+		case t.isNull():
+		case first(t) == '"':
 			l.text = t
-		case nil:
 		default:
 			return nil, errSentencesShape
 		}
@@ -110,33 +292,64 @@ func parseSentences(doc []byte) ([]sentenceLine, error) {
 	return lines, nil
 }
 
+// syntaxOnly keeps an encoding/json error's description but never the
+// document's bytes (a *json.UnmarshalTypeError names only types and
+// offsets, a *json.SyntaxError quotes at most one character).
+func syntaxOnly(err error) error {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Errorf("syntax error at offset %d", se.Offset)
+	}
+	return err
+}
+
+// first is the first byte of a trimmed JSON value (0 if empty).
+func first(v rawJSON) byte {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 {
+		return 0
+	}
+	return v[0]
+}
+
 // findList returns the sentence array: the document itself, its
 // "sentences" member, or else its only array member.
-func findList(top any) ([]any, bool) {
-	switch v := top.(type) {
-	case []any:
-		return v, true
-	case map[string]any:
-		if l, ok := v["sentences"].([]any); ok {
-			return l, true
+func findList(top rawJSON) ([]rawJSON, bool, error) {
+	var arr rawJSON
+	switch first(top) {
+	case '[':
+		arr = top
+	case '{':
+		var obj map[string]rawJSON
+		if err := json.Unmarshal(top, &obj); err != nil {
+			return nil, false, fmt.Errorf("sentences document: %w", syntaxOnly(err))
 		}
-		var found []any
+		if l, ok := obj["sentences"]; ok && first(l) == '[' {
+			arr = l
+			break
+		}
 		n := 0
-		for _, m := range v {
-			if l, ok := m.([]any); ok {
-				found = l
+		for _, m := range obj {
+			if first(m) == '[' {
+				arr = m
 				n++
 			}
 		}
-		if n == 1 {
-			return found, true
+		if n != 1 {
+			return nil, false, nil
 		}
+	default:
+		return nil, false, nil
 	}
-	return nil, false
+	var list []rawJSON
+	if err := json.Unmarshal(arr, &list); err != nil {
+		return nil, false, fmt.Errorf("sentences document: %w", syntaxOnly(err))
+	}
+	return list, true, nil
 }
 
 // pick returns the first present key's value.
-func pick(obj map[string]any, keys ...string) any {
+func pick(obj map[string]rawJSON, keys ...string) rawJSON {
 	for _, k := range keys {
 		if v, ok := obj[k]; ok {
 			return v
@@ -146,14 +359,18 @@ func pick(obj map[string]any, keys ...string) any {
 }
 
 // numberOf accepts a JSON number or a numeric string; null and anything else
-// is "absent".
-func numberOf(v any) (float64, bool) {
+// is "absent". (Indexes, times and channels are read onto the heap; they are
+// not the conversation.)
+func numberOf(v rawJSON) (float64, bool) {
 	var s string
-	switch t := v.(type) {
-	case json.Number:
-		s = string(t)
-	case string:
-		s = strings.TrimSpace(t)
+	switch first(v) {
+	case '"':
+		if json.Unmarshal(v, &s) != nil {
+			return 0, false
+		}
+		s = strings.TrimSpace(s)
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		s = string(bytes.TrimSpace(v))
 	default:
 		return 0, false
 	}

@@ -55,6 +55,7 @@ func (a *app) runMount(ctx context.Context, req mountRequest) (err error) {
 			return err
 		}
 		c.Client.Close()
+		c.Keys.Zero() // the child loads its own
 		var prompted map[string][]byte
 		if m.conn != nil && m.conn.keys != nil {
 			prompted = m.conn.keys.prompted
@@ -125,6 +126,7 @@ func (a *app) runMount(ctx context.Context, req mountRequest) (err error) {
 	defer func() {
 		if cacheSafeToClose {
 			cache.Close()
+			conn.Keys.Zero() // likewise: no handler can decrypt any more
 		}
 	}()
 
