@@ -211,7 +211,10 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		elapsed := max(time.Since(start), waited)
 		if attempt >= t.pol.maxAttempts || elapsed+wait > t.pol.maxElapsed {
-			t.log.Warn("fetch: retries exhausted", "kind", t.kind, "method", req.Method,
+			// Debug, not Warn: the error returned carries status and
+			// attempts, and its caller logs the one line a user sees
+			// (DESIGN.md §5); a second warning here would double it.
+			t.log.Debug("fetch: retries exhausted", "kind", t.kind, "method", req.Method,
 				"path", req.URL.Path, "status", info.status, "attempts", attempt,
 				"error", t.errString(err))
 			return resp, err

@@ -156,6 +156,9 @@ func (r *Root) loadContent(ctx context.Context, ts *tstate, kind contentKind, n 
 			r.goBG(func() { r.transcriptGone(ts.sid) })
 		case errors.Is(err, errNoTxt):
 			r.log.Warn("sentences.txt left out: cannot parse the sentences document", "transcript", ts.sid, "err", err)
+		case errors.As(err, new(loggedError)):
+			// sentences.txt of a sentences.json that failed: that load
+			// wrote the one line already.
 		default:
 			r.logFailure(ts.sid, t.EncryptionCredentialSID, "fetch "+key[len(ts.sid)+1:], err)
 		}
@@ -163,6 +166,11 @@ func (r *Root) loadContent(ctx context.Context, ts *tstate, kind contentKind, n 
 	})
 	return buf, err
 }
+
+// loggedError wraps an error whose log line was already written.
+type loggedError struct{ error }
+
+func (e loggedError) Unwrap() error { return e.error }
 
 // errNoTxt marks a sentences document the text view cannot parse; the
 // file is then absent (ENOENT), never EIO.
@@ -187,7 +195,7 @@ func (r *Root) fetchContent(ctx context.Context, ts *tstate, t Transcript, kind 
 	case kindTxt:
 		src, err := r.loadContent(ctx, ts, kindSentences, 0)
 		if err != nil {
-			return nil, err
+			return nil, loggedError{err}
 		}
 		var doc []byte
 		if src != nil {

@@ -1,0 +1,137 @@
+package fs
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/intelligencefs/intelligencefs/fetch"
+	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
+	"github.com/intelligencefs/intelligencefs/fs/plaincache"
+)
+
+// zeroWatch records what plaincache's OnZeroed hook sees.
+type zeroWatch struct {
+	freed    atomic.Int64 // buffers zeroed and unmapped
+	nonZero  atomic.Int64 // of those, any with a byte left
+	mu       sync.Mutex
+	sawMarks bool // a freed mapping still held the marker
+	marker   []byte
+}
+
+func (z *zeroWatch) onZeroed(mem []byte) {
+	z.freed.Add(1)
+	for _, b := range mem {
+		if b != 0 {
+			z.nonZero.Add(1)
+			break
+		}
+	}
+	if bytes.Contains(mem, z.marker) {
+		z.mu.Lock()
+		z.sawMarks = true
+		z.mu.Unlock()
+	}
+}
+
+// TestEvictedBuffersZeroed reads a corpus several times the size of a small
+// cache through a mount: every buffer the cache lets go (evicted, and the
+// rest at close) reads back all zeros before it is unmapped; a buffer pinned
+// by an open file is not zeroed while the file is open (the file still
+// reads its exact bytes after its entry was evicted), and is zeroed after
+// close.
+func TestEvictedBuffersZeroed(t *testing.T) {
+	marker := []byte("MARKER-zero-check-7f3a")
+	z := &zeroWatch{marker: marker}
+	var root atomic.Pointer[Root]
+	cache, err := plaincache.New(plaincache.Options{
+		MaxBytes: 64 << 10, Mlock: plaincache.MlockOff, OnZeroed: z.onZeroed,
+		OnDrop: func(key string) {
+			if r := root.Load(); r != nil {
+				r.CacheDropped(key)
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Registered before the mount's cleanups, so it runs after the unmount:
+	// closing the cache zeroes and frees everything left.
+	t.Cleanup(func() {
+		cache.Close()
+		if st := cache.Stats(); st.LiveBytes != 0 {
+			t.Errorf("after Close, %d bytes of buffers are still mapped", st.LiveBytes)
+		}
+		if n := z.nonZero.Load(); n != 0 {
+			t.Errorf("%d buffers freed at close held non-zero bytes", n)
+		}
+	})
+	e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 29, TranscriptsPerService: 30, Markers: []string{string(marker)}}},
+		fetch.Config{}, func(o *Options) { o.Cache = cache })
+	root.Store(e.srv.Root())
+	var tis []twiliosim.TranscriptInfo
+	for _, s := range e.sim.Services() {
+		for _, ti := range e.sim.Transcripts(s.SID) {
+			if ti.Status == "completed" && ti.EncryptionCredentialSID != "" {
+				tis = append(tis, ti)
+			}
+		}
+	}
+	if len(tis) < 10 {
+		t.Fatalf("only %d encrypted transcripts", len(tis))
+	}
+	path := func(ti twiliosim.TranscriptInfo) string {
+		return filepath.Join(e.tDir(ti.ServiceSID, ti.SID), "sentences.json")
+	}
+
+	// Pin the first one with an open file.
+	first := tis[0]
+	want0 := e.expected(t, first)["sentences.json"]
+	f, err := os.Open(path(first))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var total int
+	for _, ti := range tis[1:] {
+		got, err := os.ReadFile(path(ti))
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += len(got)
+	}
+	st := cache.Stats()
+	t.Logf("read %d bytes through a %d-byte cache: %+v, %d buffers zeroed", total, 64<<10, st, z.freed.Load())
+	if st.Evictions == 0 || z.freed.Load() == 0 {
+		t.Fatalf("nothing was evicted and freed (evictions %d, freed %d): the test proves nothing", st.Evictions, z.freed.Load())
+	}
+	if _, ok := cache.Peek(keySentences(first.SID)); ok {
+		t.Fatal("the pinned file's entry was not evicted; read more data")
+	}
+	// Evicted but pinned: the open file still reads its exact bytes, so its
+	// buffer was not zeroed. Bypass the kernel page cache with a fresh
+	// offset read through the handle (pages may be gone after eviction).
+	got, err := io.ReadAll(io.NewSectionReader(f, 0, int64(len(want0))+1))
+	if err != nil || !bytes.Equal(got, want0) {
+		t.Errorf("pinned file after eviction: %v, %d bytes, want %d", err, len(got), len(want0))
+	}
+	freedBefore := z.freed.Load()
+	f.Close()
+	for i := 0; z.freed.Load() == freedBefore; i++ {
+		if i == 200 {
+			t.Fatal("the closed file's buffer was not zeroed and freed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := z.nonZero.Load(); n != 0 {
+		t.Errorf("%d freed buffers held non-zero bytes", n)
+	}
+	if z.sawMarks {
+		t.Error("a freed buffer still held plaintext (the marker)")
+	}
+}
