@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/intelligencefs/intelligencefs/crypto"
@@ -174,7 +173,7 @@ func (e loggedError) Unwrap() error { return e.error }
 
 // errNoTxt marks a sentences document the text view cannot parse; the
 // file is then absent (ENOENT), never EIO.
-var errNoTxt = fmt.Errorf("sentences.txt not derivable: %w", syscall.ENOENT)
+var errNoTxt = fmt.Errorf("sentences.txt not derivable: %w", errAbsent)
 
 // fetchContent does the actual work of one miss.
 func (r *Root) fetchContent(ctx context.Context, ts *tstate, t Transcript, kind contentKind, n int) (*plainBuffer, error) {
@@ -258,7 +257,7 @@ func (r *Root) fetchContent(ctx context.Context, ts *tstate, t Transcript, kind 
 
 // errNotFoundResult is an operator result index past the end: ENOENT, but
 // not a deletion of the transcript.
-var errNotFoundResult = fmt.Errorf("no such operator result: %w", syscall.ENOENT)
+var errNotFoundResult = fmt.Errorf("no such operator result: %w", errAbsent)
 
 func clearAll(docs [][]byte) {
 	for _, d := range docs {

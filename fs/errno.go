@@ -15,26 +15,29 @@ import (
 // EIO: in particular a 429/5xx must never look like ENOENT, which the kernel
 // and tools would cache as "does not exist".
 func errnoOf(err error) syscall.Errno {
-	var errno syscall.Errno
 	switch {
 	case err == nil:
 		return 0
 	case errors.Is(err, context.Canceled), errors.Is(err, errInterrupted):
 		return syscall.EINTR
-	case errors.Is(err, errNotFound):
+	case errors.Is(err, errNotFound), errors.Is(err, errAbsent):
 		return syscall.ENOENT
 	case errors.Is(err, errAuth), errors.Is(err, crypto.ErrUnwrap):
 		return syscall.EACCES
 	case errors.Is(err, crypto.ErrAuth), errors.Is(err, crypto.ErrMalformed):
 		return syscall.EIO
-	case errors.As(err, &errno) && errno != 0 && errno != syscall.ENOSYS:
-		return errno
 	default:
 		// errUnavailable, errExpired, context.DeadlineExceeded (a timeout is
 		// an unavailable upstream, not an interrupt) and everything else.
 		return syscall.EIO
 	}
 }
+
+// errAbsent marks a name that does not exist without anything being wrong
+// (an operator result past the end, a sentences.txt that cannot be derived).
+// A syscall.Errno found in a chain is deliberately not passed through: a
+// network ECONNRESET must become EIO.
+var errAbsent = errors.New("absent")
 
 // errInterrupted is returned when the kernel interrupts a request that is
 // waiting for a shared fetch; the fetch itself goes on.

@@ -29,7 +29,9 @@ func TestErrnoOf(t *testing.T) {
 		{wrap(context.DeadlineExceeded), syscall.EIO},
 		{errors.New("anything"), syscall.EIO},
 		{wrap(syscall.ENOSYS), syscall.EIO},
-		{wrap(syscall.ENOENT), syscall.ENOENT},
+		{wrap(syscall.ECONNRESET), syscall.EIO},
+		{errNoTxt, syscall.ENOENT},
+		{errNotFoundResult, syscall.ENOENT},
 	}
 	for _, tc := range tests {
 		t.Run(fmt.Sprint(tc.err), func(t *testing.T) {

@@ -93,6 +93,7 @@ func (f *contentFile) Open(ctx context.Context, flags uint32) (gofs.FileHandle, 
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
 		return nil, 0, syscall.EROFS
 	}
+	f.r.opens.Add(1)
 	if f.kind == kindSentences && f.l != nil {
 		f.r.prefetcher.opened(f.l, f.ts.sid)
 	}

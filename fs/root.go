@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -47,6 +48,7 @@ type Root struct {
 	probes     map[string]probeResult
 	tMu        sync.Mutex
 	tstates    map[string]*tstate
+	opens      atomic.Int64 // content opens, for benchmarks
 	flights    flightGroup
 	notifier   *notifier
 	prefetcher *prefetcher

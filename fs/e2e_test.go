@@ -1,0 +1,682 @@
+package fs
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/intelligencefs/intelligencefs/crypto"
+	"github.com/intelligencefs/intelligencefs/fetch"
+	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
+)
+
+// completed returns the completed transcripts of every service, optionally
+// only encrypted ones.
+func (e *env) completed(encryptedOnly bool) []twiliosim.TranscriptInfo {
+	var out []twiliosim.TranscriptInfo
+	for _, s := range e.sim.Services() {
+		for _, ti := range e.sim.Transcripts(s.SID) {
+			if ti.Status == "completed" && (!encryptedOnly || ti.EncryptionCredentialSID != "") {
+				out = append(out, ti)
+			}
+		}
+	}
+	return out
+}
+
+func run(t testing.TB, dir string, name string, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "LESS=", "TERM=dumb", "LC_ALL=C")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %v in %s: %v: %s", name, args, dir, err, stderr.String())
+	}
+	return out
+}
+
+// TestLaziness checks by the simulator's counters that walking the tree
+// never downloads or decrypts, and that reading one transcript downloads
+// only its own objects.
+func TestLaziness(t *testing.T) {
+	for _, walker := range [][]string{{"ls", "-R"}, {"find"}} {
+		t.Run(walker[0], func(t *testing.T) {
+			e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 7, TranscriptsPerService: 12}}, fetch.Config{}, nil)
+			e.sim.ResetCounts()
+			run(t, e.mnt, walker[0], append(walker[1:], ".")...)
+			c := e.sim.Counts()
+			for _, ep := range []string{twiliosim.EndpointObjectGet, twiliosim.EndpointEncryptedSentences, twiliosim.EndpointListSentences,
+				twiliosim.EndpointFetchTranscript, twiliosim.EndpointFetchOperatorResult, twiliosim.EndpointFetchService} {
+				if c[ep] != 0 {
+					t.Errorf("%s made %d %s requests, want 0", walker[0], c[ep], ep)
+				}
+			}
+			entered := int64(len(e.completed(false)))
+			if got := c[twiliosim.EndpointEncryptedOperatorResults] + c[twiliosim.EndpointListOperatorResults]; got != entered {
+				t.Errorf("operator-results calls = %d, want one per completed transcript (%d)", got, entered)
+			}
+			if c[twiliosim.EndpointListServices] != 1 {
+				t.Errorf("ListServices = %d, want 1", c[twiliosim.EndpointListServices])
+			}
+			t.Logf("%s: %v", walker[0], c)
+
+			// Reading one transcript downloads only its objects.
+			ti := e.completed(true)[0]
+			e.sim.ResetCounts()
+			got := readTree(t, e.tDir(ti.ServiceSID, ti.SID))
+			compareFiles(t, ti.SID, e.expected(t, ti), got)
+			c = e.sim.Counts()
+			wantObjects := int64(1 + len(e.sim.OperatorResultPlaintexts(ti.SID, ti.Redaction)))
+			if c[twiliosim.EndpointObjectGet] != wantObjects || c[twiliosim.EndpointEncryptedSentences] != 1 {
+				t.Errorf("reading one transcript: %v, want %d objects and 1 sentences location", c, wantObjects)
+			}
+		})
+	}
+}
+
+// TestSizes checks that listing never fetches, that sizes reported before
+// the content is known are not cached by the kernel, and that stat after ls
+// shows the exact size.
+func TestSizes(t *testing.T) {
+	e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 3, TranscriptsPerService: 4}}, fetch.Config{}, nil)
+	ti := e.completed(true)[0]
+	dir := e.tDir(ti.ServiceSID, ti.SID)
+	want := e.expected(t, ti)
+	e.sim.ResetCounts()
+	// READDIRPLUS of the folder (Go's ReadDir + Info uses lstat only for
+	// Info; ReadDir alone is readdirplus on Linux).
+	if _, err := os.ReadDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.sim.Count(twiliosim.EndpointObjectGet); n != 0 {
+		t.Fatalf("listing downloaded %d objects", n)
+	}
+	// stat right after ls: the zero attribute timeout makes the kernel ask
+	// GETATTR, which fetches and reports the exact size.
+	fi, err := os.Stat(filepath.Join(dir, "sentences.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() != int64(len(want["sentences.json"])) {
+		t.Fatalf("stat size %d, want %d", fi.Size(), len(want["sentences.json"]))
+	}
+	if fi.Mode().Perm() != 0400 {
+		t.Errorf("mode %v, want 0400", fi.Mode())
+	}
+	// Open then fstat, another file.
+	f, err := os.Open(filepath.Join(dir, "operator-results", "1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, _ = f.Stat()
+	f.Close()
+	if fi.Size() != int64(len(want["operator-results/1.json"])) {
+		t.Fatalf("fstat size %d, want %d", fi.Size(), len(want["operator-results/1.json"]))
+	}
+	di, _ := os.Stat(dir)
+	if di.Mode().Perm() != 0500 || int(di.Sys().(*syscall.Stat_t).Uid) != os.Getuid() {
+		t.Errorf("dir mode %v uid %d", di.Mode(), di.Sys().(*syscall.Stat_t).Uid)
+	}
+	// Read-only mount.
+	if err := os.WriteFile(filepath.Join(dir, "x"), nil, 0600); !errors.Is(err, syscall.EROFS) {
+		t.Errorf("create: %v, want EROFS", err)
+	}
+	if _, err := os.OpenFile(filepath.Join(dir, "sentences.json"), os.O_WRONLY, 0); !errors.Is(err, syscall.EROFS) {
+		t.Errorf("open for write: %v, want EROFS", err)
+	}
+	// A malformed name is ENOENT without a request.
+	e.sim.ResetCounts()
+	for _, p := range []string{"services/" + ti.ServiceSID + "/transcripts/GTnot-a-sid", "transcripts/nope", "services/GAxyz"} {
+		if _, err := os.Stat(filepath.Join(e.mnt, p)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("stat %s: %v", p, err)
+		}
+	}
+	if c := e.sim.Counts(); len(nonZero(c)) != 0 {
+		t.Errorf("malformed names made requests: %v", nonZero(c))
+	}
+	// An unlisted well-formed SID is fetched once: 404 -> ENOENT.
+	if _, err := os.Stat(filepath.Join(e.mnt, "transcripts", "GT"+strings.Repeat("0", 32))); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("unknown SID: %v", err)
+	}
+}
+
+func nonZero(c map[string]int64) map[string]int64 {
+	out := map[string]int64{}
+	for k, v := range c {
+		if v != 0 {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// writeTree materializes files under dir.
+func writeTree(t testing.TB, dir string, files map[string][]byte) {
+	t.Helper()
+	for name, b := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestTools runs the tools people use on the mount, cold and warm, and
+// compares with the same tool on the sealed bytes in a plain directory.
+func TestTools(t *testing.T) {
+	e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 11, TranscriptsPerService: 16}}, fetch.Config{}, nil)
+	sum := func(b []byte) string { h := sha256.Sum256(b); return hex.EncodeToString(h[:]) + "\n" }
+	py := func(mode string) []string {
+		code := `import sys,hashlib
+p=sys.argv[1]
+if sys.argv[2]=="mmap":
+    import mmap
+    with open(p,"rb") as f:
+        m=mmap.mmap(f.fileno(),0,access=mmap.ACCESS_READ); d=bytes(m); m.close()
+else:
+    d=open(p,"rb").read()
+print(hashlib.sha256(d).hexdigest())`
+		return []string{"python3", "-c", code, "sentences.json", mode}
+	}
+	type tool struct {
+		name string
+		cmd  []string
+		// post turns the output (run in dir) into the compared value.
+		post func(t testing.TB, dir string, out []byte) []byte
+	}
+	treeOf := func(t testing.TB, dir string) []byte {
+		files := readTree(t, dir)
+		var keys []string
+		for k := range files {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var b bytes.Buffer
+		for _, k := range keys {
+			fmt.Fprintf(&b, "%s %s", k, sum(files[k]))
+		}
+		return b.Bytes()
+	}
+	tools := []tool{
+		{"cat", []string{"cat", "sentences.json"}, nil},
+		{"cp", []string{"sh", "-c", `d=$(mktemp -d) && cp sentences.json "$d/x" && cat "$d/x" && rm -r "$d"`}, nil},
+		{"wc", []string{"wc", "-c", "sentences.json"}, nil},
+		{"stat", []string{"stat", "-L", "-c", "%s %a", "sentences.json", "sentences.txt", "operator-results/1.json"}, nil},
+		{"jq", []string{"jq", "-c", ".", "sentences.json"}, nil},
+		{"grep-r", []string{"grep", "-r", "-c", "e", "."}, func(t testing.TB, dir string, out []byte) []byte {
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			sort.Strings(lines)
+			return []byte(strings.Join(lines, "\n"))
+		}},
+		{"rg", []string{"rg", "--sort", "path", "-n", "the", "."}, nil},
+		{"rg-mmap", []string{"rg", "--mmap", "-c", "e", "sentences.json"}, nil},
+		{"less", []string{"less", "sentences.json"}, nil},
+		{"head", []string{"head", "-c", "100", "sentences.json"}, nil},
+		{"tail", []string{"tail", "-c", "100", "sentences.json"}, nil},
+		{"tar", []string{"sh", "-c", `d=$(mktemp -d) && tar -cf - . | tar -xf - -C "$d" && echo "$d"`}, func(t testing.TB, dir string, out []byte) []byte {
+			d := strings.TrimSpace(string(out))
+			defer os.RemoveAll(d)
+			return treeOf(t, d)
+		}},
+		{"rsync", []string{"sh", "-c", `d=$(mktemp -d) && rsync -a ./ "$d/" && echo "$d"`}, func(t testing.TB, dir string, out []byte) []byte {
+			d := strings.TrimSpace(string(out))
+			defer func() { exec.Command("chmod", "-R", "u+w", d).Run(); os.RemoveAll(d) }()
+			return treeOf(t, d)
+		}},
+		{"python-read", py("read"), nil},
+		{"python-mmap", py("mmap"), nil},
+	}
+	tis := e.completed(true)
+	if len(tis) < len(tools) {
+		t.Fatalf("need %d encrypted transcripts, have %d", len(tools), len(tis))
+	}
+	for i, tl := range tools {
+		t.Run(tl.name, func(t *testing.T) {
+			ti := tis[i]
+			want := e.expected(t, ti)
+			dir := e.tDir(ti.ServiceSID, ti.SID)
+			ref := t.TempDir()
+			// transcript.json is fetch's rendering: take the mount's.
+			want["transcript.json"], _ = os.ReadFile(filepath.Join(dir, "transcript.json"))
+			writeTree(t, ref, want)
+			run(t, ref, "chmod", "-R", "a-w,go-rwx", ".")
+			defer run(t, ref, "chmod", "-R", "u+w", ".")
+			exp := run(t, ref, tl.cmd[0], tl.cmd[1:]...)
+			if tl.post != nil {
+				exp = tl.post(t, ref, exp)
+			}
+			if len(exp) == 0 {
+				t.Fatal("reference output empty")
+			}
+			for _, pass := range []string{"cold", "warm"} {
+				got := run(t, dir, tl.cmd[0], tl.cmd[1:]...)
+				if tl.post != nil {
+					got = tl.post(t, dir, got)
+				}
+				if !bytes.Equal(got, exp) {
+					t.Errorf("%s %s: output differs:\n got %q\nwant %q", pass, tl.name, trunc(got), trunc(exp))
+				}
+			}
+		})
+	}
+}
+
+// TestFSTest runs the standard library's file system conformance checks
+// over the mounted tree.
+func TestFSTest(t *testing.T) {
+	e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 5, TranscriptsPerService: 3, Days: 3}}, fetch.Config{}, nil)
+	ti := e.completed(true)[0]
+	want := []string{
+		"services/" + ti.ServiceSID + "/service.json",
+		"services/" + ti.ServiceSID + "/transcripts/" + ti.SID + "/sentences.json",
+		"services/" + ti.ServiceSID + "/transcripts/" + ti.SID + "/operator-results/1.json",
+	}
+	if err := fstest.TestFS(os.DirFS(e.mnt), want...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestConcurrentReaders has 16 readers over 1,000 transcripts with a cache
+// a tenth of the data: every byte right, no deadlock.
+func TestConcurrentReaders(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 13, TranscriptsPerService: 340}}, fetch.Config{}, func(o *Options) {
+		o.CacheSize = 1 << 20 // set below after measuring; tiny anyway
+		o.Prefetch = 8
+	})
+	tis := e.completed(false)
+	var total int
+	wants := make([][]byte, len(tis))
+	for i, ti := range tis {
+		wants[i] = e.expected(t, ti)["sentences.json"]
+		total += len(wants[i])
+	}
+	t.Logf("%d transcripts, %d bytes of sentences, cache %d bytes", len(tis), total, e.opts.CacheSize)
+	if int64(total) < 10*e.opts.CacheSize/2 {
+		t.Logf("note: data is %.1f× the cache", float64(total)/float64(e.opts.CacheSize))
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	per := len(tis) / 4
+	for r := 0; r < 16; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(r), 1))
+			for k := 0; k < per; k++ {
+				i := rng.IntN(len(tis))
+				if k%2 == 0 {
+					i = (r*per + k) % len(tis) // a walk in listing-ish order too
+				}
+				ti := tis[i]
+				got, err := os.ReadFile(filepath.Join(e.tDir(ti.ServiceSID, ti.SID), "sentences.json"))
+				if err != nil {
+					errs <- err
+					return
+				}
+				if !bytes.Equal(got, wants[i]) {
+					errs <- fmt.Errorf("%s: %d bytes differ from %d", ti.SID, len(got), len(wants[i]))
+					return
+				}
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Minute):
+		t.Fatal("readers deadlocked")
+	}
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	st := e.srv.root.cache.Stats()
+	t.Logf("cache: %+v", st)
+	if st.Bytes > e.opts.CacheSize {
+		t.Errorf("cache holds %d bytes, bound %d", st.Bytes, e.opts.CacheSize)
+	}
+}
+
+// switchDecrypter lets a test take the keys away and give them back.
+type switchDecrypter struct {
+	mu sync.Mutex
+	d  Decrypter
+}
+
+func (s *switchDecrypter) set(d Decrypter) { s.mu.Lock(); s.d = d; s.mu.Unlock() }
+func (s *switchDecrypter) Open(cr string, env crypto.Envelope, dst []byte) ([]byte, error) {
+	s.mu.Lock()
+	d := s.d
+	s.mu.Unlock()
+	return d.Open(cr, env, dst)
+}
+
+// TestFaults flips each fault switch of the simulator: the read fails with
+// the errno and log line of DESIGN.md §5, and succeeds once the fault clears.
+func TestFaults(t *testing.T) {
+	sw := &switchDecrypter{}
+	e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 17, TranscriptsPerService: 20}},
+		fetch.Config{MaxAttempts: 2, MaxRetryTime: 2 * time.Second, Timeout: 5 * time.Second}, func(o *Options) { o.Decrypter = sw })
+	sw.set(e.ring)
+	tis := e.completed(true)
+	all := twiliosim.Rule{Fraction: 1}
+	cases := []struct {
+		name   string
+		faults func(sid string) twiliosim.Faults
+		keys   bool // take the keys away instead
+		errno  syscall.Errno
+		log    string
+	}{
+		{"429", func(sid string) twiliosim.Faults {
+			return twiliosim.Faults{TooManyRequests: twiliosim.Rule{Fraction: 1, TranscriptSID: sid}, RetryAfter: 0}
+		}, false, syscall.EIO, "upstream unavailable"},
+		{"503", func(sid string) twiliosim.Faults {
+			return twiliosim.Faults{ServerError: twiliosim.Rule{Fraction: 1, TranscriptSID: sid}}
+		}, false, syscall.EIO, "upstream unavailable"},
+		{"reset", func(sid string) twiliosim.Faults {
+			return twiliosim.Faults{ResetMidBody: twiliosim.Rule{Fraction: 1, TranscriptSID: sid, Target: twiliosim.TargetObjects}}
+		}, false, syscall.EIO, "upstream unavailable"},
+		{"truncate", func(sid string) twiliosim.Faults {
+			return twiliosim.Faults{TruncateBody: twiliosim.Rule{Fraction: 1, TranscriptSID: sid, Target: twiliosim.TargetObjects}}
+		}, false, syscall.EIO, "upstream unavailable"},
+		{"tamper", func(sid string) twiliosim.Faults {
+			return twiliosim.Faults{TamperCiphertext: twiliosim.Rule{Fraction: 1, TranscriptSID: sid}}
+		}, false, syscall.EIO, "failed authentication"},
+		{"missing-key-header", func(sid string) twiliosim.Faults {
+			return twiliosim.Faults{MissingKeyHeader: twiliosim.Rule{Fraction: 1, TranscriptSID: sid}}
+		}, false, syscall.EIO, "malformed"},
+		{"malformed-iv", func(sid string) twiliosim.Faults {
+			return twiliosim.Faults{MalformedIVHeader: twiliosim.Rule{Fraction: 1, TranscriptSID: sid}}
+		}, false, syscall.EIO, "malformed"},
+		{"expired-always", func(sid string) twiliosim.Faults {
+			return twiliosim.Faults{ExpiredURLs: twiliosim.Rule{Fraction: 1, TranscriptSID: sid}}
+		}, false, syscall.EIO, "upstream unavailable"},
+		{"expired-once", func(sid string) twiliosim.Faults {
+			return twiliosim.Faults{ExpiredURLs: twiliosim.Rule{Times: 1, TranscriptSID: sid}}
+		}, false, 0, ""},
+		{"wrong-credentials", func(sid string) twiliosim.Faults {
+			return twiliosim.Faults{WrongCredentials: true}
+		}, false, syscall.EACCES, "credentials rejected"},
+		{"no-key", nil, true, syscall.EACCES, "no matching private key"},
+	}
+	_ = all
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ti := tis[i]
+			p := filepath.Join(e.tDir(ti.ServiceSID, ti.SID), "sentences.json")
+			if _, err := os.ReadDir(filepath.Dir(p)); err != nil { // listing before the fault
+				t.Fatal(err)
+			}
+			before := len(e.logs.String())
+			if tc.keys {
+				sw.set(crypto.NewKeyring())
+			} else {
+				e.sim.SetFaults(tc.faults(ti.SID))
+			}
+			_, err := os.ReadFile(p)
+			var errno syscall.Errno
+			if err != nil && !errors.As(err, &errno) {
+				t.Fatalf("read: %v", err)
+			}
+			if errno != tc.errno {
+				t.Errorf("read: errno %v (%v), want %v", errno, err, tc.errno)
+			}
+			logged := e.logs.String()[before:]
+			if tc.log != "" {
+				if !strings.Contains(logged, tc.log) || !strings.Contains(logged, ti.SID) {
+					t.Errorf("log lacks %q and %s:\n%s", tc.log, ti.SID, logged)
+				}
+				if tc.keys && !strings.Contains(logged, ti.EncryptionCredentialSID) {
+					t.Errorf("log lacks the credential SID %s:\n%s", ti.EncryptionCredentialSID, logged)
+				}
+			}
+			e.sim.SetFaults(twiliosim.Faults{})
+			sw.set(e.ring)
+			got, err := os.ReadFile(p)
+			if err != nil || !bytes.Equal(got, e.expected(t, ti)["sentences.json"]) {
+				t.Errorf("after the fault cleared: %v (%d bytes)", err, len(got))
+			}
+		})
+	}
+}
+
+// TestInterrupted: a reader interrupted while the shared fetch runs gets
+// EINTR; the fetch goes on and fills the cache.
+func TestInterrupted(t *testing.T) {
+	e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 19, TranscriptsPerService: 2}}, fetch.Config{}, nil)
+	ti := e.completed(true)[0]
+	r := e.srv.root
+	e.sim.SetFaults(twiliosim.Faults{APILatency: 200 * time.Millisecond})
+	ts := r.tstate(transcriptFor(t, e, ti))
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { time.Sleep(50 * time.Millisecond); cancel() }()
+	_, err := r.loadContent(ctx, ts, kindSentences, 0)
+	if errnoOf(err) != syscall.EINTR {
+		t.Fatalf("interrupted load: %v (%v), want EINTR", err, errnoOf(err))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if n, ok := r.cache.Peek(keySentences(ti.SID)); ok {
+			if n != len(e.expected(t, ti)["sentences.json"]) {
+				t.Fatalf("cached %d bytes", n)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the shared fetch did not fill the cache")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func transcriptFor(t testing.TB, e *env, ti twiliosim.TranscriptInfo) Transcript {
+	tr, err := e.client.FetchTranscript(context.Background(), ti.SID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// TestDeletion: a transcript deleted upstream disappears on 404 and at the
+// next full relist; its plaintext leaves the cache.
+func TestDeletion(t *testing.T) {
+	e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 23, TranscriptsPerService: 6}}, fetch.Config{}, func(o *Options) {
+		o.FullRelist = 300 * time.Millisecond
+		o.DirCacheTime = 100 * time.Millisecond
+	})
+	tis := e.completed(true)
+	r := e.srv.root
+
+	// 404 on fetch.
+	a := tis[0]
+	dir := e.tDir(a.ServiceSID, a.SID)
+	if _, err := os.ReadFile(filepath.Join(dir, "sentences.json")); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.cache.Peek(keySentences(a.SID)); !ok {
+		t.Fatal("not cached after read")
+	}
+	e.sim.DeleteTranscript(a.SID)
+	if _, err := os.ReadDir(filepath.Join(dir, "operator-results")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("operator-results of a deleted transcript: %v, want ENOENT", err)
+	}
+	waitFor(t, "deleted transcript gone", func() bool {
+		_, err := os.Stat(dir)
+		_, cached := r.cache.Peek(keySentences(a.SID))
+		return errors.Is(err, os.ErrNotExist) && !cached
+	})
+	if !strings.Contains(e.logs.String(), "deleted upstream") {
+		t.Error("no info line about the deletion")
+	}
+
+	// Full relist.
+	b := tis[1]
+	tdir := filepath.Join(e.svcDir(b.ServiceSID), "transcripts")
+	if !listed(t, tdir, b.SID) {
+		t.Fatal("not listed before deletion")
+	}
+	e.sim.DeleteTranscript(b.SID)
+	waitFor(t, "relist drops it", func() bool { return !listed(t, tdir, b.SID) })
+	if listed(t, tdir, a.SID) {
+		t.Error("first deleted transcript listed again")
+	}
+}
+
+func listed(t testing.TB, dir, name string) bool {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.Name() == name {
+			return true
+		}
+	}
+	return false
+}
+
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting: %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestNewTranscripts: after DirCacheTime new transcripts appear without a
+// remount, and the refresh asks only for what is new.
+func TestNewTranscripts(t *testing.T) {
+	e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 29, TranscriptsPerService: 8}}, fetch.Config{}, func(o *Options) {
+		o.DirCacheTime = 300 * time.Millisecond
+	})
+	svc := e.completed(true)[0].ServiceSID
+	dir := filepath.Join(e.svcDir(svc), "transcripts")
+	before, _ := os.ReadDir(dir)
+	e.sim.ResetCounts()
+	if again, _ := os.ReadDir(dir); len(again) != len(before) || e.sim.Count(twiliosim.EndpointListTranscripts) != 0 {
+		t.Fatalf("second listing within DirCacheTime made %d list requests", e.sim.Count(twiliosim.EndpointListTranscripts))
+	}
+	added, err := e.sim.AddTranscripts(svc, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(350 * time.Millisecond)
+	after, _ := os.ReadDir(dir)
+	if len(after) != len(before)+3 {
+		t.Fatalf("%d entries after adding 3 to %d", len(after), len(before))
+	}
+	if q := e.sim.LastQuery(twiliosim.EndpointListTranscripts); q.Get("DateCreatedAfter") == "" && q.Get("AfterDateCreated") == "" {
+		t.Errorf("refresh did not ask only for what is new: %v", q)
+	}
+	for _, sid := range added {
+		if !listed(t, dir, sid) {
+			t.Errorf("%s not listed", sid)
+		}
+	}
+	ti := twiliosim.TranscriptInfo{}
+	for _, x := range e.sim.Transcripts(svc) {
+		if x.SID == added[0] {
+			ti = x
+		}
+	}
+	compareFiles(t, ti.SID, e.expected(t, ti), readTree(t, e.tDir(svc, ti.SID)))
+}
+
+// TestByDate: the by-date tree holds each transcript under its UTC
+// creation day, and a day folder touches only that day's transcripts.
+func TestByDate(t *testing.T) {
+	e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 31, TranscriptsPerService: 30, Days: 40}}, fetch.Config{}, nil)
+	svc := e.completed(true)[0].ServiceSID
+	byDay := map[string][]string{}
+	for _, ti := range e.sim.Transcripts(svc) {
+		d := ti.DateCreated.UTC().Format("2006/01/02")
+		byDay[d] = append(byDay[d], ti.SID)
+	}
+	root := filepath.Join(e.svcDir(svc), "by-date")
+	got := map[string][]string{}
+	years, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, y := range years {
+		months, _ := os.ReadDir(filepath.Join(root, y.Name()))
+		for _, m := range months {
+			days, _ := os.ReadDir(filepath.Join(root, y.Name(), m.Name()))
+			for _, d := range days {
+				key := y.Name() + "/" + m.Name() + "/" + d.Name()
+				ents, err := os.ReadDir(filepath.Join(root, key))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, x := range ents {
+					got[key] = append(got[key], x.Name())
+				}
+			}
+		}
+	}
+	for k := range byDay {
+		sort.Strings(byDay[k])
+		sort.Strings(got[k])
+		if strings.Join(byDay[k], ",") != strings.Join(got[k], ",") {
+			t.Errorf("day %s: got %v, want %v", k, got[k], byDay[k])
+		}
+	}
+	if len(got) != len(byDay) {
+		t.Errorf("%d day folders, want %d", len(got), len(byDay))
+	}
+	// A day folder's grep touches only that day's transcripts.
+	var day string
+	for k, v := range byDay {
+		if len(v) >= 2 {
+			day = k
+		}
+	}
+	e.srv.root.cache.Remove("") // no-op; keep counters honest below
+	e.sim.ResetCounts()
+	cmd := exec.Command("grep", "-r", "-l", "--include=sentences.json", "e", filepath.Join(root, day))
+	cmd.Run()
+	completedThatDay := 0
+	for _, ti := range e.sim.Transcripts(svc) {
+		if ti.DateCreated.UTC().Format("2006/01/02") == day && ti.Status == "completed" && ti.EncryptionCredentialSID != "" {
+			completedThatDay++
+		}
+	}
+	c := e.sim.Counts()
+	if int(c[twiliosim.EndpointEncryptedSentences]) != completedThatDay {
+		t.Errorf("grep of day %s: %d sentences locations, want %d (%v)", day, c[twiliosim.EndpointEncryptedSentences], completedThatDay, nonZero(c))
+	}
+	// And the same content as under transcripts/.
+	sid := byDay[day][0]
+	for _, ti := range e.sim.Transcripts(svc) {
+		if ti.SID == sid {
+			compareFiles(t, sid, e.expected(t, ti), readTree(t, filepath.Join(root, day, sid)))
+		}
+	}
+}
