@@ -38,10 +38,13 @@ func (e *env) completed(encryptedOnly bool) []twiliosim.TranscriptInfo {
 	return out
 }
 
+// run runs a tool in dir. The child changes directory itself: with
+// cmd.Dir, Go's vfork child would chdir into the mount while the parent
+// thread sits in a raw syscall that a stop-the-world cannot preempt, and the
+// FUSE server (this process) could then never finish a GC: a deadlock.
 func run(t testing.TB, dir string, name string, args ...string) []byte {
 	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
+	cmd := exec.Command("sh", append([]string{"-c", `cd "$0" && exec "$@"`, dir, name}, args...)...)
 	cmd.Env = append(os.Environ(), "LESS=", "TERM=dumb", "LC_ALL=C")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
