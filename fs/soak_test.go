@@ -97,16 +97,24 @@ func TestSoak(t *testing.T) {
 		func(r *rand.Rand) twiliosim.Faults {
 			return twiliosim.Faults{TooManyRequests: twiliosim.Rule{Fraction: 0.3}, RetryAfter: time.Second}
 		},
-		func(r *rand.Rand) twiliosim.Faults { return twiliosim.Faults{ServerError: twiliosim.Rule{Fraction: 0.3}} },
+		func(r *rand.Rand) twiliosim.Faults {
+			return twiliosim.Faults{ServerError: twiliosim.Rule{Fraction: 0.3}}
+		},
 		func(r *rand.Rand) twiliosim.Faults {
 			return twiliosim.Faults{ResetMidBody: twiliosim.Rule{Fraction: 0.2, Target: twiliosim.TargetObjects}}
 		},
 		func(r *rand.Rand) twiliosim.Faults {
 			return twiliosim.Faults{TruncateBody: twiliosim.Rule{Fraction: 0.2, Target: twiliosim.TargetObjects}}
 		},
-		func(r *rand.Rand) twiliosim.Faults { return twiliosim.Faults{TamperCiphertext: twiliosim.Rule{Fraction: 0.2}} },
-		func(r *rand.Rand) twiliosim.Faults { return twiliosim.Faults{MissingIVHeader: twiliosim.Rule{Fraction: 0.2}} },
-		func(r *rand.Rand) twiliosim.Faults { return twiliosim.Faults{ExpiredURLs: twiliosim.Rule{Fraction: 0.3}} },
+		func(r *rand.Rand) twiliosim.Faults {
+			return twiliosim.Faults{TamperCiphertext: twiliosim.Rule{Fraction: 0.2}}
+		},
+		func(r *rand.Rand) twiliosim.Faults {
+			return twiliosim.Faults{MissingIVHeader: twiliosim.Rule{Fraction: 0.2}}
+		},
+		func(r *rand.Rand) twiliosim.Faults {
+			return twiliosim.Faults{ExpiredURLs: twiliosim.Rule{Fraction: 0.3}}
+		},
 		func(r *rand.Rand) twiliosim.Faults { return twiliosim.Faults{WrongCredentials: true} },
 	}
 
