@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"strconv"
 	"sync"
 	"time"
@@ -205,9 +206,7 @@ func (r *Root) fetchContent(ctx context.Context, ts *tstate, t Transcript, kind 
 			src.Release()
 		}
 		if errors.Is(err, errNoTxt) {
-			ts.mu.Lock()
-			ts.noTxt = true
-			ts.mu.Unlock()
+			r.txtAbsent(ts)
 		}
 		return txt, err
 	default:
@@ -451,4 +450,31 @@ func bufLen(b *plainBuffer) int {
 		return 0
 	}
 	return len(b.Bytes())
+}
+
+// txtAbsent records that sentences.txt cannot be derived for ts and makes
+// the kernel forget the entry and the cached folder listings showing it.
+func (r *Root) txtAbsent(ts *tstate) {
+	ts.mu.Lock()
+	already := ts.noTxt
+	ts.noTxt = true
+	dirs := make([]*gofs.Inode, 0, len(ts.dirs))
+	for d := range ts.dirs {
+		dirs = append(dirs, d)
+	}
+	ts.mu.Unlock()
+	if already {
+		return
+	}
+	r.notifier.queue(func() {
+		for _, d := range dirs {
+			if ch := d.GetChild("sentences.txt"); ch != nil {
+				d.RmChild("sentences.txt")
+				d.NotifyDelete("sentences.txt", ch)
+			} else {
+				d.NotifyEntry("sentences.txt")
+			}
+			d.NotifyContent(0, 0) // the cached listing (FOPEN_CACHE_DIR)
+		}
+	})
 }

@@ -55,14 +55,21 @@ func (d *transcriptDir) names() []fuse.DirEntry {
 	return append(ents, fuse.DirEntry{Name: "operator-results", Mode: syscall.S_IFDIR})
 }
 
-var _ = (gofs.NodeReaddirer)((*transcriptDir)(nil))
+var _ = (gofs.NodeOpendirHandler)((*transcriptDir)(nil))
 
-// Readdir lists the entries.
-func (d *transcriptDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+// OpendirHandle lists the entries. A completed transcript's folder never
+// changes, so the kernel may cache the listing (FOPEN_CACHE_DIR): a warm
+// `grep -r` then costs one OPENDIR per folder and no READDIRPLUS. The one
+// change possible, sentences.txt found underivable, invalidates it.
+func (d *transcriptDir) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	if d.r.isGone(d.ts.sid) {
-		return nil, syscall.ENOENT
+		return nil, 0, syscall.ENOENT
 	}
-	return gofs.NewListDirStream(d.names()), 0
+	var fl uint32
+	if d.ts.transcript().Completed() {
+		fl = fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE
+	}
+	return gofs.NewListDirStream(d.names()), fl, 0
 }
 
 var _ = (gofs.NodeLookuper)((*transcriptDir)(nil))
@@ -137,19 +144,20 @@ type opResultsDir struct {
 	ts *tstate
 }
 
-var _ = (gofs.NodeReaddirer)((*opResultsDir)(nil))
+var _ = (gofs.NodeOpendirHandler)((*opResultsDir)(nil))
 
-// Readdir lists 1.json … n.json.
-func (d *opResultsDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+// OpendirHandle lists 1.json … n.json; the count of a completed transcript
+// is fixed, so the kernel may cache the listing.
+func (d *opResultsDir) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	n, err := d.r.opCount(ctx, d.ts)
 	if err != nil {
-		return nil, errnoOf(err)
+		return nil, 0, errnoOf(err)
 	}
 	ents := make([]fuse.DirEntry, n)
 	for i := range ents {
 		ents[i] = fuse.DirEntry{Name: strconv.Itoa(i+1) + ".json", Mode: syscall.S_IFREG}
 	}
-	return gofs.NewListDirStream(ents), 0
+	return gofs.NewListDirStream(ents), fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
 }
 
 var _ = (gofs.NodeLookuper)((*opResultsDir)(nil))
