@@ -19,7 +19,6 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/intelligencefs/intelligencefs/crypto"
 	"github.com/intelligencefs/intelligencefs/fetch"
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
 )
@@ -361,109 +360,6 @@ func TestConcurrentReaders(t *testing.T) {
 	t.Logf("cache: %+v", st)
 	if st.Bytes > e.opts.CacheSize {
 		t.Errorf("cache holds %d bytes, bound %d", st.Bytes, e.opts.CacheSize)
-	}
-}
-
-// switchDecrypter lets a test take the keys away and give them back.
-type switchDecrypter struct {
-	mu sync.Mutex
-	d  Decrypter
-}
-
-func (s *switchDecrypter) set(d Decrypter) { s.mu.Lock(); s.d = d; s.mu.Unlock() }
-func (s *switchDecrypter) Open(cr string, env crypto.Envelope, dst []byte) ([]byte, error) {
-	s.mu.Lock()
-	d := s.d
-	s.mu.Unlock()
-	return d.Open(cr, env, dst)
-}
-
-// TestFaults flips each fault switch of the simulator: the read fails with
-// the errno and log line of DESIGN.md §5, and succeeds once the fault clears.
-func TestFaults(t *testing.T) {
-	sw := &switchDecrypter{}
-	e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 17, TranscriptsPerService: 20}},
-		fetch.Config{MaxAttempts: 2, MaxRetryTime: 2 * time.Second, Timeout: 5 * time.Second}, func(o *Options) { o.Decrypter = sw })
-	sw.set(e.ring)
-	tis := e.completed(true)
-	all := twiliosim.Rule{Fraction: 1}
-	cases := []struct {
-		name   string
-		faults func(sid string) twiliosim.Faults
-		keys   bool // take the keys away instead
-		errno  syscall.Errno
-		log    string
-	}{
-		{"429", func(sid string) twiliosim.Faults {
-			return twiliosim.Faults{TooManyRequests: twiliosim.Rule{Fraction: 1, TranscriptSID: sid}, RetryAfter: 0}
-		}, false, syscall.EIO, "upstream unavailable"},
-		{"503", func(sid string) twiliosim.Faults {
-			return twiliosim.Faults{ServerError: twiliosim.Rule{Fraction: 1, TranscriptSID: sid}}
-		}, false, syscall.EIO, "upstream unavailable"},
-		{"reset", func(sid string) twiliosim.Faults {
-			return twiliosim.Faults{ResetMidBody: twiliosim.Rule{Fraction: 1, TranscriptSID: sid, Target: twiliosim.TargetObjects}}
-		}, false, syscall.EIO, "upstream unavailable"},
-		{"truncate", func(sid string) twiliosim.Faults {
-			return twiliosim.Faults{TruncateBody: twiliosim.Rule{Fraction: 1, TranscriptSID: sid, Target: twiliosim.TargetObjects}}
-		}, false, syscall.EIO, "upstream unavailable"},
-		{"tamper", func(sid string) twiliosim.Faults {
-			return twiliosim.Faults{TamperCiphertext: twiliosim.Rule{Fraction: 1, TranscriptSID: sid}}
-		}, false, syscall.EIO, "failed authentication"},
-		{"missing-key-header", func(sid string) twiliosim.Faults {
-			return twiliosim.Faults{MissingKeyHeader: twiliosim.Rule{Fraction: 1, TranscriptSID: sid}}
-		}, false, syscall.EIO, "malformed"},
-		{"malformed-iv", func(sid string) twiliosim.Faults {
-			return twiliosim.Faults{MalformedIVHeader: twiliosim.Rule{Fraction: 1, TranscriptSID: sid}}
-		}, false, syscall.EIO, "malformed"},
-		{"expired-always", func(sid string) twiliosim.Faults {
-			return twiliosim.Faults{ExpiredURLs: twiliosim.Rule{Fraction: 1, TranscriptSID: sid}}
-		}, false, syscall.EIO, "upstream unavailable"},
-		{"expired-once", func(sid string) twiliosim.Faults {
-			return twiliosim.Faults{ExpiredURLs: twiliosim.Rule{Times: 1, TranscriptSID: sid}}
-		}, false, 0, ""},
-		{"wrong-credentials", func(sid string) twiliosim.Faults {
-			return twiliosim.Faults{WrongCredentials: true}
-		}, false, syscall.EACCES, "credentials rejected"},
-		{"no-key", nil, true, syscall.EACCES, "no matching private key"},
-	}
-	_ = all
-	for i, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			ti := tis[i]
-			p := filepath.Join(e.tDir(ti.ServiceSID, ti.SID), "sentences.json")
-			if _, err := os.ReadDir(filepath.Dir(p)); err != nil { // listing before the fault
-				t.Fatal(err)
-			}
-			before := len(e.logs.String())
-			if tc.keys {
-				sw.set(crypto.NewKeyring())
-			} else {
-				e.sim.SetFaults(tc.faults(ti.SID))
-			}
-			_, err := os.ReadFile(p)
-			var errno syscall.Errno
-			if err != nil && !errors.As(err, &errno) {
-				t.Fatalf("read: %v", err)
-			}
-			if errno != tc.errno {
-				t.Errorf("read: errno %v (%v), want %v", errno, err, tc.errno)
-			}
-			logged := e.logs.String()[before:]
-			if tc.log != "" {
-				if !strings.Contains(logged, tc.log) || !strings.Contains(logged, ti.SID) {
-					t.Errorf("log lacks %q and %s:\n%s", tc.log, ti.SID, logged)
-				}
-				if tc.keys && !strings.Contains(logged, ti.EncryptionCredentialSID) {
-					t.Errorf("log lacks the credential SID %s:\n%s", ti.EncryptionCredentialSID, logged)
-				}
-			}
-			e.sim.SetFaults(twiliosim.Faults{})
-			sw.set(e.ring)
-			got, err := os.ReadFile(p)
-			if err != nil || !bytes.Equal(got, e.expected(t, ti)["sentences.json"]) {
-				t.Errorf("after the fault cleared: %v (%d bytes)", err, len(got))
-			}
-		})
 	}
 }
 

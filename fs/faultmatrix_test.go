@@ -124,6 +124,9 @@ func TestFaultMatrix(t *testing.T) {
 		{name: "missing-iv-header", errno: syscall.EIO, cause: "malformed envelope", set: simFaults(func(fe *faultEnv) twiliosim.Faults {
 			return twiliosim.Faults{MissingIVHeader: rule(fe, twiliosim.TargetObjects)}
 		})},
+		{name: "malformed-iv-header", errno: syscall.EIO, cause: "malformed envelope", set: simFaults(func(fe *faultEnv) twiliosim.Faults {
+			return twiliosim.Faults{MalformedIVHeader: rule(fe, twiliosim.TargetObjects)}
+		})},
 		{name: "malformed-key-header", errno: syscall.EIO, cause: "malformed envelope", set: simFaults(func(fe *faultEnv) twiliosim.Faults {
 			return twiliosim.Faults{MalformedKeyHeader: rule(fe, twiliosim.TargetObjects)}
 		})},

@@ -45,8 +45,12 @@ func Mount(mountpoint string, opts Options) (*Server, error) {
 // fuseOptions are the go-fuse settings for this root.
 func (r *Root) fuseOptions() *gofs.Options {
 	o := r.opts
+	fsName := o.FsName
+	if fsName == "" {
+		fsName = "intelligencefs"
+	}
 	mo := fuse.MountOptions{
-		FsName: "intelligencefs",
+		FsName: fsName,
 		Name:   "intelligencefs",
 		// ro: writes fail with EROFS at the VFS. default_permissions: the
 		// kernel enforces the 0400/0500 modes (needed once allow_other

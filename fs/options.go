@@ -89,6 +89,10 @@ type Options struct {
 	// background fetches than this.
 	Concurrency int
 
+	// FsName is the source /proc/mounts and mount(8) show for the mount
+	// (the fstab form's SOURCE); "" means "intelligencefs".
+	FsName string
+
 	// DebugFUSE logs every FUSE request and reply (go-fuse's Debug).
 	DebugFUSE bool
 	// DirectMountStrict disables the fusermount3 fallback when mounting as

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/intelligencefs/intelligencefs/fetch"
@@ -59,4 +60,25 @@ func TestTreeBytes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFsName: the source label of Options reaches /proc/mounts (the CLI's
+// fstab form passes its SOURCE there).
+func TestFsName(t *testing.T) {
+	const label = "intelligencefs-test-source"
+	e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 3, TranscriptsPerService: 1}}, fetch.Config{},
+		func(o *Options) { o.FsName = label })
+	mounts, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		t.Skip(err)
+	}
+	for _, l := range strings.Split(string(mounts), "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[1] == e.mnt {
+			if f[0] != label {
+				t.Errorf("source %q, want %q", f[0], label)
+			}
+			return
+		}
+	}
+	t.Errorf("%s not in /proc/self/mounts", e.mnt)
 }

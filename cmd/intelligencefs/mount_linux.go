@@ -168,6 +168,7 @@ func (a *app) runMount(ctx context.Context, req mountRequest) (err error) {
 	opts.Prefetch = m.prefetch
 	opts.Concurrency = m.maxConcurrency
 	opts.DebugFUSE = m.debugFUSE
+	opts.FsName = req.fsName
 
 	srv, err := fs.Mount(mp, opts)
 	if err != nil {
