@@ -43,9 +43,15 @@ func needFUSE(t *testing.T) {
 	if _, err := exec.LookPath("fusermount3"); why == "" && err != nil && !root {
 		why = "not root and fusermount3 is not on PATH"
 	}
-	if why == "" {
-		return
+	if why != "" {
+		fuseUnusable(t, why)
 	}
+}
+
+// fuseUnusable skips the test with why, or fails it under
+// INTELLIGENCEFS_REQUIRE_FUSE=1.
+func fuseUnusable(t *testing.T, why string) {
+	t.Helper()
 	if os.Getenv("INTELLIGENCEFS_REQUIRE_FUSE") == "1" {
 		t.Fatalf("INTELLIGENCEFS_REQUIRE_FUSE=1 but FUSE is unusable: %s", why)
 	}
@@ -544,6 +550,82 @@ func TestFstabForm(t *testing.T) {
 			t.Fatalf("exit %d", code)
 		}
 	})
+}
+
+// TestFstabFormDevFD is the fstab form as mount.fuse3 -o drop_privileges
+// runs it: mount.fuse3 opens /dev/fuse and mounts it itself, drops every
+// capability, and runs the file system (found on PATH by the type's name,
+// fuse.intelligencefs → intelligencefs) with /dev/fd/N as the mount point.
+func TestFstabFormDevFD(t *testing.T) {
+	needFUSE(t)
+	if os.Geteuid() != 0 {
+		fuseUnusable(t, "mount.fuse3 -o drop_privileges needs root (CAP_SYS_ADMIN and CAP_SETPCAP)")
+	}
+	mountFuse := needTool(t, "mount.fuse3")
+	sim, keyPath, tr := encryptedSim(t, twiliosim.Options{})
+	opts := fstabFiles(t, sim, keyPath)
+	// The daemon's command line names the env file, not the mount point.
+	marker, _, _ := strings.Cut(opts, ",")
+	binDir := t.TempDir()
+	if err := os.Symlink(testBinary(t), filepath.Join(binDir, "intelligencefs")); err != nil {
+		t.Fatal(err)
+	}
+	mnt := newMountPoint(t)
+	t.Cleanup(func() {
+		for _, pid := range pidsServing(t, marker) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+
+	// What `mount -t fuse.intelligencefs twilio MNT -o OPTS` runs. mount(8)
+	// clears PATH for its helpers (so mount.fuse3's /bin/sh finds
+	// intelligencefs only in the default PATH, /usr/local/bin and the
+	// like); the helper is run directly here to find the test binary.
+	cmd := exec.Command(mountFuse, "twilio", mnt, "-o", "drop_privileges,"+opts, "-t", "fuse.intelligencefs")
+	cmd.Env = append(baseEnv(), "PATH="+binDir+":"+os.Getenv("PATH"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mount: %v\n%s", err, out)
+	}
+	if err := waitServing(mnt, 2*time.Second, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(sentencesPath(mnt, tr))
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	if want := sim.SentencesPlaintext(tr.SID, tr.Redaction); !bytes.Equal(got, want) {
+		t.Fatalf("read %d bytes, not the %d bytes sealed", len(got), len(want))
+	}
+	pids := pidsServing(t, marker)
+	if len(pids) != 1 {
+		t.Fatalf("want one daemon, have %v", pids)
+	}
+	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pids[0]))
+	if !bytes.Contains(cmdline, []byte("\x00/dev/fd/")) {
+		t.Errorf("the daemon was not given a /dev/fd/N mount point: %q", bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '}))
+	}
+	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pids[0]))
+	if !regexp.MustCompile(`(?m)^CapEff:\s+0+$`).Match(status) {
+		t.Errorf("the daemon kept capabilities (drop_privileges not in effect):\n%s", status)
+	}
+	if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("umount: %v %s", err, out)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for len(pidsServing(t, marker)) > 0 || isMounted(mnt) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after umount: processes %v, mounted %v", pidsServing(t, marker), isMounted(mnt))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestFstabFormClosedFD: a /dev/fd/N mount point whose descriptor nobody
+// passed gives one line saying so, before any daemon starts.
+func TestFstabFormClosedFD(t *testing.T) {
+	sim, keyPath, _ := encryptedSim(t, twiliosim.Options{})
+	res := runCLI(t, baseEnv(), "twilio", "/dev/fd/9", "-o", fstabFiles(t, sim, keyPath))
+	oneErrorLine(t, res, 1, "descriptor 9 is not open")
 }
 
 func TestDemoServesWithin10s(t *testing.T) {

@@ -27,6 +27,9 @@ import (
 //	      for (never argv or environment, which other users can read)
 //	fd 4: write end of a status pipe: "log LINE" lines while mounting,
 //	      then "ready", or "error CODE LINE"
+//	fd 5: with a /dev/fd/N mount point (mount.fuse3 -o drop_privileges
+//	      mounted /dev/fuse and passed us descriptor N), that descriptor;
+//	      the child's argv says /dev/fd/5 instead
 //
 // The parent relays the log lines to its stderr and exits 0 on "ready", or
 // with the child's status and error line otherwise.
@@ -34,6 +37,7 @@ const (
 	daemonChildEnv   = "_INTELLIGENCEFS_DAEMON_CHILD"
 	daemonSecretsFD  = 3
 	daemonStatusFD   = 4
+	daemonFuseFD     = 5
 	maxDaemonSecrets = 1 << 20
 )
 
@@ -135,11 +139,25 @@ func (w *relayWriter) Write(p []byte) (int, error) {
 }
 
 // daemonize runs the parent's side: check, start the child, relay its
-// status. prompted are the passphrases typed on the parent's terminal.
-func (a *app) daemonize(ctx context.Context, prompted map[string][]byte) error {
+// status. prompted are the passphrases typed on the parent's terminal;
+// mountPoint is the mount point as given (a /dev/fd/N one is handed on).
+func (a *app) daemonize(ctx context.Context, prompted map[string][]byte, mountPoint string) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("daemon: cannot find my own executable: %w", err)
+	}
+	args := a.argv[1:]
+	var fuseFile *os.File
+	if isFDMountPoint(mountPoint) {
+		fd, err := fdMountPoint(mountPoint)
+		if err != nil {
+			return err
+		}
+		// The child gets it as fd 5 only (3 and 4 are the pipes, where
+		// mount.fuse3's descriptor usually is).
+		syscall.CloseOnExec(fd)
+		fuseFile = os.NewFile(uintptr(fd), mountPoint)
+		args = replaceArg(args, mountPoint, "/dev/fd/"+strconv.Itoa(daemonFuseFD))
 	}
 	secretsR, secretsW, err := os.Pipe()
 	if err != nil {
@@ -158,11 +176,14 @@ func (a *app) daemonize(ctx context.Context, prompted map[string][]byte) error {
 	}
 	defer devnull.Close()
 
-	cmd := exec.Command(exe, a.argv[1:]...)
+	cmd := exec.Command(exe, args...)
 	cmd.Args[0] = a.argv[0]
 	cmd.Env = append(os.Environ(), daemonChildEnv+"=1")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
 	cmd.ExtraFiles = []*os.File{secretsR, statusW} // fds 3 and 4
+	if fuseFile != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, fuseFile) // fd 5
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	err = cmd.Start()
 	secretsR.Close()
@@ -234,6 +255,19 @@ func (a *app) daemonize(ctx context.Context, prompted map[string][]byte) error {
 		_ = cmd.Wait()
 		return ctx.Err()
 	}
+}
+
+// replaceArg returns a copy of args with every argument equal to old
+// replaced by new.
+func replaceArg(args []string, old, new string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a == old {
+			a = new
+		}
+		out[i] = a
+	}
+	return out
 }
 
 // encodeSecrets frames path/passphrase pairs: for each, a 4-byte big-endian

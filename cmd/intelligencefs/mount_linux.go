@@ -60,7 +60,7 @@ func (a *app) runMount(ctx context.Context, req mountRequest) (err error) {
 		if m.conn != nil && m.conn.keys != nil {
 			prompted = m.conn.keys.prompted
 		}
-		return a.daemonize(sigCtx, prompted)
+		return a.daemonize(sigCtx, prompted, req.mountPoint)
 	}
 
 	logOut, closeLog, err := a.logWriter(m)

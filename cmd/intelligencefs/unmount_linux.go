@@ -25,13 +25,27 @@ func isFDMountPoint(mp string) bool {
 	return strings.HasPrefix(mp, "/dev/fd/")
 }
 
+// fdMountPoint returns N of a /dev/fd/N mount point, checking that the
+// descriptor is open here.
+func fdMountPoint(mp string) (int, error) {
+	fd, err := strconv.Atoi(strings.TrimPrefix(mp, "/dev/fd/"))
+	if err != nil || fd < 0 {
+		return -1, fmt.Errorf("mount point %s: not a descriptor number", mp)
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+		return -1, fmt.Errorf("mount point %s: descriptor %d is not open here (the process that mounted /dev/fuse must pass it on, as mount.fuse3 -o drop_privileges does)", mp, fd)
+	}
+	return fd, nil
+}
+
 // prepareMountPoint makes mp absolute, cleans up a stale mount left there by
 // a process that died ("transport endpoint is not connected") with a
 // one-line notice, refuses to stack on a live intelligencefs mount, and
 // checks mp is a directory.
 func prepareMountPoint(mp string, log *slog.Logger) (string, error) {
 	if isFDMountPoint(mp) {
-		return mp, nil
+		_, err := fdMountPoint(mp)
+		return mp, err
 	}
 	abs, err := filepath.Abs(mp)
 	if err != nil {
