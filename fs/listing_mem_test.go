@@ -10,8 +10,8 @@ import (
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
 )
 
-// TestListingMemory: a full listing makes ceil(N/1000) list requests, a
-// second one within DirCacheTime none, and the live heap per listed
+// TestListingMemory: a full listing makes ceil(N/1000) list requests and
+// no others, a second one within DirCacheTime none, and the live heap per listed
 // transcript stays under 2 KiB (no inode per entry before lookup).
 func TestListingMemory(t *testing.T) {
 	if testing.Short() {
@@ -41,6 +41,9 @@ func TestListingMemory(t *testing.T) {
 	if got, want := e.sim.Count(twiliosim.EndpointListTranscripts), int64((n+999)/1000); got != want {
 		t.Errorf("%d list requests, want %d", got, want)
 	}
+	if got, lists := requestCount(e.sim), e.sim.Count(twiliosim.EndpointListTranscripts); got != lists {
+		t.Errorf("the listing made %d requests, %d of them list requests; want no others: %v", got, lists, e.sim.Counts())
+	}
 	names = nil
 	runtime.GC()
 	runtime.ReadMemStats(&after)
@@ -53,7 +56,7 @@ func TestListingMemory(t *testing.T) {
 	if _, err := os.ReadDir(dir); err != nil {
 		t.Fatal(err)
 	}
-	if c := e.sim.Count(twiliosim.EndpointListTranscripts); c != 0 {
+	if c := requestCount(e.sim); c != 0 {
 		t.Errorf("second listing made %d requests", c)
 	}
 }
