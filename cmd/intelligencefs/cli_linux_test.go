@@ -145,8 +145,15 @@ func pidsServing(t *testing.T, mnt string) []int {
 // it. It does not wait for the mount.
 func startMount(t *testing.T, env []string, mnt string, args ...string) *mountProc {
 	t.Helper()
+	return startProc(t, env, mnt, append([]string{testBinary(t)}, args...)...)
+}
+
+// startProc starts argv (a prefix such as setpriv's, then the binary) as a
+// mountProc; cleanup kills it.
+func startProc(t *testing.T, env []string, mnt string, argv ...string) *mountProc {
+	t.Helper()
 	p := &mountProc{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{}), mnt: mnt}
-	p.cmd = exec.Command(testBinary(t), args...)
+	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Env = env
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {
@@ -161,7 +168,7 @@ func startMount(t *testing.T, env []string, mnt string, args ...string) *mountPr
 			<-p.done
 		}
 		if t.Failed() {
-			t.Logf("intelligencefs %s stderr:\n%s", strings.Join(args, " "), p.stderr.String())
+			t.Logf("%s\nstderr:\n%s", strings.Join(argv, " "), p.stderr.String())
 		}
 	})
 	return p
@@ -207,11 +214,7 @@ func (p *mountProc) exitWithin(t *testing.T, sig syscall.Signal, d time.Duration
 	case <-time.After(d):
 		t.Fatalf("still running %v after %v; stderr:\n%s", time.Since(start), sig, p.stderr.String())
 	}
-	var ee *exec.ExitError
-	if errors.As(p.err, &ee) {
-		return ee.ExitCode()
-	}
-	return 0
+	return exitStatus(t, p.err)
 }
 
 // encryptedSim starts a simulator with a key file and returns one completed

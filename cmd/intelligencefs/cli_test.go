@@ -18,14 +18,21 @@ import (
 // credential and key failures every Twilio-talking command shares. They
 // drive the built binary (setup_test.go).
 
-// genKeyFile generates a key and writes it, unencrypted (or encrypted with
-// passphrase), to dir/name with mode perm.
-func genKeyFile(t *testing.T, dir, name string, passphrase []byte, perm os.FileMode) (*rsa.PrivateKey, string) {
+// newKey generates a 2048-bit RSA key for a test.
+func newKey(t testing.TB) *rsa.PrivateKey {
 	t.Helper()
 	key, err := crypto.GenerateKey(2048)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return key
+}
+
+// genKeyFile generates a key and writes it, unencrypted (or encrypted with
+// passphrase), to dir/name with mode perm.
+func genKeyFile(t *testing.T, dir, name string, passphrase []byte, perm os.FileMode) (*rsa.PrivateKey, string) {
+	t.Helper()
+	key := newKey(t)
 	pemBytes, err := crypto.MarshalPrivateKeyPEM(key, passphrase)
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -421,4 +422,15 @@ func (c *connFlags) connect(tune func(*fetch.Config)) (*connection, error) {
 		return nil, usageError{err}
 	}
 	return &connection{Client: client, Keys: ring, LoadedKeys: loaded, Credentials: cr.Kind()}, nil
+}
+
+// fetchList connects with conn's flags, makes the one list call and
+// disconnects: what the list commands need.
+func fetchList[T any](ctx context.Context, conn *connFlags, list func(*fetch.Client, context.Context) ([]T, error)) ([]T, error) {
+	c, err := conn.connect(nil)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Client.Close()
+	return list(c.Client, ctx)
 }

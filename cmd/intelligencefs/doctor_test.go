@@ -278,14 +278,7 @@ func writeKey(t *testing.T, path string, key *rsa.PrivateKey, perm os.FileMode) 
 // way and checks it says so on the expected ✘ line with a non-zero exit,
 // and that warnings (⚠) alone leave the exit status 0.
 func TestDoctorCatches(t *testing.T) {
-	keyA, err := crypto.GenerateKey(2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyB, err := crypto.GenerateKey(2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keyA, keyB := newKey(t), newKey(t)
 	short, err := rsa.GenerateKey(rand.Reader, 1024)
 	if err != nil {
 		t.Fatal(err)
@@ -452,14 +445,7 @@ func TestDoctorMemlockWarning(t *testing.T) {
 	cmd.Env = simEnv(sim)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
+	code := exitStatus(t, cmd.Run())
 	want := markWarn + " memory locking: RLIMIT_MEMLOCK is 64KiB, less than the 1GiB cache"
 	if !strings.Contains(stdout.String(), want) || !strings.Contains(stdout.String(), "ulimit -l 1048576") || !strings.Contains(stdout.String(), "LimitMEMLOCK=1G") {
 		t.Errorf("doctor output lacks %q with the ulimit and systemd fixes:\n%s", want, stdout.String())

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -211,13 +210,7 @@ func TestKeygenPrompt(t *testing.T) {
 			}()
 			err = cmd.Wait()
 			stdin.Close()
-			code := 0
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				code = ee.ExitCode()
-			} else if err != nil {
-				t.Fatal(err)
-			}
+			code := exitStatus(t, err)
 			out, _ := os.ReadFile(logFile)
 			if code != tc.code || !strings.Contains(string(out), tc.want) {
 				t.Fatalf("exit %d, want %d with %q; terminal:\n%s", code, tc.code, tc.want, out)

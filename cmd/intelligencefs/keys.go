@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"strings"
 	"text/tabwriter"
 	"time"
 	"unicode/utf8"
@@ -13,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/intelligencefs/intelligencefs/crypto"
+	"github.com/intelligencefs/intelligencefs/fetch"
 )
 
 func init() { commandFactories = append(commandFactories, (*app).newKeysCmd) }
@@ -131,12 +133,7 @@ func (a *app) newKeysListCmd() *cobra.Command {
 	}
 	conn := a.addConnFlags(cmd, false)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := conn.connect(nil)
-		if err != nil {
-			return err
-		}
-		defer c.Client.Close()
-		keys, err := c.Client.ListPublicKeys(cmd.Context())
+		keys, err := fetchList(cmd.Context(), conn, (*fetch.Client).ListPublicKeys)
 		if err != nil {
 			return err
 		}
@@ -144,14 +141,23 @@ func (a *app) newKeysListCmd() *cobra.Command {
 			fmt.Fprintln(a.stderr, "No public key credentials yet: register one with intelligencefs keys register.")
 			return nil
 		}
-		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "SID\tFRIENDLY NAME\tCREATED")
+		rows := make([][]string, 0, len(keys))
 		for _, k := range keys {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", k.SID, orDash(k.FriendlyName), formatDate(k.DateCreated))
+			rows = append(rows, []string{k.SID, orDash(k.FriendlyName), formatDate(k.DateCreated)})
 		}
-		return tw.Flush()
+		return writeTable(a.stdout, []string{"SID", "FRIENDLY NAME", "CREATED"}, rows)
 	}
 	return cmd
+}
+
+// writeTable writes rows under header in columns aligned with spaces.
+func writeTable(w io.Writer, header []string, rows [][]string) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
 }
 
 // orDash shows an empty field as "-" so table columns stay aligned.

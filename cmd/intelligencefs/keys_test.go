@@ -14,10 +14,7 @@ import (
 // sending anything to Twilio.
 func TestKeysRegisterRefuses(t *testing.T) {
 	sim := newSim(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{TranscriptsPerService: -1}})
-	key, err := crypto.GenerateKey(2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := newKey(t)
 	dir := t.TempDir()
 	priv := filepath.Join(dir, "private_key.pem")
 	writeKey(t, priv, key, 0o600)
@@ -61,10 +58,7 @@ func TestKeysRegisterRefuses(t *testing.T) {
 
 // TestKeysList checks the table, including a credential without a name.
 func TestKeysList(t *testing.T) {
-	key, err := crypto.GenerateKey(2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := newKey(t)
 	sim := newSim(t, twiliosim.Options{
 		Keys:   []twiliosim.Credential{{PublicKey: &key.PublicKey, FriendlyName: "prod key"}, {PublicKey: &key.PublicKey}},
 		Corpus: twiliosim.CorpusOptions{TranscriptsPerService: -1},

@@ -219,74 +219,69 @@ func isFstabForm(argv0 string, args []string, commands map[string]bool) bool {
 	if commands[args[0]] || strings.HasPrefix(args[0], "--") {
 		return false
 	}
-	pos, err := fstabPositionals(args)
+	pos, err := scanFstabArgs(args, func(string, string) error { return nil })
 	return err == nil && len(pos) == 2
 }
 
-// fstabPositionals returns the positional arguments of an fstab-form
-// command line, skipping options and their values.
-func fstabPositionals(args []string) ([]string, error) {
+// scanFstabArgs walks an fstab-form command line, options before or after
+// the positionals as mount(8) and mount.fuse3 pass them: it calls option
+// for each option (with its value for -o, -t and -N, and for -oOPTS as
+// "-o") and returns the positional arguments.
+func scanFstabArgs(args []string, option func(name, value string) error) ([]string, error) {
 	var pos []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
+		var err error
 		switch {
 		case a == "-o" || a == "-t" || a == "-N":
 			if i+1 >= len(args) {
 				return nil, usagef("%s needs a value", a)
 			}
 			i++
+			err = option(a, args[i])
+		case strings.HasPrefix(a, "-o") && len(a) > 2:
+			err = option("-o", a[2:])
 		case a == "--":
-			pos = append(pos, args[i+1:]...)
-			return pos, nil
+			return append(pos, args[i+1:]...), nil
 		case strings.HasPrefix(a, "-") && len(a) > 1:
+			err = option(a, "")
 		default:
 			pos = append(pos, a)
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
 	return pos, nil
 }
 
 // parseFstabArgs parses `SOURCE MOUNTPOINT [-f] [-d] [-s] [-n] [-v]
-// [-o OPTS]... [-t TYPE]` with options before or after the positionals, as
-// mount(8) and mount.fuse3 pass them.
+// [-o OPTS]... [-t TYPE]`.
 func parseFstabArgs(args []string) (fstabInvocation, error) {
 	var inv fstabInvocation
-	var pos []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "-o" || a == "-t" || a == "-N":
-			if i+1 >= len(args) {
-				return inv, usagef("%s needs a value", a)
-			}
-			i++
-			if a == "-o" {
-				opts, err := ParseMountOptions(args[i])
-				if err != nil {
-					return inv, usageError{err}
-				}
-				inv.Options = append(inv.Options, opts...)
-			}
-		case strings.HasPrefix(a, "-o") && len(a) > 2:
-			opts, err := ParseMountOptions(a[2:])
+	pos, err := scanFstabArgs(args, func(name, value string) error {
+		switch name {
+		case "-o":
+			opts, err := ParseMountOptions(value)
 			if err != nil {
-				return inv, usageError{err}
+				return usageError{err}
 			}
 			inv.Options = append(inv.Options, opts...)
-		case a == "-f":
+		case "-t", "-N":
+			// the file system type and a mount namespace: nothing to do here.
+		case "-f":
 			inv.Foreground = true
-		case a == "-d":
+		case "-d":
 			inv.Debug, inv.Foreground = true, true
-		case a == "-s" || a == "-n" || a == "-v":
+		case "-s", "-n", "-v":
 			// single-threaded, no mtab, verbose: nothing to do here.
-		case a == "--":
-			pos = append(pos, args[i+1:]...)
-			i = len(args)
-		case strings.HasPrefix(a, "-") && len(a) > 1:
-			return inv, usagef("unknown option %q in the fstab form (use -o key=value)", truncate(a, 40))
 		default:
-			pos = append(pos, a)
+			return usagef("unknown option %q in the fstab form (use -o key=value)", truncate(name, 40))
 		}
+		return nil
+	})
+	if err != nil {
+		return inv, err
 	}
 	if len(pos) != 2 {
 		return inv, usagef("the fstab form is: intelligencefs SOURCE MOUNTPOINT -o OPTIONS (got %d positional argument(s))", len(pos))

@@ -132,32 +132,6 @@ func userMountPoint(t *testing.T, dir, name string, uid int) string {
 	return mnt
 }
 
-// startProc starts argv (a prefix such as setpriv's, then the binary) as a
-// mountProc; cleanup kills it.
-func startProc(t *testing.T, env []string, mnt string, argv ...string) *mountProc {
-	t.Helper()
-	p := &mountProc{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{}), mnt: mnt}
-	p.cmd = exec.Command(argv[0], argv[1:]...)
-	p.cmd.Env = env
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.err = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			p.cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("%s\nstderr:\n%s", strings.Join(argv, " "), p.stderr.String())
-		}
-	})
-	return p
-}
-
 // readAs runs cat path as another user and returns its output and error.
 func readAs(path string, uid, gid int, groups ...int) ([]byte, string, error) {
 	argv := append(asUser(uid, gid, groups...), "cat", path)

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -41,12 +40,7 @@ keeps a copy of the service's transcripts that is NOT encrypted with your key
 	}
 	conn := a.addConnFlags(cmd, false)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := conn.connect(nil)
-		if err != nil {
-			return err
-		}
-		defer c.Client.Close()
-		svcs, err := c.Client.ListServices(cmd.Context())
+		svcs, err := fetchList(cmd.Context(), conn, (*fetch.Client).ListServices)
 		if err != nil {
 			return err
 		}
@@ -54,8 +48,7 @@ keeps a copy of the service's transcripts that is NOT encrypted with your key
 			fmt.Fprintln(a.stderr, "No Intelligence Services in this account.")
 			return nil
 		}
-		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "SID\tUNIQUE NAME\tLANGUAGE\tENCRYPTION\tAUTO-REDACTION\tDATA LOGGING")
+		rows := make([][]string, 0, len(svcs))
 		for _, s := range svcs {
 			enc := "off"
 			if s.Encrypted() {
@@ -65,9 +58,9 @@ keeps a copy of the service's transcripts that is NOT encrypted with your key
 			if s.DataLogging {
 				dl = "ON ⚠"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.SID, orDash(s.UniqueName), orDash(s.LanguageCode), enc, onOff(s.AutoRedaction), dl)
+			rows = append(rows, []string{s.SID, orDash(s.UniqueName), orDash(s.LanguageCode), enc, onOff(s.AutoRedaction), dl})
 		}
-		if err := tw.Flush(); err != nil {
+		if err := writeTable(a.stdout, []string{"SID", "UNIQUE NAME", "LANGUAGE", "ENCRYPTION", "AUTO-REDACTION", "DATA LOGGING"}, rows); err != nil {
 			return err
 		}
 		for _, s := range svcs {

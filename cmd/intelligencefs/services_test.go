@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/intelligencefs/intelligencefs/crypto"
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
 )
 
@@ -12,14 +11,7 @@ import (
 // TestSetupPath: validation before any request, an unknown service, a no-op,
 // and a key rotation.
 func TestServicesEncrypt(t *testing.T) {
-	keyA, err := crypto.GenerateKey(2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyB, err := crypto.GenerateKey(2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keyA, keyB := newKey(t), newKey(t)
 	sim := newSim(t, twiliosim.Options{
 		Keys:   []twiliosim.Credential{{PublicKey: &keyA.PublicKey}, {PublicKey: &keyB.PublicKey}},
 		Corpus: twiliosim.CorpusOptions{TranscriptsPerService: -1, NoMixedService: true},
@@ -67,10 +59,7 @@ func TestServicesEncrypt(t *testing.T) {
 
 // TestServicesList checks the columns and the data logging warning.
 func TestServicesList(t *testing.T) {
-	key, err := crypto.GenerateKey(2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := newKey(t)
 	sim := newSim(t, twiliosim.Options{Keys: []twiliosim.Credential{{PublicKey: &key.PublicKey}}, Corpus: twiliosim.CorpusOptions{TranscriptsPerService: -1}})
 	res := mustRun(t, simEnv(sim), "services", "list")
 	cr := sim.CredentialSIDs()[0]

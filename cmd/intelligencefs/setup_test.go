@@ -96,15 +96,21 @@ func runCLI(t testing.TB, env []string, args ...string) cliResult {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
-	res := cliResult{stdout: stdout.String(), stderr: stderr.String()}
+	return cliResult{stdout: stdout.String(), stderr: stderr.String(), code: exitStatus(t, err)}
+}
+
+// exitStatus is the exit status of a process that ended with err (from
+// exec.Cmd's Run or Wait); the test fails if it could not run at all.
+func exitStatus(t testing.TB, err error) int {
+	t.Helper()
 	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		res.code = ee.ExitCode()
-	case err != nil:
-		t.Fatalf("running intelligencefs %s: %v", strings.Join(args, " "), err)
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
 	}
-	return res
+	if err != nil {
+		t.Fatalf("running %v", err)
+	}
+	return 0
 }
 
 // mustRun runs the binary and fails the test unless it exits 0.
