@@ -42,6 +42,7 @@ Takes the same credentials, --api-url and --private-key settings as mount.`,
 			return err
 		}
 		defer c.Client.Close()
+		defer c.Keys.Zero() // as mount does: the keys are not needed after this
 		t, err := c.Client.FetchTranscript(ctx, sid)
 		if err != nil {
 			return err

@@ -262,6 +262,7 @@ func (k *keyFlags) loadKeyring(lookup func(string) (string, error)) (*crypto.Key
 			clear(b)
 		}
 		if err != nil {
+			ring.Zero() // the keys loaded before this one
 			return nil, nil, keyError(err)
 		}
 		ring.Add(key, s.CredentialSID)
@@ -419,6 +420,7 @@ func (c *connFlags) connect(tune func(*fetch.Config)) (*connection, error) {
 	}
 	client, err := fetch.New(cfg)
 	if err != nil {
+		ring.Zero()
 		return nil, usageError{err}
 	}
 	return &connection{Client: client, Keys: ring, LoadedKeys: loaded, Credentials: cr.Kind()}, nil

@@ -90,6 +90,7 @@ the content authenticates.`,
 		if err != nil {
 			return err
 		}
+		defer ring.Zero()
 		plain, err := ring.Open("", env, make([]byte, 0, max(env.PlaintextLen(), 0)))
 		if err != nil {
 			return decryptError(err)
