@@ -82,6 +82,15 @@ func (a *app) runMount(ctx context.Context, req mountRequest) (err error) {
 		return err
 	}
 	defer conn.Client.Close()
+	// The keys (and below, the cache) are zeroed on return only once no FUSE
+	// handler can use them any more: always before fs.Mount; after it, only
+	// if shutdown saw the serve loop end.
+	noHandlers := true
+	defer func() {
+		if noHandlers {
+			conn.Keys.Zero()
+		}
+	}()
 	for _, k := range conn.LoadedKeys {
 		log.Debug("private key loaded", "path", k.Path, "bits", k.Bits, "credential", credentialOrTrial(k.CredentialSID))
 	}
@@ -120,13 +129,9 @@ func (a *app) runMount(ctx context.Context, req mountRequest) (err error) {
 	if err != nil {
 		return fmt.Errorf("plaintext cache: %w", err)
 	}
-	// The cache is closed (zeroed and unmapped) only once no FUSE handler can
-	// touch it any more; see shutdown.
-	cacheSafeToClose := true
 	defer func() {
-		if cacheSafeToClose {
-			cache.Close()
-			conn.Keys.Zero() // likewise: no handler can decrypt any more
+		if noHandlers {
+			cache.Close() // zeroed and unmapped
 		}
 	}()
 
@@ -224,7 +229,7 @@ func (a *app) runMount(ctx context.Context, req mountRequest) (err error) {
 	}
 	stopStats()
 	_ = sdNotify(a.getenv("NOTIFY_SOCKET"), "STOPPING=1")
-	cacheSafeToClose = shutdown(srv, mp, served, log)
+	noHandlers = shutdown(srv, mp, served, log)
 	logCounters(log, snap())
 	return nil
 }
