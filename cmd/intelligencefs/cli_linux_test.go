@@ -584,7 +584,8 @@ func TestFstabFormDevFD(t *testing.T) {
 	// clears PATH for its helpers (so mount.fuse3's /bin/sh finds
 	// intelligencefs only in the default PATH, /usr/local/bin and the
 	// like); the helper is run directly here to find the test binary.
-	cmd := exec.Command(mountFuse, "twilio", mnt, "-o", "drop_privileges,"+opts, "-t", "fuse.intelligencefs")
+	// With the README fstab line's other options (allow_other, nofail).
+	cmd := exec.Command(mountFuse, "twilio", mnt, "-o", "drop_privileges,"+opts+",allow_other,nofail", "-t", "fuse.intelligencefs")
 	cmd.Env = append(baseEnv(), "PATH="+binDir+":"+os.Getenv("PATH"))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("mount: %v\n%s", err, out)

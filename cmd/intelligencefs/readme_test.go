@@ -1,0 +1,116 @@
+package main
+
+import (
+	"io"
+	"os"
+	"strings"
+	"testing"
+)
+
+// The README's fstab line, systemd unit and flags tables are checked
+// against the real option parser and command tree, so the documentation
+// cannot drift from the CLI unnoticed.
+
+// readmeLines returns README.md's lines.
+func readmeLines(t *testing.T) []string {
+	t.Helper()
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(string(data), "\n")
+}
+
+func TestREADMEFstabLine(t *testing.T) {
+	var fields []string
+	for _, l := range readmeLines(t) {
+		if f := strings.Fields(l); len(f) == 6 && f[2] == "fuse.intelligencefs" {
+			fields = f
+		}
+	}
+	if fields == nil {
+		t.Fatal("no fstab line (SOURCE MOUNTPOINT fuse.intelligencefs OPTIONS 0 0) in README.md")
+	}
+	// What mount(8) and mount.fuse3 pass for it (mount.fuse3 adds dev,suid).
+	inv, err := parseFstabArgs([]string{fields[0], fields[1], "-o", fields[3] + ",dev,suid", "-t", fields[2]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, m := newTestMountFlags()
+	var notes []string
+	if err := applyMountOptions(cmd.Flags(), inv.Options, func(n string) { notes = append(notes, n) }); err != nil {
+		t.Fatalf("README fstab options %q: %v", fields[3], err)
+	}
+	if len(notes) != 0 || m.conn.envFile == "" || len(m.conn.keys.privateKeys) != 1 || !m.allowOther || inv.Foreground {
+		t.Errorf("README fstab options %q: notes %q, flags %+v", fields[3], notes, m)
+	}
+}
+
+// readmeRoot is the command tree, for parsing documented command lines.
+func readmeRoot() *app {
+	return &app{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }}
+}
+
+func TestREADMESystemdUnit(t *testing.T) {
+	var exec string
+	inUnit := false
+	for _, l := range readmeLines(t) {
+		switch {
+		case l == "```ini":
+			inUnit = true
+		case l == "```":
+			inUnit = false
+		case inUnit && strings.HasPrefix(l, "NoNewPrivileges="):
+			t.Errorf("the unit sets %s, which breaks fusermount3 for non-root users", l)
+		case inUnit && strings.HasPrefix(l, "ExecStart="):
+			exec = strings.TrimPrefix(l, "ExecStart=")
+		}
+	}
+	argv := strings.Fields(exec)
+	if len(argv) < 2 || !strings.HasSuffix(argv[0], "/intelligencefs") {
+		t.Fatalf("no ExecStart running intelligencefs in the README's unit: %q", exec)
+	}
+	cmd, args, err := readmeRoot().newRootCmd().Find(argv[1:])
+	if err != nil || cmd.Name() != "mount" {
+		t.Fatalf("ExecStart %q is not a mount command: %v", exec, err)
+	}
+	if err := cmd.ParseFlags(args); err != nil {
+		t.Fatalf("ExecStart %q: %v", exec, err)
+	}
+	if d, _ := cmd.Flags().GetBool("daemon"); d || len(cmd.Flags().Args()) != 1 {
+		t.Errorf("ExecStart %q: want a foreground mount of one mount point (Type=notify)", exec)
+	}
+}
+
+func TestREADMEFlagsExist(t *testing.T) {
+	root := readmeRoot().newRootCmd()
+	var check []string // the commands the current table is about
+	section := false
+	for _, l := range readmeLines(t) {
+		switch {
+		case strings.HasPrefix(l, "## "):
+			section = l == "## Flags"
+		case !section:
+		case strings.HasPrefix(l, "Connection flags"):
+			check = []string{"cat", "doctor"} // both also have the key flags
+		case strings.HasPrefix(l, "Mount flags"):
+			check = []string{"mount"}
+		case strings.HasPrefix(l, "| `--"):
+			cell := strings.Trim(strings.SplitN(l, "|", 3)[1], " `")
+			for _, part := range strings.Split(cell, "`, `") { // "`--uid N`, `--gid N`"
+				name := strings.TrimPrefix(strings.Fields(part)[0], "--")
+				if len(check) == 0 {
+					t.Errorf("README flag --%s is in no known table", name)
+				}
+				for _, c := range check {
+					if sub, _, err := root.Find([]string{c}); err != nil || sub.Flags().Lookup(name) == nil {
+						t.Errorf("README flag --%s: not a flag of %s", name, c)
+					}
+				}
+			}
+		}
+	}
+	if check == nil {
+		t.Error("no flags tables found in README.md's ## Flags")
+	}
+}
