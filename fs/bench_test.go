@@ -270,18 +270,9 @@ func mountBench(b *testing.B, opts Options) (string, *Server, func()) {
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
-			var err error
-			for i := 0; i < 50; i++ {
-				if err = srv.Unmount(); err == nil {
-					break
-				}
-				time.Sleep(100 * time.Millisecond)
+			if err := unmountRetry(srv); err != nil {
+				b.Errorf("unmount %s: %v", mnt, err)
 			}
-			if err != nil {
-				b.Errorf("unmount: %v", err)
-				return
-			}
-			srv.Wait()
 		})
 	}
 	b.Cleanup(stop) // also after a failed iteration

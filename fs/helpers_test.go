@@ -108,23 +108,30 @@ func mountForTest(t testing.TB, opts Options) (string, *Server) {
 		t.Fatalf("mount: %v", err)
 	}
 	t.Cleanup(func() {
-		var err error
-		for i := 0; i < 50; i++ {
-			if err = srv.Unmount(); err == nil {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		if err != nil {
+		if err := unmountRetry(srv); err != nil {
 			t.Errorf("unmount %s: %v", mnt, err)
 			return
 		}
-		srv.Wait()
 		if mi, _ := os.ReadFile("/proc/self/mountinfo"); bytes.Contains(mi, []byte(" "+mnt+" ")) {
 			t.Errorf("stale mount at %s", mnt)
 		}
 	})
 	return mnt, srv
+}
+
+// unmountRetry unmounts srv and waits for it to stop, retrying for five
+// seconds while the kernel reports the mount busy (a tool that just exited
+// may still hold it for a moment).
+func unmountRetry(srv *Server) error {
+	var err error
+	for i := 0; i < 50; i++ {
+		if err = srv.Unmount(); err == nil {
+			srv.Wait()
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return err
 }
 
 var (

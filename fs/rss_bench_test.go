@@ -92,10 +92,10 @@ func runMountChild(cfgJSON string) int {
 	case <-done:
 	case <-sig:
 	}
-	for i := 0; i < 50 && srv.Unmount() != nil; i++ {
-		time.Sleep(100 * time.Millisecond)
+	if err := unmountRetry(srv); err != nil {
+		fmt.Fprintln(os.Stderr, "mount child:", err)
+		return 1
 	}
-	srv.Wait()
 	return 0
 }
 
