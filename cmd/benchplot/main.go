@@ -256,12 +256,18 @@ func render(c chart) string {
 			dash = fmt.Sprintf(` stroke-dasharray="%s"`, st.dash)
 		}
 		fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="2"%s/>`+"\n", strings.Join(pts, " "), st.colour, dash)
-		for _, p := range c.points {
+		for i, p := range c.points {
 			if math.IsNaN(p.y[j]) {
 				continue
 			}
+			// Value labels right of their point, but left of the last one
+			// so they stay inside the plot.
+			anchor, dx := "start", 6.0
+			if i == len(c.points)-1 {
+				anchor, dx = "end", -6
+			}
 			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3.5" fill="%s"/>`+"\n", px(p.x), py(p.y[j]), st.colour)
-			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="end" fill="%s">%s</text>`+"\n", px(p.x)-6, py(p.y[j])-6, st.colour, num(p.y[j]))
+			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="%s" fill="%s">%s</text>`+"\n", px(p.x)+dx, py(p.y[j])-6, anchor, st.colour, num(p.y[j]))
 		}
 		ly := top + 16 + 18*j
 		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="2"%s/>`+"\n", left+12, ly, left+40, ly, st.colour, dash)
