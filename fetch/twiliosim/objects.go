@@ -2,7 +2,6 @@ package twiliosim
 
 import (
 	"crypto/hmac"
-	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -111,7 +110,7 @@ func (s *Server) serveObject(w http.ResponseWriter, r *http.Request) {
 	}) {
 		return
 	}
-	plain, cred, kind, ok := s.objectPlaintext(parts)
+	obj, ok := s.resolveObject(parts)
 	if !ok {
 		status = 404
 		s.s3Error(w, 404, "NoSuchKey", "The specified key does not exist.")
@@ -120,14 +119,13 @@ func (s *Server) serveObject(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Last-Modified", s.now().UTC().Format(http.TimeFormat))
 	h.Set("x-amz-request-id", strings.ToUpper(randomHex(8)))
-	if kind == "media" {
+	if obj.kind == "media" {
 		h.Set("Content-Type", "audio/x-wav")
 		status = 200
-		s.writeBody(w, 200, plain, true, sid)
+		s.writeBody(w, 200, s.objectContent(obj), true, sid)
 		return
 	}
-	env, err := crypto.Seal(cred, plain)
-	clear(plain)
+	env, err := s.sealedObject(obj)
 	if err != nil {
 		status = 500
 		s.s3Error(w, 500, "InternalError", "We encountered an internal error. Please try again.")
@@ -150,45 +148,95 @@ func (s *Server) serveObject(w http.ResponseWriter, r *http.Request) {
 	}
 	body := env.Body
 	if s.fire("TamperCiphertext", true, sid) && len(body) > 0 {
+		body = append([]byte(nil), body...) // the stored object stays intact
 		body[len(body)/3] ^= 0x04
 	}
 	status = 200
 	s.writeBody(w, 200, body, true, sid)
 }
 
-// objectPlaintext resolves an object path to its plaintext and the key it
-// is sealed to. parts: GT, kind, r|u[, n].
-func (s *Server) objectPlaintext(parts []string) ([]byte, *rsa.PublicKey, string, bool) {
-	if len(parts) < 3 || (parts[2] != "r" && parts[2] != "u") {
-		return nil, nil, "", false
+// objectRef names one stored object: what it holds and the key it is
+// sealed to.
+type objectRef struct {
+	t    *transcript
+	cred *credential
+	kind string // "sentences", "operator-results" or "media"
+	red  bool
+	n    int // operator result number, from 1
+}
+
+// storeKey identifies the sealed object: the same content sealed to another
+// credential (after a rotation) is another object.
+func (o objectRef) storeKey() string {
+	key := o.t.sid + "/" + o.kind + "/" + strconv.FormatBool(o.red) + "/" + strconv.Itoa(o.n)
+	if o.cred != nil {
+		key += "/" + o.cred.sid
 	}
-	red := parts[2] == "r"
+	return key
+}
+
+// resolveObject maps an object path (GT, kind, r|u[, n]) to what it holds,
+// without generating it.
+func (s *Server) resolveObject(parts []string) (objectRef, bool) {
+	if len(parts) < 3 || (parts[2] != "r" && parts[2] != "u") {
+		return objectRef{}, false
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	t := s.bySID[parts[0]]
 	if t == nil || t.status != StatusCompleted {
-		return nil, nil, "", false
+		return objectRef{}, false
 	}
-	kind := parts[1]
-	if kind == "media" && len(parts) == 3 {
-		return fakeWAV(hashSID(t.sid)), nil, kind, true
+	ref := objectRef{t: t, kind: parts[1], red: parts[2] == "r"}
+	if ref.kind == "media" && len(parts) == 3 {
+		return ref, true
 	}
-	c := s.credBySID[t.credSID]
-	if c == nil {
-		return nil, nil, "", false
+	ref.cred = s.credBySID[t.credSID]
+	if ref.cred == nil {
+		return objectRef{}, false
 	}
 	switch {
-	case kind == "sentences" && len(parts) == 3:
-		return s.sentencesDocument(t, red), c.pub, kind, true
-	case kind == "operator-results" && len(parts) == 4:
+	case ref.kind == "sentences" && len(parts) == 3:
+		return ref, true
+	case ref.kind == "operator-results" && len(parts) == 4:
 		n, err := strconv.Atoi(parts[3])
-		res := s.operatorResults(t, red)
-		if err != nil || n < 1 || n > len(res) {
-			return nil, nil, "", false
+		if err != nil || n < 1 || n > len(s.operatorResults(t, ref.red)) {
+			return objectRef{}, false
 		}
-		return res[n-1], c.pub, kind, true
+		ref.n = n
+		return ref, true
 	}
-	return nil, nil, "", false
+	return objectRef{}, false
+}
+
+// objectContent generates the plaintext of a resolved object.
+func (s *Server) objectContent(o objectRef) []byte {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	switch o.kind {
+	case "media":
+		return fakeWAV(hashSID(o.t.sid))
+	case "sentences":
+		return s.sentencesDocument(o.t, o.red)
+	default:
+		return s.operatorResults(o.t, o.red)[o.n-1]
+	}
+}
+
+// sealedObject returns the object as stored, sealing it on first use.
+func (s *Server) sealedObject(o objectRef) (crypto.Envelope, error) {
+	key := o.storeKey()
+	if env, ok := s.objects.get(key); ok {
+		return env, nil
+	}
+	plain := s.objectContent(o)
+	env, err := crypto.Seal(o.cred.pub, plain)
+	clear(plain)
+	if err != nil {
+		return crypto.Envelope{}, err
+	}
+	s.objects.put(key, env)
+	return env, nil
 }
 
 // fakeWAV is a short silent 8 kHz mono WAV file.

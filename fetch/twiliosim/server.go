@@ -44,6 +44,10 @@ type Options struct {
 	OnRequest func(RequestInfo)
 	// Now replaces time.Now (for URL expiry and new resources' dates).
 	Now func() time.Time
+	// ObjectStoreBytes bounds the sealed objects kept between downloads
+	// (default 256 MiB). An object is sealed once and served byte-identical
+	// until it falls out of this bound, as S3 serves a stored object.
+	ObjectStoreBytes int64
 }
 
 // RequestInfo describes one received request, for Options.OnRequest.
@@ -120,6 +124,7 @@ type Server struct {
 	creds     []*credential
 	credBySID map[string]*credential
 	credSeq   uint64
+	objects   *objectStore
 
 	faultMu   sync.Mutex
 	faults    Faults
@@ -156,6 +161,7 @@ func NewServer(opts Options) (*Server, error) {
 		lastQuery: map[string]url.Values{},
 		remaining: map[string]int{},
 		credBySID: map[string]*credential{},
+		objects:   newObjectStore(opts.ObjectStoreBytes),
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
