@@ -58,20 +58,6 @@ func fuseUnusable(t *testing.T, why string) {
 	t.Skip("FUSE unusable here: " + why)
 }
 
-// needTool skips (or fails under INTELLIGENCEFS_REQUIRE_TOOLS=1) without bin.
-func needTool(t *testing.T, bin string) string {
-	t.Helper()
-	p, err := exec.LookPath(bin)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("INTELLIGENCEFS_REQUIRE_TOOLS") == "1" {
-		t.Fatalf("INTELLIGENCEFS_REQUIRE_TOOLS=1 but %s is missing", bin)
-	}
-	t.Skipf("%s is not installed", bin)
-	return ""
-}
-
 // syncBuffer is a bytes.Buffer safe for a process writer and a test reader.
 type syncBuffer struct {
 	mu sync.Mutex

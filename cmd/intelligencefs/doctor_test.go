@@ -334,12 +334,12 @@ func TestDoctorCatches(t *testing.T) {
 	}
 
 	cases := []struct {
-		name     string
-		args     []string
-		env      func([]string) []string
-		fail     bool     // a ✘ line (other than FUSE) and exit 1 expected
-		want     []string // substrings of lines that must appear
-		rootSkip bool     // meaningless as root (root reads any file)
+		name  string
+		args  []string
+		env   func([]string) []string
+		fail  bool     // a ✘ line (other than FUSE) and exit 1 expected
+		want  []string // substrings of lines that must appear
+		noDAC bool     // as root, run without the capabilities that let root read any file
 	}{
 		{name: "right key, data logging warns only", args: []string{"--private-key", crA + "=" + pathA},
 			want: []string{markOK + " credentials: accepted", markOK + " " + encName + ": your keys open transcript", dataLogging}},
@@ -363,7 +363,7 @@ func TestDoctorCatches(t *testing.T) {
 			want: []string{markFail + " key " + crA + "=" + pathOpen + ": mode 0644 gives group or others access: run chmod 600 " + pathOpen}},
 		{name: "missing key file", args: []string{"--private-key", crA + "=" + filepath.Join(dir, "nope.pem")}, fail: true,
 			want: []string{markFail + " key " + crA + "=" + filepath.Join(dir, "nope.pem") + ": no such file"}},
-		{name: "unreadable key file", args: []string{"--private-key", crA + "=" + pathLocked}, fail: true, rootSkip: true,
+		{name: "unreadable key file", args: []string{"--private-key", crA + "=" + pathLocked}, fail: true, noDAC: true,
 			want: []string{markFail + " key " + crA + "=" + pathLocked + ": cannot read it"}},
 		{name: "not a key", args: []string{"--private-key", crA + "=" + pathJunk}, fail: true,
 			want: []string{markFail + " key " + crA + "=" + pathJunk + ": not a PEM file"}},
@@ -382,14 +382,20 @@ func TestDoctorCatches(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.rootSkip && os.Geteuid() == 0 {
-				t.Skip("running as root, which can read a mode 0000 file")
+			var wrapper []string
+			if tc.noDAC && os.Geteuid() == 0 {
+				// Root reads a mode 0000 file through CAP_DAC_OVERRIDE and
+				// CAP_DAC_READ_SEARCH; without them it is refused like
+				// any user, which is the case this row is about.
+				setpriv := needTool(t, "setpriv")
+				drop := "-dac_override,-dac_read_search"
+				wrapper = []string{setpriv, "--inh-caps=" + drop, "--bounding-set=" + drop, "--"}
 			}
 			env := simEnv(sim)
 			if tc.env != nil {
 				env = tc.env(env)
 			}
-			res := runCLI(t, env, append([]string{"doctor"}, tc.args...)...)
+			res := runCLIUnder(t, wrapper, env, append([]string{"doctor"}, tc.args...)...)
 			assertNoSecrets(t, sim, res)
 			if strings.Contains(res.stdout+res.stderr, pw) {
 				t.Error("the passphrase appears in doctor's output")

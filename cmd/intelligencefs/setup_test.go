@@ -91,7 +91,15 @@ func simEnv(sim *twiliosim.Server) []string {
 // terminal) and returns its output and exit status.
 func runCLI(t testing.TB, env []string, args ...string) cliResult {
 	t.Helper()
-	cmd := exec.Command(testBinary(t), args...)
+	return runCLIUnder(t, nil, env, args...)
+}
+
+// runCLIUnder is runCLI with the binary started by a wrapper command
+// (e.g. setpriv with some capabilities dropped); nil runs it directly.
+func runCLIUnder(t testing.TB, wrapper []string, env []string, args ...string) cliResult {
+	t.Helper()
+	argv := append(append(append([]string(nil), wrapper...), testBinary(t)), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -143,4 +151,18 @@ func lines(s, prefix string) []string {
 		}
 	}
 	return out
+}
+
+// needTool skips (or fails under INTELLIGENCEFS_REQUIRE_TOOLS=1) without bin.
+func needTool(t *testing.T, bin string) string {
+	t.Helper()
+	p, err := exec.LookPath(bin)
+	if err == nil {
+		return p
+	}
+	if os.Getenv("INTELLIGENCEFS_REQUIRE_TOOLS") == "1" {
+		t.Fatalf("INTELLIGENCEFS_REQUIRE_TOOLS=1 but %s is missing", bin)
+	}
+	t.Skipf("%s is not installed", bin)
+	return ""
 }
