@@ -69,11 +69,16 @@ type Config struct {
 	// (WordTimestamps=true). Otherwise the API default (false) applies.
 	WordTimestamps bool
 
-	// MaxConcurrency bounds HTTP requests in flight, API requests and object
-	// downloads together (default 16).
+	// MaxConcurrency bounds Twilio API requests in flight across all callers
+	// (default 16): Twilio limits concurrency per account.
 	MaxConcurrency int
-	// RateLimit bounds HTTP requests (attempts) per second across all callers;
-	// 0 means unlimited.
+	// MaxObjectConcurrency bounds presigned object downloads in flight
+	// across all callers (default MaxConcurrency). They go to the object
+	// store, not to Twilio's API, so they do not count against
+	// MaxConcurrency or RateLimit.
+	MaxObjectConcurrency int
+	// RateLimit bounds Twilio API requests (attempts) per second across all
+	// callers; 0 means unlimited.
 	RateLimit float64
 	// Timeout bounds one HTTP attempt, headers and body (default 30s).
 	Timeout time.Duration
@@ -111,7 +116,8 @@ type Client struct {
 	region     string
 	secrets    []string
 
-	lim      *limiter
+	lim      *limiter // Twilio API requests: concurrency and rate
+	objLim   *limiter // object downloads: concurrency only
 	stats    *counters
 	apiRT    *transport
 	objRT    *transport
@@ -172,6 +178,9 @@ func New(cfg Config) (*Client, error) {
 	if cfg.MaxConcurrency <= 0 {
 		cfg.MaxConcurrency = DefaultMaxConcurrency
 	}
+	if cfg.MaxObjectConcurrency <= 0 {
+		cfg.MaxObjectConcurrency = cfg.MaxConcurrency
+	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
@@ -189,10 +198,13 @@ func New(cfg Config) (*Client, error) {
 	c.base = cfg.Transport
 	if c.base == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = cfg.MaxConcurrency
+		// The API and the object store may be one host (a proxy, the
+		// simulator): keep a connection for every slot of both limits.
+		t.MaxIdleConnsPerHost = cfg.MaxConcurrency + cfg.MaxObjectConcurrency
 		c.base = t
 	}
 	c.lim = &limiter{sem: make(chan struct{}, cfg.MaxConcurrency)}
+	c.objLim = &limiter{sem: make(chan struct{}, cfg.MaxObjectConcurrency)}
 	if cfg.RateLimit > 0 {
 		burst := int(cfg.RateLimit)
 		if burst < 1 {
@@ -213,12 +225,12 @@ func New(cfg Config) (*Client, error) {
 	if sleep == nil {
 		sleep = sleepCtx
 	}
-	mk := func(kind string) *transport {
-		return &transport{base: c.base, kind: kind, pol: pol, lim: c.lim, st: c.stats,
+	mk := func(kind string, lim *limiter) *transport {
+		return &transport{base: c.base, kind: kind, pol: pol, lim: lim, st: c.stats,
 			log: c.log, redact: c.Redact, sleep: sleep}
 	}
-	c.apiRT = mk(kindAPI)
-	c.objRT = mk(kindObject)
+	c.apiRT = mk(kindAPI, c.lim)
+	c.objRT = mk(kindObject, c.objLim)
 	c.objHTTP = &http.Client{
 		Transport:     c.objRT,
 		CheckRedirect: noRedirect,

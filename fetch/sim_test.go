@@ -516,10 +516,14 @@ func TestSimOperatorResultExpiry(t *testing.T) {
 }
 
 func TestSimConcurrencyLimit(t *testing.T) {
-	var cur, peak atomic.Int64
+	var apiCur, apiPeak, objCur, objPeak atomic.Int64
 	s, _ := newSim(t, twiliosim.Options{
 		Corpus: twiliosim.CorpusOptions{TranscriptsPerService: 60},
-		OnRequest: func(twiliosim.RequestInfo) {
+		OnRequest: func(ri twiliosim.RequestInfo) {
+			cur, peak := &apiCur, &apiPeak
+			if ri.Endpoint == twiliosim.EndpointObjectGet {
+				cur, peak = &objCur, &objPeak
+			}
 			n := cur.Add(1)
 			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
 			}
@@ -527,7 +531,7 @@ func TestSimConcurrencyLimit(t *testing.T) {
 			cur.Add(-1)
 		},
 	})
-	c, _ := simClient(t, s, func(c *Config) { c.MaxConcurrency = 5 })
+	c, _ := simClient(t, s, func(c *Config) { c.MaxConcurrency, c.MaxObjectConcurrency = 5, 4 })
 	var wg sync.WaitGroup
 	for _, tr := range s.Transcripts(s.ServiceSID("call-centre-encrypted")) {
 		if tr.Status != twiliosim.StatusCompleted {
@@ -542,7 +546,10 @@ func TestSimConcurrencyLimit(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if p := peak.Load(); p > 5 || p < 2 {
-		t.Errorf("peak in flight at the simulator %d, limit 5", p)
+	if p := apiPeak.Load(); p > 5 || p < 2 {
+		t.Errorf("API requests: peak in flight at the simulator %d, limit 5", p)
+	}
+	if p := objPeak.Load(); p > 4 || p < 2 {
+		t.Errorf("object downloads: peak in flight at the simulator %d, limit 4", p)
 	}
 }

@@ -34,7 +34,8 @@ type policy struct {
 	maxBody        int64
 }
 
-// limiter is the one concurrency semaphore and rate limiter of a Client.
+// limiter is a concurrency semaphore, and optionally a rate limiter, shared
+// by every caller of a Client: one for the API, one for object downloads.
 type limiter struct {
 	sem      chan struct{}
 	rl       *rate.Limiter // nil: unlimited
@@ -104,7 +105,7 @@ func (c *Client) Stats() Stats {
 		BytesDownloaded: c.stats.objectBytes.Load(),
 		APIBytes:        c.stats.apiBytes.Load(),
 		RetryWait:       time.Duration(c.stats.retryWait.Load()),
-		InFlight:        c.lim.inFlight.Load(),
+		InFlight:        c.lim.inFlight.Load() + c.objLim.inFlight.Load(),
 	}
 }
 

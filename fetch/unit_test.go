@@ -588,31 +588,36 @@ func TestListTranscriptsStreams(t *testing.T) {
 	}
 }
 
-func TestConcurrencyLimit(t *testing.T) {
+// TestConcurrencyLimits: API requests and object downloads each stay within
+// their own limit, and downloads do not take the API's slots (Twilio limits
+// API concurrency; the object store is another service).
+func TestConcurrencyLimits(t *testing.T) {
 	_, serve := sealedObject(t)
-	var inFlight, peak atomic.Int32
-	track := func(h http.HandlerFunc) http.HandlerFunc {
+	type gauge struct{ now, peak atomic.Int32 }
+	var api, obj, all gauge
+	enter := func(g *gauge) {
+		n := g.now.Add(1)
+		for p := g.peak.Load(); n > p && !g.peak.CompareAndSwap(p, n); p = g.peak.Load() {
+		}
+	}
+	track := func(g *gauge, h http.HandlerFunc) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			n := inFlight.Add(1)
-			for {
-				p := peak.Load()
-				if n <= p || peak.CompareAndSwap(p, n) {
-					break
-				}
-			}
+			enter(g)
+			enter(&all)
 			time.Sleep(5 * time.Millisecond)
 			h(w, r)
-			inFlight.Add(-1)
+			g.now.Add(-1)
+			all.now.Add(-1)
 		}
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("/obj", track(serve))
-	mux.HandleFunc("/v2/", track(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, transcriptJSON(gt(1), "")) }))
+	mux.HandleFunc("/obj", track(&obj, serve))
+	mux.HandleFunc("/v2/", track(&api, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, transcriptJSON(gt(1), "")) }))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	c, _ := newTestClient(t, srv.URL, func(c *Config) { c.MaxConcurrency = 4 })
+	c, _ := newTestClient(t, srv.URL, func(c *Config) { c.MaxConcurrency, c.MaxObjectConcurrency = 4, 3 })
 	var wg sync.WaitGroup
-	for i := 0; i < 64; i++ {
+	for i := 0; i < 96; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -628,8 +633,17 @@ func TestConcurrencyLimit(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if peak.Load() > 4 || peak.Load() < 2 {
-		t.Errorf("peak in flight %d, limit 4", peak.Load())
+	for _, tc := range []struct {
+		name  string
+		g     *gauge
+		limit int32
+	}{{"API requests", &api, 4}, {"object downloads", &obj, 3}} {
+		if p := tc.g.peak.Load(); p > tc.limit || p < 2 {
+			t.Errorf("%s: peak in flight %d, limit %d", tc.name, p, tc.limit)
+		}
+	}
+	if p := all.peak.Load(); p <= 4 {
+		t.Errorf("peak of all requests %d: object downloads seem to take API slots", p)
 	}
 	if c.Stats().InFlight != 0 {
 		t.Errorf("slots leaked: %d", c.Stats().InFlight)
