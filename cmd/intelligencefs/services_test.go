@@ -2,6 +2,7 @@ package main
 
 import (
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
@@ -82,5 +83,45 @@ func TestServicesList(t *testing.T) {
 	warns := lines(res.stderr, "⚠ ")
 	if len(warns) != 1 || !strings.Contains(warns[0], "call-centre-plain") || !strings.Contains(warns[0], "not encrypted with your key") {
 		t.Errorf("want one data logging warning for call-centre-plain on stderr, got:\n%s", res.stderr)
+	}
+}
+
+// TestServicesEncryptConflict: when the service changes between the
+// command's fetch and its update (another admin, the Console), the
+// If-Match update is refused and the command says so, changing nothing.
+func TestServicesEncryptConflict(t *testing.T) {
+	keyA, keyB := newKey(t), newKey(t)
+	var sim *twiliosim.Server
+	var once sync.Once
+	sim = newSim(t, twiliosim.Options{
+		Keys:   []twiliosim.Credential{{PublicKey: &keyA.PublicKey}, {PublicKey: &keyB.PublicKey}},
+		Corpus: twiliosim.CorpusOptions{TranscriptsPerService: -1, NoMixedService: true},
+		OnRequest: func(ri twiliosim.RequestInfo) {
+			if ri.Endpoint != twiliosim.EndpointUpdateService {
+				return
+			}
+			// Someone else updates the service just before ours lands.
+			once.Do(func() {
+				plain := sim.ServiceSID("call-centre-plain")
+				if err := sim.SetServiceEncryption(plain, sim.CredentialSIDs()[0], false); err != nil {
+					t.Error(err)
+				}
+			})
+		},
+	})
+	crB := sim.CredentialSIDs()[1]
+	plain := sim.ServiceSID("call-centre-plain")
+	res := runCLI(t, simEnv(sim), "services", "encrypt", plain, "--credential", crB)
+	if res.code != 1 || !strings.Contains(res.stderr, "changed while it was being updated") {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s\nwant exit 1 and the ETag conflict line", res.code, res.stdout, res.stderr)
+	}
+	if n := len(strings.Split(strings.TrimSpace(res.stderr), "\n")); n != 1 {
+		t.Errorf("%d stderr lines, want one", n)
+	}
+	if hasServiceCredential(sim.Services(), plain, crB) {
+		t.Error("the update went through despite the ETag mismatch")
+	}
+	if sim.Count(twiliosim.EndpointUpdateService) != 1 {
+		t.Errorf("%d update requests, want 1 (a 412 is not retried)", sim.Count(twiliosim.EndpointUpdateService))
 	}
 }
