@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
@@ -91,9 +92,9 @@ func TestServicesList(t *testing.T) {
 // If-Match update is refused and the command says so, changing nothing.
 func TestServicesEncryptConflict(t *testing.T) {
 	keyA, keyB := newKey(t), newKey(t)
-	var sim *twiliosim.Server
+	var simRef atomic.Pointer[twiliosim.Server] // the hook runs on the simulator's goroutines
 	var once sync.Once
-	sim = newSim(t, twiliosim.Options{
+	sim := newSim(t, twiliosim.Options{
 		Keys:   []twiliosim.Credential{{PublicKey: &keyA.PublicKey}, {PublicKey: &keyB.PublicKey}},
 		Corpus: twiliosim.CorpusOptions{TranscriptsPerService: -1, NoMixedService: true},
 		OnRequest: func(ri twiliosim.RequestInfo) {
@@ -102,6 +103,7 @@ func TestServicesEncryptConflict(t *testing.T) {
 			}
 			// Someone else updates the service just before ours lands.
 			once.Do(func() {
+				sim := simRef.Load()
 				plain := sim.ServiceSID("call-centre-plain")
 				if err := sim.SetServiceEncryption(plain, sim.CredentialSIDs()[0], false); err != nil {
 					t.Error(err)
@@ -109,6 +111,7 @@ func TestServicesEncryptConflict(t *testing.T) {
 			})
 		},
 	})
+	simRef.Store(sim)
 	crB := sim.CredentialSIDs()[1]
 	plain := sim.ServiceSID("call-centre-plain")
 	res := runCLI(t, simEnv(sim), "services", "encrypt", plain, "--credential", crB)
