@@ -58,18 +58,7 @@ func (s *Server) createPublicKey(r *http.Request, h http.Header) (int, []byte, *
 }
 
 func (s *Server) listPublicKeys(r *http.Request, h http.Header) (int, []byte, *apiError) {
-	p, e := parsePage(r.URL.Query(), 1000)
-	if e != nil {
-		return 0, nil, e
-	}
-	s.mu.RLock()
-	items := make([][]byte, len(s.creds))
-	for i, c := range s.creds {
-		items[i] = s.credentialBytes(c)
-	}
-	s.mu.RUnlock()
-	body, e := s.offsetPage("credentials", "/v1/Credentials/PublicKeys", nil, p, items)
-	return 200, body, e
+	return listAll(s, r, "credentials", "/v1/Credentials/PublicKeys", func() []*credential { return s.creds }, s.credentialBytes)
 }
 
 func (s *Server) fetchPublicKey(r *http.Request, sid string) (int, []byte, *apiError) {

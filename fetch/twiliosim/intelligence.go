@@ -228,18 +228,7 @@ func (s *Server) findService(sid string) *service {
 }
 
 func (s *Server) listServices(r *http.Request, h http.Header) (int, []byte, *apiError) {
-	p, e := parsePage(r.URL.Query(), 1000)
-	if e != nil {
-		return 0, nil, e
-	}
-	s.mu.RLock()
-	items := make([][]byte, len(s.services))
-	for i, svc := range s.services {
-		items[i] = s.serviceBytes(svc)
-	}
-	s.mu.RUnlock()
-	body, e := s.offsetPage("services", "/v2/Services", nil, p, items)
-	return 200, body, e
+	return listAll(s, r, "services", "/v2/Services", func() []*service { return s.services }, s.serviceBytes)
 }
 
 func (s *Server) fetchService(r *http.Request, h http.Header, sid string) (int, []byte, *apiError) {

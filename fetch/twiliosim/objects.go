@@ -200,7 +200,7 @@ func (s *Server) resolveObject(parts []string) (objectRef, bool) {
 		return ref, true
 	case ref.kind == "operator-results" && len(parts) == 4:
 		n, err := strconv.Atoi(parts[3])
-		if err != nil || n < 1 || n > len(s.operatorResults(t, ref.red)) {
+		if err != nil || n < 1 || n > s.operatorResultCount(t) {
 			return objectRef{}, false
 		}
 		ref.n = n

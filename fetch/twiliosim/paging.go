@@ -3,6 +3,7 @@ package twiliosim
 import (
 	"encoding/base64"
 	"encoding/json"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -164,4 +165,22 @@ func marshal(v any) []byte {
 		panic(err)
 	}
 	return []byte(strings.TrimSuffix(b.String(), "\n"))
+}
+
+// listAll serves a list endpoint without filters: every item, rendered
+// under the read lock, paged by offset (Page/PageToken, PageSize up to 1000).
+func listAll[T any](s *Server, r *http.Request, key, path string, items func() []T, render func(T) []byte) (int, []byte, *apiError) {
+	p, e := parsePage(r.URL.Query(), 1000)
+	if e != nil {
+		return 0, nil, e
+	}
+	s.mu.RLock()
+	all := items()
+	rendered := make([][]byte, len(all))
+	for i, it := range all {
+		rendered[i] = render(it)
+	}
+	s.mu.RUnlock()
+	body, e := s.offsetPage(key, path, nil, p, rendered)
+	return 200, body, e
 }
