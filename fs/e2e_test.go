@@ -93,6 +93,62 @@ func TestLaziness(t *testing.T) {
 	}
 }
 
+// TestWarmWalkRequests checks what a second `grep -r` over the same tree
+// asks of the mount: where the kernel supports it, nothing at all (no
+// OPENDIR, READDIR, OPEN, READ or RELEASE: folders and pages are cached by
+// the kernel, files need no open), and with kernel handles (kernels without
+// FUSE_NO_OPEN_SUPPORT) one open per file and still no request upstream.
+// Both walks print the same.
+func TestWarmWalkRequests(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		kernelOpens bool
+	}{{"without opens", false}, {"with kernel handles", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 31, TranscriptsPerService: 10}}, fetch.Config{},
+				func(o *Options) { o.kernelOpens = tc.kernelOpens })
+			r, dirs := e.srv.root, e.srv.dirs
+			if r.noOpen.Load() == tc.kernelOpens {
+				t.Fatalf("reads without OPEN: %v", r.noOpen.Load())
+			}
+			svc := e.completed(true)[0].ServiceSID
+			dir := e.svcDir(svc)
+			cold := run(t, dir, "grep", "-r", "-c", "-e", "transcript", ".")
+			if len(cold) == 0 {
+				t.Fatal("the cold grep printed nothing")
+			}
+			files := int64(bytes.Count(cold, []byte("\n")))
+			e.sim.ResetCounts()
+			readdirs, opens := dirs.readdirs.Load(), r.opens.Load()
+			warm := run(t, dir, "grep", "-r", "-c", "-e", "transcript", ".")
+			if !bytes.Equal(warm, cold) {
+				t.Errorf("the warm grep printed something else:\n%s\nwant\n%s", warm, cold)
+			}
+			if n := e.sim.Counts(); len(n) != 0 {
+				t.Errorf("warm grep made requests upstream: %v", n)
+			}
+			gotReaddirs, gotOpens := dirs.readdirs.Load()-readdirs, r.opens.Load()-opens
+			var contentFiles int64 // not service.json or transcript.json
+			for _, line := range strings.Split(strings.TrimSpace(string(cold)), "\n") {
+				name, _, _ := strings.Cut(line, ":")
+				if !strings.HasSuffix(name, "service.json") && !strings.HasSuffix(name, "transcript.json") {
+					contentFiles++
+				}
+			}
+			t.Logf("%d files: %d READDIR without a handle, %d opens or first READs", files, gotReaddirs, gotOpens)
+			if gotReaddirs != 0 {
+				t.Errorf("warm grep sent %d READDIRs, want 0 (listings cached by the kernel)", gotReaddirs)
+			}
+			if !tc.kernelOpens && gotOpens != 0 {
+				t.Errorf("warm grep reached %d content files, want 0 (pages cached, no OPEN)", gotOpens)
+			}
+			if tc.kernelOpens && gotOpens != contentFiles {
+				t.Errorf("with kernel handles the warm grep opened %d content files, want each of the %d once", gotOpens, contentFiles)
+			}
+		})
+	}
+}
+
 // TestSizes checks that listing never fetches, that sizes reported before
 // the content is known are not cached by the kernel, and that stat after ls
 // shows the exact size.

@@ -41,97 +41,146 @@ func (z *zeroWatch) onZeroed(mem []byte) {
 
 // TestEvictedBuffersZeroed reads a corpus several times the size of a small
 // cache through a mount: every buffer the cache lets go (evicted, and the
-// rest at close) reads back all zeros before it is unmapped; a buffer pinned
-// by an open file is not zeroed while the file is open (the file still
-// reads its exact bytes after its entry was evicted), and is zeroed after
-// close.
+// rest at close) reads back all zeros before it is unmapped. A buffer still
+// in use is not zeroed: with handles (kernels without
+// FUSE_NO_OPEN_SUPPORT) one pinned by an open file, which still reads its
+// exact bytes after its entry was evicted and is zeroed after close; without
+// OPEN one held by a read lease, which serves the rest of a half-read file
+// larger than the whole cache without a second download and is zeroed once
+// the read reaches the end.
 func TestEvictedBuffersZeroed(t *testing.T) {
-	marker := []byte("MARKER-zero-check-7f3a")
-	z := &zeroWatch{marker: marker}
-	var root atomic.Pointer[Root]
-	cache, err := plaincache.New(plaincache.Options{
-		MaxBytes: 64 << 10, Mlock: plaincache.MlockOff, OnZeroed: z.onZeroed,
-		OnDrop: func(key string) {
-			if r := root.Load(); r != nil {
-				r.CacheDropped(key)
+	for _, tc := range []struct {
+		name        string
+		kernelOpens bool
+		perService  int
+		bytes       int // sentences document size; 0: the corpus default
+	}{
+		{name: "open handle pins", kernelOpens: true, perService: 30},
+		// Larger than the kernel's readahead, so 4 KiB read leaves the
+		// file half-read.
+		{name: "read lease pins", perService: 12, bytes: 4 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			marker := []byte("MARKER-zero-check-7f3a")
+			z := &zeroWatch{marker: marker}
+			var root atomic.Pointer[Root]
+			cache, err := plaincache.New(plaincache.Options{
+				MaxBytes: 64 << 10, Mlock: plaincache.MlockOff, OnZeroed: z.onZeroed,
+				OnDrop: func(key string) {
+					if r := root.Load(); r != nil {
+						r.CacheDropped(key)
+					}
+				},
+			})
+			if err != nil {
+				t.Fatal(err)
 			}
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Registered before the mount's cleanups, so it runs after the unmount:
-	// closing the cache zeroes and frees everything left.
-	t.Cleanup(func() {
-		cache.Close()
-		if st := cache.Stats(); st.LiveBytes != 0 {
-			t.Errorf("after Close, %d bytes of buffers are still mapped", st.LiveBytes)
-		}
-		if n := z.nonZero.Load(); n != 0 {
-			t.Errorf("%d buffers freed at close held non-zero bytes", n)
-		}
-	})
-	e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 29, TranscriptsPerService: 30, Markers: []string{string(marker)}}},
-		fetch.Config{}, func(o *Options) { o.Cache = cache })
-	root.Store(e.srv.Root())
-	var tis []twiliosim.TranscriptInfo
-	for _, s := range e.sim.Services() {
-		for _, ti := range e.sim.Transcripts(s.SID) {
-			if ti.Status == "completed" && ti.EncryptionCredentialSID != "" {
-				tis = append(tis, ti)
+			// Registered before the mount's cleanups, so it runs after the
+			// unmount: closing the cache zeroes and frees everything left.
+			t.Cleanup(func() {
+				cache.Close()
+				if st := cache.Stats(); st.LiveBytes != 0 {
+					t.Errorf("after Close, %d bytes of buffers are still mapped", st.LiveBytes)
+				}
+				if n := z.nonZero.Load(); n != 0 {
+					t.Errorf("%d buffers freed at close held non-zero bytes", n)
+				}
+			})
+			e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 29, TranscriptsPerService: tc.perService,
+				Markers: []string{string(marker)}, SentencesBytes: tc.bytes}},
+				fetch.Config{}, func(o *Options) { o.Cache = cache; o.kernelOpens = tc.kernelOpens })
+			root.Store(e.srv.Root())
+			if got := e.srv.Root().noOpen.Load(); got == tc.kernelOpens {
+				t.Fatalf("reads without OPEN: %v, want %v", got, !tc.kernelOpens)
 			}
-		}
-	}
-	if len(tis) < 10 {
-		t.Fatalf("only %d encrypted transcripts", len(tis))
-	}
-	path := func(ti twiliosim.TranscriptInfo) string {
-		return filepath.Join(e.tDir(ti.ServiceSID, ti.SID), "sentences.json")
-	}
+			var tis []twiliosim.TranscriptInfo
+			for _, s := range e.sim.Services() {
+				for _, ti := range e.sim.Transcripts(s.SID) {
+					if ti.Status == "completed" && ti.EncryptionCredentialSID != "" {
+						tis = append(tis, ti)
+					}
+				}
+			}
+			if len(tis) < 6 {
+				t.Fatalf("only %d encrypted transcripts", len(tis))
+			}
+			path := func(ti twiliosim.TranscriptInfo) string {
+				return filepath.Join(e.tDir(ti.ServiceSID, ti.SID), "sentences.json")
+			}
 
-	// Pin the first one with an open file.
-	first := tis[0]
-	want0 := e.expected(t, first)["sentences.json"]
-	f, err := os.Open(path(first))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var total int
-	for _, ti := range tis[1:] {
-		got, err := os.ReadFile(path(ti))
-		if err != nil {
-			t.Fatal(err)
-		}
-		total += len(got)
-	}
-	st := cache.Stats()
-	t.Logf("read %d bytes through a %d-byte cache: %+v, %d buffers zeroed", total, 64<<10, st, z.freed.Load())
-	if st.Evictions == 0 || z.freed.Load() == 0 {
-		t.Fatalf("nothing was evicted and freed (evictions %d, freed %d): the test proves nothing", st.Evictions, z.freed.Load())
-	}
-	if _, ok := cache.Peek(keySentences(first.SID)); ok {
-		t.Fatal("the pinned file's entry was not evicted; read more data")
-	}
-	// Evicted but pinned: the open file still reads its exact bytes, so its
-	// buffer was not zeroed. Bypass the kernel page cache with a fresh
-	// offset read through the handle (pages may be gone after eviction).
-	got, err := io.ReadAll(io.NewSectionReader(f, 0, int64(len(want0))+1))
-	if err != nil || !bytes.Equal(got, want0) {
-		t.Errorf("pinned file after eviction: %v, %d bytes, want %d", err, len(got), len(want0))
-	}
-	freedBefore := z.freed.Load()
-	f.Close()
-	for i := 0; z.freed.Load() == freedBefore; i++ {
-		if i == 200 {
-			t.Fatal("the closed file's buffer was not zeroed and freed")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := z.nonZero.Load(); n != 0 {
-		t.Errorf("%d freed buffers held non-zero bytes", n)
-	}
-	if z.sawMarks {
-		t.Error("a freed buffer still held plaintext (the marker)")
+			// Pin the first one: an open file, or its first 4 KiB read.
+			first := tis[0]
+			want0 := e.expected(t, first)["sentences.json"]
+			f, err := os.Open(path(first))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if !tc.kernelOpens {
+				head := make([]byte, 4096)
+				if _, err := io.ReadFull(f, head); err != nil || !bytes.Equal(head, want0[:4096]) {
+					t.Fatalf("first 4 KiB: %v", err)
+				}
+			}
+			others := tis[1:]
+			if tc.bytes != 0 {
+				others = tis[1:6] // each larger than the cache already
+			}
+			var total int
+			for _, ti := range others {
+				got, err := os.ReadFile(path(ti))
+				if err != nil {
+					t.Fatal(err)
+				}
+				total += len(got)
+			}
+			st := cache.Stats()
+			t.Logf("read %d bytes through a %d-byte cache: %+v, %d buffers zeroed", total, 64<<10, st, z.freed.Load())
+			if (tc.bytes == 0 && st.Evictions == 0) || z.freed.Load() == 0 {
+				t.Fatalf("nothing was evicted and freed (evictions %d, freed %d): the test proves nothing", st.Evictions, z.freed.Load())
+			}
+			if _, ok := cache.Peek(keySentences(first.SID)); ok {
+				t.Fatal("the pinned file's entry was not evicted; read more data")
+			}
+			// Evicted but pinned: the file still reads its exact bytes, so
+			// its buffer was not zeroed. Bypass the kernel page cache with a
+			// fresh offset read (pages may be gone after eviction).
+			downloads := e.sim.Count(twiliosim.EndpointObjectGet)
+			got, err := io.ReadAll(io.NewSectionReader(f, 0, int64(len(want0))+1))
+			if err != nil || !bytes.Equal(got, want0) {
+				t.Errorf("pinned file after eviction: %v, %d bytes, want %d", err, len(got), len(want0))
+			}
+			if n := e.sim.Count(twiliosim.EndpointObjectGet) - downloads; n != 0 {
+				t.Errorf("reading the pinned file again downloaded %d objects, want 0", n)
+			}
+			if tc.kernelOpens {
+				freedBefore := z.freed.Load()
+				f.Close()
+				for i := 0; z.freed.Load() == freedBefore; i++ {
+					if i == 200 {
+						t.Fatal("the closed file's buffer was not zeroed and freed")
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+			} else {
+				// Every document is larger than the cache: once the read
+				// reached the end nothing may stay mapped.
+				for i := 0; cache.Stats().LiveBytes != 0; i++ {
+					if i == 200 {
+						t.Fatalf("%d bytes still mapped after the read reached the end", cache.Stats().LiveBytes)
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+			if n := e.srv.Root().leases.held(); n != 0 {
+				t.Errorf("%d read leases still held after every read reached the end", n)
+			}
+			if n := z.nonZero.Load(); n != 0 {
+				t.Errorf("%d freed buffers held non-zero bytes", n)
+			}
+			if z.sawMarks {
+				t.Error("a freed buffer still held plaintext (the marker)")
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
+	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -14,6 +15,7 @@ import (
 type Server struct {
 	srv       *fuse.Server
 	root      *Root
+	dirs      *handlelessDirs
 	closeOnce sync.Once
 }
 
@@ -34,12 +36,33 @@ func Mount(mountpoint string, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv, err := gofs.Mount(mountpoint, root, root.fuseOptions())
+	var ignore uint64
+	if opts.kernelOpens {
+		ignore = fuse.CAP_NO_OPEN_SUPPORT | fuse.CAP_NO_OPENDIR_SUPPORT
+	}
+	srv, dirs, err := serve(mountpoint, root, root.fuseOptions(), root.opts.DirCacheTime, root.kernelOffers, ignore)
 	if err != nil {
 		root.Close()
 		return nil, fmt.Errorf("fs: mount %s: %w", mountpoint, err)
 	}
-	return &Server{srv: srv, root: root}, nil
+	return &Server{srv: srv, root: root, dirs: dirs}, nil
+}
+
+// serve mounts the node tree under root with folders read without OPENDIR
+// (handlelessDirs) and serves it on its own goroutine.
+func serve(mountpoint string, root gofs.InodeEmbedder, o *gofs.Options, dirCacheTime time.Duration, onInit func(uint64), ignore uint64) (*fuse.Server, *handlelessDirs, error) {
+	raw := newHandlelessDirs(gofs.NewNodeFS(root, o), dirCacheTime, onInit)
+	raw.ignore = ignore
+	srv, err := fuse.NewServer(raw, mountpoint, &o.MountOptions)
+	if err != nil {
+		return nil, nil, err
+	}
+	go srv.Serve()
+	if err := srv.WaitMount(); err != nil {
+		// The serve loop ends by itself when the mount never came up.
+		return nil, nil, err
+	}
+	return srv, raw, nil
 }
 
 // fuseOptions are the go-fuse settings for this root.

@@ -21,7 +21,7 @@ type attrer interface {
 const contentKeepTime = time.Hour
 
 // contentFile is sentences.json, sentences.txt or operator-results/<n>.json:
-// plaintext fetched and decrypted on GETATTR or OPEN, served from the
+// plaintext fetched and decrypted on GETATTR, OPEN or READ, served from the
 // off-heap cache and then from the kernel page cache.
 type contentFile struct {
 	gofs.Inode
@@ -30,6 +30,8 @@ type contentFile struct {
 	kind contentKind
 	n    int      // operator result number, from 1
 	l    *listing // prefetch order; nil when reached outside a listing
+
+	lease readLease // guarded by r.leases.mu
 }
 
 func (f *contentFile) key() string { return contentKey(f.ts.sid, f.kind, f.n) }
@@ -52,8 +54,11 @@ func (f *contentFile) OnAdd(ctx context.Context) { f.ts.addFile(f.key(), f.Embed
 
 var _ = (gofs.NodeOnForgetter)((*contentFile)(nil))
 
-// OnForget unregisters the inode.
-func (f *contentFile) OnForget() { f.ts.removeFile(f.key(), f.EmbeddedInode()) }
+// OnForget unregisters the inode and ends its lease.
+func (f *contentFile) OnForget() {
+	f.ts.removeFile(f.key(), f.EmbeddedInode())
+	f.r.leases.end(&f.lease)
+}
 
 var _ = (gofs.NodeGetattrer)((*contentFile)(nil))
 
@@ -70,11 +75,17 @@ func (f *contentFile) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse
 		return 0
 	}
 	if _, known := f.ts.size(f.key()); !known {
-		buf, err := f.r.loadContent(ctx, f.ts, f.kind, f.n)
+		buf, err := f.load(ctx)
 		if err != nil {
 			return errnoOf(err)
 		}
 		if buf != nil {
+			// Without OPEN the READs come next: lease the plaintext
+			// to them, or a file larger than the cache would be
+			// fetched twice.
+			if f.r.noOpen.Load() {
+				f.r.leases.grant(&f.lease, buf)
+			}
 			buf.Release()
 		}
 	}
@@ -84,19 +95,24 @@ func (f *contentFile) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse
 
 var _ = (gofs.NodeOpener)((*contentFile)(nil))
 
-// Open fetches and decrypts on a miss and pins the plaintext for the life
-// of the handle. FOPEN_KEEP_CACHE: the content of a completed transcript is
-// immutable, so the kernel may keep its pages across opens (they are
-// dropped explicitly when the cache drops the entry). Opening sentences.json
-// also moves the prefetch window along the listing.
+// Open answers ENOSYS where the kernel supports it, on purpose, as Flush
+// does: a capability answer, not an error. The kernel then sends neither
+// OPEN nor RELEASE for any file of the mount (fc->no_open) and keeps pages
+// across opens (FOPEN_KEEP_CACHE is implied), two round trips less per
+// file for `grep -r`. Reads then arrive without a handle (Read). Elsewhere
+// it fetches and decrypts on a miss and pins the plaintext for the life of
+// the handle, with FOPEN_KEEP_CACHE: the content of a completed transcript
+// is immutable (its pages are dropped explicitly when the cache drops the
+// entry). Either way, opening sentences.json moves the prefetch window
+// along the listing (here, or at its first READ).
 func (f *contentFile) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
 		return nil, 0, syscall.EROFS
 	}
-	f.r.opens.Add(1)
-	if f.kind == kindSentences && f.l != nil {
-		f.r.prefetcher.opened(f.l, f.ts.sid)
+	if f.r.noOpen.Load() {
+		return nil, 0, syscall.ENOSYS
 	}
+	f.opened()
 	buf, err := f.r.loadContent(ctx, f.ts, f.kind, f.n)
 	if err != nil {
 		return nil, 0, errnoOf(err)
@@ -106,6 +122,14 @@ func (f *contentFile) Open(ctx context.Context, flags uint32) (gofs.FileHandle, 
 		h.data = buf.Bytes()
 	}
 	return h, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// opened counts an open and moves the prefetch window.
+func (f *contentFile) opened() {
+	f.r.opens.Add(1)
+	if f.kind == kindSentences && f.l != nil {
+		f.r.prefetcher.opened(f.l, f.ts.sid)
+	}
 }
 
 var _ = (gofs.NodeFlusher)((*contentFile)(nil))
@@ -120,14 +144,73 @@ func (f *contentFile) Flush(ctx context.Context, fh gofs.FileHandle) syscall.Err
 
 var _ = (gofs.NodeReader)((*contentFile)(nil))
 
-// Read serves from the handle's pinned buffer.
+// Read serves from the handle's pinned buffer, or, without OPEN, from the
+// file's lease or the cache, fetching and decrypting on a miss. The reply
+// holds a pin of its own until go-fuse has written it (pinnedRead.Done). A
+// READ at offset 0 stands for the open: it moves the prefetch window.
 func (f *contentFile) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	h, ok := fh.(*contentHandle)
-	if !ok {
+	if h, ok := fh.(*contentHandle); ok {
+		return h.Read(ctx, dest, off)
+	}
+	if fh != nil {
 		return nil, syscall.EBADF
 	}
-	return h.Read(ctx, dest, off)
+	leases := &f.r.leases
+	if f.r.isGone(f.ts.sid) {
+		leases.end(&f.lease)
+		return nil, syscall.ENOENT
+	}
+	if off == 0 {
+		f.opened()
+		leases.restart(&f.lease)
+	}
+	buf := leases.pinned(&f.lease)
+	if buf == nil {
+		var err error
+		if buf, err = f.load(ctx); err != nil {
+			return nil, errnoOf(err)
+		}
+		if buf == nil { // empty content
+			return fuse.ReadResultData(nil), 0
+		}
+		leases.grant(&f.lease, buf)
+	}
+	data := buf.Bytes()
+	if off < 0 || off >= int64(len(data)) {
+		buf.Release()
+		return fuse.ReadResultData(nil), 0
+	}
+	end := min(off+int64(len(dest)), int64(len(data)))
+	if end == int64(len(data)) {
+		// The reader reached the end: it needs the pin no longer
+		// once the READs sent with this one are served.
+		leases.finish(&f.lease)
+	}
+	return &pinnedRead{data: data[off:end], buf: buf}, 0
 }
+
+// load loads the content, pinned.
+func (f *contentFile) load(ctx context.Context) (*plainBuffer, error) {
+	return f.r.loadContent(ctx, f.ts, f.kind, f.n)
+}
+
+// pinnedRead is a READ reply over pinned plaintext. go-fuse calls Done
+// once it has written the reply (also when writing failed); only then is
+// the pin dropped, so the bytes cannot be zeroed or unmapped under it.
+type pinnedRead struct {
+	data []byte
+	buf  *plainBuffer
+	once sync.Once
+}
+
+// Bytes returns the pinned slice itself (no copy).
+func (p *pinnedRead) Bytes(buf []byte) ([]byte, fuse.Status) { return p.data, fuse.OK }
+
+// Size is the reply's length.
+func (p *pinnedRead) Size() int { return len(p.data) }
+
+// Done drops the reply's pin.
+func (p *pinnedRead) Done() { p.once.Do(p.buf.Release) }
 
 // contentHandle pins one plaintext buffer from OPEN to RELEASE.
 //
@@ -201,10 +284,18 @@ func (m *metaFile) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.At
 var _ = (gofs.NodeOpener)((*metaFile)(nil))
 
 // Open snapshots the rendering. No KEEP_CACHE: metadata of a transcript in
-// progress changes, so each open starts from fresh pages.
+// progress changes, so each open starts from fresh pages. Where the kernel
+// reads files without OPEN it answers ENOSYS (contentFile.Open); the kernel
+// then keeps pages and drops them when GETATTR, once the attribute timeout
+// (--dir-cache-time) has passed, reports a new mtime or size
+// (FUSE_AUTO_INVAL_DATA): the rendering's mtime is the transcript's
+// date_updated.
 func (m *metaFile) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
 		return nil, 0, syscall.EROFS
+	}
+	if m.r.noOpen.Load() {
+		return nil, 0, syscall.ENOSYS
 	}
 	b, _ := m.render()
 	return &metaHandle{data: b}, 0, 0
@@ -219,17 +310,22 @@ func (m *metaFile) Flush(ctx context.Context, fh gofs.FileHandle) syscall.Errno 
 
 var _ = (gofs.NodeReader)((*metaFile)(nil))
 
-// Read serves the snapshot.
+// Read serves the handle's snapshot, or without OPEN the current rendering.
 func (m *metaFile) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	h, ok := fh.(*metaHandle)
-	if !ok {
+	var data []byte
+	switch h := fh.(type) {
+	case *metaHandle:
+		data = h.data
+	case nil:
+		data, _ = m.render()
+	default:
 		return nil, syscall.EBADF
 	}
-	if off >= int64(len(h.data)) || off < 0 {
+	if off >= int64(len(data)) || off < 0 {
 		return fuse.ReadResultData(nil), 0
 	}
-	end := min(off+int64(len(dest)), int64(len(h.data)))
-	return fuse.ReadResultData(h.data[off:end]), 0
+	end := min(off+int64(len(dest)), int64(len(data)))
+	return fuse.ReadResultData(data[off:end]), 0
 }
 
 // metaHandle holds one rendering of a metadata file.

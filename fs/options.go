@@ -98,6 +98,11 @@ type Options struct {
 	// DirectMountStrict disables the fusermount3 fallback when mounting as
 	// root (useful in tests that must not depend on the setuid helper).
 	DirectMountStrict bool
+
+	// kernelOpens makes the mount open files and folders as it does on
+	// kernels without FUSE_NO_OPEN_SUPPORT and FUSE_NO_OPENDIR_SUPPORT
+	// (handles from OPEN to RELEASE), so tests cover that path here.
+	kernelOpens bool
 }
 
 // DefaultOptions returns the defaults the CLI starts from; Source and

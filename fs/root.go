@@ -48,7 +48,9 @@ type Root struct {
 	probes     map[string]probeResult
 	tMu        sync.Mutex
 	tstates    map[string]*tstate
-	opens      atomic.Int64 // content opens, for benchmarks
+	opens      atomic.Int64 // content opens (first READs without OPEN), for benchmarks
+	noOpen     atomic.Bool  // the kernel reads files without OPEN/RELEASE
+	leases     leaseSet
 	flights    flightGroup
 	notifier   *notifier
 	prefetcher *prefetcher
@@ -107,6 +109,7 @@ func NewRoot(opts Options) (*Root, error) {
 		r.cache, r.ownCache = c, true
 	}
 	r.prefetcher = newPrefetcher(r)
+	r.leases.budget = opts.CacheSize / 4
 	return r, nil
 }
 
@@ -116,9 +119,17 @@ func (r *Root) Close() {
 	r.cancel()
 	r.bg.Wait()
 	r.notifier.close()
+	r.leases.close()
 	if r.ownCache {
 		r.cache.Close()
 	}
+}
+
+// kernelOffers takes the capabilities the kernel offered at INIT: where it
+// can read files without OPEN and RELEASE, content and metadata files are
+// opened that way (contentFile.Open).
+func (r *Root) kernelOffers(flags uint64) {
+	r.noOpen.Store(flags&fuse.CAP_NO_OPEN_SUPPORT != 0)
 }
 
 // OnAdd builds the two fixed top-level folders.

@@ -1,0 +1,156 @@
+package fs
+
+import (
+	"container/list"
+	"sync"
+	"time"
+)
+
+// Read leases. Where the kernel supports it (FUSE_NO_OPEN_SUPPORT), content
+// files are read without OPEN and RELEASE (see contentFile.Open), so no
+// request marks the span in which a file is being read. A lease stands in
+// for the open handle's pin: the first GETATTR or READ that loads a file
+// pins its plaintext, and the lease keeps that pin until shortly after a
+// READ reached the end of the file (leaseTail: the kernel's readahead sends
+// several READs at once and the last may be served before the others),
+// until leaseIdle passes without a READ, or until more recently read files
+// need the place (at most maxLeases files and the budget in bytes, but
+// always the newest). Without it a file evicted between its READs (by
+// prefetch, or because it is larger than the whole cache) would be fetched
+// and decrypted again for each READ.
+
+// leaseIdle is how long a lease outlives its file's last READ.
+const leaseIdle = 5 * time.Second
+
+// leaseTail is how long a lease outlives the READ that reached the end.
+const leaseTail = 200 * time.Millisecond
+
+// maxLeases bounds the files whose plaintext a lease keeps pinned (files
+// being read at once by different readers, or left half-read).
+const maxLeases = 16
+
+// leaseSet holds the mount's leases, least recently read at the back.
+type leaseSet struct {
+	mu     sync.Mutex
+	lru    list.List // of *readLease
+	bytes  int64     // held by leases
+	budget int64     // bytes the leases may hold beyond the newest one
+	closed bool
+}
+
+// readLease is one content file's lease (the zero value holds nothing).
+type readLease struct {
+	buf    *plainBuffer
+	elem   *list.Element
+	timer  *time.Timer
+	ending bool // a READ reached the end; the lease ends after leaseTail
+}
+
+// pinned returns the leased buffer with one more pin for the caller (a
+// READ reply), or nil when l holds nothing.
+func (s *leaseSet) pinned(l *readLease) *plainBuffer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l.buf == nil {
+		return nil
+	}
+	l.buf.Pin()
+	s.lru.MoveToFront(l.elem)
+	if !l.ending {
+		l.timer.Reset(leaseIdle)
+	}
+	return l.buf
+}
+
+// finish shortens l to leaseTail: a READ reached the end of the file.
+func (s *leaseSet) finish(l *readLease) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l.buf != nil && !l.ending {
+		l.ending = true
+		l.timer.Reset(leaseTail)
+	}
+}
+
+// restart undoes finish: a new pass over the file (a READ at offset 0).
+func (s *leaseSet) restart(l *readLease) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l.buf != nil && l.ending {
+		l.ending = false
+		l.timer.Reset(leaseIdle)
+	}
+}
+
+// grant makes l keep a pin of its own on buf (the caller holds one) unless
+// it holds a buffer already; the least recently read lease beyond
+// maxLeases ends.
+func (s *leaseSet) grant(l *readLease, buf *plainBuffer) {
+	s.mu.Lock()
+	if s.closed || l.buf != nil {
+		s.mu.Unlock()
+		return
+	}
+	buf.Pin()
+	l.buf, l.ending = buf, false
+	l.elem = s.lru.PushFront(l)
+	s.bytes += int64(buf.Len())
+	if l.timer == nil {
+		l.timer = time.AfterFunc(leaseIdle, func() { s.end(l) })
+	} else {
+		l.timer.Reset(leaseIdle)
+	}
+	var ended []*plainBuffer
+	for s.lru.Len() > maxLeases || s.lru.Len() > 1 && s.bytes > s.budget {
+		ended = append(ended, s.takeLocked(s.lru.Back().Value.(*readLease)))
+	}
+	s.mu.Unlock()
+	for _, b := range ended {
+		b.Release()
+	}
+}
+
+// end drops l's pin, if it holds one.
+func (s *leaseSet) end(l *readLease) {
+	s.mu.Lock()
+	b := s.takeLocked(l)
+	s.mu.Unlock()
+	if b != nil {
+		b.Release()
+	}
+}
+
+// takeLocked detaches l's buffer (nil when none) for the caller to release.
+func (s *leaseSet) takeLocked(l *readLease) *plainBuffer {
+	if l.buf == nil {
+		return nil
+	}
+	s.lru.Remove(l.elem)
+	l.elem = nil
+	l.timer.Stop()
+	b := l.buf
+	l.buf = nil
+	s.bytes -= int64(b.Len())
+	return b
+}
+
+// held reports how many leases hold a buffer (tests).
+func (s *leaseSet) held() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lru.Len()
+}
+
+// close ends every lease; later grants keep nothing.
+func (s *leaseSet) close() {
+	s.mu.Lock()
+	s.closed = true
+	var ended []*plainBuffer
+	for s.lru.Len() > 0 {
+		ended = append(ended, s.takeLocked(s.lru.Back().Value.(*readLease)))
+	}
+	s.mu.Unlock()
+	for _, b := range ended {
+		b.Release()
+	}
+}

@@ -1,0 +1,153 @@
+package fs
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/intelligencefs/intelligencefs/fs/plaincache"
+)
+
+// TestReadLeases drives leaseSet with buffers that are in no cache, so a
+// buffer is zeroed and freed exactly when its last pin goes: the lease's
+// pin keeps it, and its end frees it.
+func TestReadLeases(t *testing.T) {
+	var freed atomic.Int64
+	cache, err := plaincache.New(plaincache.Options{MaxBytes: 1 << 20, Mlock: plaincache.MlockOff,
+		OnZeroed: func([]byte) { freed.Add(1) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cache.Close)
+	// leased allocates a buffer, grants it to l and drops the caller's
+	// pin: only the lease holds it then.
+	leased := func(s *leaseSet, l *readLease, size int) *plainBuffer {
+		t.Helper()
+		b, err := cache.Alloc(size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Bytes()[0] = 1
+		s.grant(l, b)
+		b.Release()
+		return b
+	}
+	waitFreed := func(want int64, within time.Duration) {
+		t.Helper()
+		deadline := time.Now().Add(within)
+		for freed.Load() < want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d buffers freed, want %d within %v", freed.Load(), want, within)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+
+	t.Run("a lease keeps the buffer until it ends", func(t *testing.T) {
+		freed.Store(0)
+		s := &leaseSet{budget: 1 << 20}
+		var l readLease
+		b := leased(s, &l, 4096)
+		if freed.Load() != 0 || b.Bytes() == nil {
+			t.Fatal("the leased buffer was freed")
+		}
+		p := s.pinned(&l) // a READ reply's pin
+		if p != b {
+			t.Fatal("pinned returned another buffer")
+		}
+		s.end(&l)
+		if freed.Load() != 0 {
+			t.Fatal("freed while a reply still held its pin")
+		}
+		p.Release()
+		waitFreed(1, time.Second)
+		if s.pinned(&l) != nil || s.held() != 0 {
+			t.Error("an ended lease still holds a buffer")
+		}
+	})
+
+	t.Run("a READ that reached the end ends the lease after leaseTail, not before", func(t *testing.T) {
+		freed.Store(0)
+		s := &leaseSet{budget: 1 << 20}
+		var l readLease
+		leased(s, &l, 4096)
+		s.finish(&l)
+		if p := s.pinned(&l); p == nil { // a READ sent with the last one
+			t.Fatal("lease gone right after the end was read")
+		} else {
+			p.Release()
+		}
+		waitFreed(1, leaseTail+time.Second)
+	})
+
+	t.Run("a new pass from offset 0 keeps the lease", func(t *testing.T) {
+		freed.Store(0)
+		s := &leaseSet{budget: 1 << 20}
+		var l readLease
+		leased(s, &l, 4096)
+		s.finish(&l)
+		s.restart(&l)
+		time.Sleep(leaseTail + 100*time.Millisecond)
+		if freed.Load() != 0 || s.held() != 1 {
+			t.Errorf("restarted lease ended after leaseTail (freed %d, held %d)", freed.Load(), s.held())
+		}
+		s.close()
+		waitFreed(1, time.Second)
+	})
+
+	t.Run("at most maxLeases, the least recently read ends first", func(t *testing.T) {
+		freed.Store(0)
+		s := &leaseSet{budget: 1 << 20}
+		ls := make([]readLease, maxLeases+3)
+		for i := range ls {
+			if i == maxLeases {
+				s.pinned(&ls[0]).Release() // read again: the most recent now
+			}
+			leased(s, &ls[i], 4096)
+		}
+		waitFreed(3, time.Second)
+		if s.held() != maxLeases {
+			t.Errorf("%d leases held, want %d", s.held(), maxLeases)
+		}
+		for i, want := range map[int]bool{0: true, 1: false, 2: false, 3: false, 4: true} {
+			if got := ls[i].buf != nil; got != want {
+				t.Errorf("lease %d held %v, want %v", i, got, want)
+			}
+		}
+		s.close()
+		waitFreed(int64(len(ls)), time.Second)
+	})
+
+	t.Run("the byte budget bounds leases, but the newest always holds", func(t *testing.T) {
+		freed.Store(0)
+		s := &leaseSet{budget: 3 * 4096}
+		ls := make([]readLease, 5)
+		for i := range ls {
+			leased(s, &ls[i], 4096)
+		}
+		waitFreed(2, time.Second)
+		if s.held() != 3 {
+			t.Errorf("%d leases held, want 3 within the budget", s.held())
+		}
+		var big readLease
+		leased(s, &big, 64<<10) // larger than the budget alone
+		waitFreed(5, time.Second)
+		if s.held() != 1 || big.buf == nil {
+			t.Errorf("%d leases held (big one: %v), want only the newest", s.held(), big.buf != nil)
+		}
+		s.close()
+		waitFreed(6, time.Second)
+	})
+
+	t.Run("after close a grant keeps nothing", func(t *testing.T) {
+		freed.Store(0)
+		s := &leaseSet{budget: 1 << 20}
+		s.close()
+		var l readLease
+		leased(s, &l, 4096)
+		waitFreed(1, time.Second)
+		if s.held() != 0 {
+			t.Error("a lease was granted after close")
+		}
+	})
+}
