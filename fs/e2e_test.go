@@ -98,15 +98,18 @@ func TestLaziness(t *testing.T) {
 // OPENDIR, READDIR, OPEN, READ or RELEASE: folders and pages are cached by
 // the kernel, files need no open), and with kernel handles (kernels without
 // FUSE_NO_OPEN_SUPPORT) one open per file and still no request upstream.
-// Both walks print the same.
+// Both walks print the same. Once --dir-cache-time has passed, a third walk
+// reads the transcripts listing again (and asks only for what is new) but
+// not the folders of completed transcripts, which never change.
 func TestWarmWalkRequests(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
 		kernelOpens bool
 	}{{"without opens", false}, {"with kernel handles", true}} {
 		t.Run(tc.name, func(t *testing.T) {
+			const dirCacheTime = 2 * time.Second
 			e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 31, TranscriptsPerService: 10}}, fetch.Config{},
-				func(o *Options) { o.kernelOpens = tc.kernelOpens })
+				func(o *Options) { o.kernelOpens = tc.kernelOpens; o.DirCacheTime = dirCacheTime })
 			r, dirs := e.srv.root, e.srv.dirs
 			if r.noOpen.Load() == tc.kernelOpens {
 				t.Fatalf("reads without OPEN: %v", r.noOpen.Load())
@@ -144,6 +147,38 @@ func TestWarmWalkRequests(t *testing.T) {
 			}
 			if tc.kernelOpens && gotOpens != contentFiles {
 				t.Errorf("with kernel handles the warm grep opened %d content files, want each of the %d once", gotOpens, contentFiles)
+			}
+			if tc.kernelOpens {
+				return
+			}
+
+			// The transcripts listing alone (by-date holds more listings).
+			tdir := filepath.Join(dir, "transcripts")
+			before := run(t, tdir, "grep", "-r", "-c", "-e", "transcript", ".")
+			time.Sleep(dirCacheTime + 300*time.Millisecond)
+			e.sim.ResetCounts()
+			readdirs = dirs.readdirs.Load()
+			if later := run(t, tdir, "grep", "-r", "-c", "-e", "transcript", "."); !bytes.Equal(later, before) {
+				t.Errorf("the grep after --dir-cache-time printed something else")
+			}
+			gotReaddirs = dirs.readdirs.Load() - readdirs
+			c := e.sim.Counts()
+			t.Logf("after --dir-cache-time: %d READDIR, upstream %v", gotReaddirs, c)
+			if c[twiliosim.EndpointListTranscripts] != 1 || c[twiliosim.EndpointObjectGet] != 0 {
+				t.Errorf("after --dir-cache-time: upstream %v, want one (incremental) transcripts list and no download", c)
+			}
+			// Two READDIRs a folder (its entries, then the end): the
+			// listing and the folders of unfinished transcripts only.
+			var all, unfinished int64
+			for _, ti := range e.sim.Transcripts(svc) {
+				all++
+				if ti.Status != "completed" {
+					unfinished++
+				}
+			}
+			if want := 2 * (1 + unfinished); gotReaddirs == 0 || gotReaddirs > want {
+				t.Errorf("after --dir-cache-time: %d READDIRs, want at most %d (the listing and %d unfinished transcripts' folders, not all %d)",
+					gotReaddirs, want, unfinished, all)
 			}
 		})
 	}

@@ -91,13 +91,14 @@ func (d *transcriptDir) Lookup(ctx context.Context, name string, out *fuse.Entry
 		return nil, syscall.ENOENT
 	}
 	t := d.ts.transcript()
+	keep := keepTime(r, t)
 	if ch := d.GetChild(name); ch != nil {
 		// Reuse the node; never fetch in LOOKUP.
 		if a, ok := ch.Operations().(attrer); ok {
-			setEntryTimeouts(out, r.opts.DirCacheTime, a.attr(&out.Attr))
+			setEntryTimeouts(out, keep, a.attr(&out.Attr))
 		} else {
 			r.dirAttr(&out.Attr, t.DateUpdated)
-			setEntryTimeouts(out, r.opts.DirCacheTime, r.opts.DirCacheTime)
+			setEntryTimeouts(out, keep, keep)
 		}
 		return ch, 0
 	}
@@ -116,12 +117,26 @@ func (d *transcriptDir) Lookup(ctx context.Context, name string, out *fuse.Entry
 		mode = syscall.S_IFDIR
 	}
 	if a, ok := node.(attrer); ok {
-		setEntryTimeouts(out, r.opts.DirCacheTime, a.attr(&out.Attr))
+		setEntryTimeouts(out, keep, a.attr(&out.Attr))
 	} else {
 		r.dirAttr(&out.Attr, t.DateUpdated)
-		setEntryTimeouts(out, r.opts.DirCacheTime, r.opts.DirCacheTime)
+		setEntryTimeouts(out, keep, keep)
 	}
 	return d.NewInode(ctx, node, gofs.StableAttr{Mode: mode}), 0
+}
+
+// keepTime is how long the kernel may trust what it knows of transcript
+// t's folder: its name in a listing, its names and its folders'
+// attributes. The folder of a completed transcript never changes (its one
+// possible change, sentences.txt found underivable, and a deletion upstream
+// are pushed to the kernel), so it is kept as long as content is; other
+// folders follow --dir-cache-time. Without this a warm walk of a big
+// account looked every name up again each --dir-cache-time.
+func keepTime(r *Root, t Transcript) time.Duration {
+	if t.Completed() {
+		return max(r.opts.DirCacheTime, contentKeepTime)
+	}
+	return r.opts.DirCacheTime
 }
 
 var _ = (gofs.NodeGetattrer)((*transcriptDir)(nil))
@@ -131,8 +146,9 @@ func (d *transcriptDir) Getattr(ctx context.Context, f gofs.FileHandle, out *fus
 	if d.r.isGone(d.ts.sid) {
 		return syscall.ENOENT
 	}
-	d.r.dirAttr(&out.Attr, d.ts.transcript().DateUpdated)
-	out.SetTimeout(d.r.opts.DirCacheTime)
+	t := d.ts.transcript()
+	d.r.dirAttr(&out.Attr, t.DateUpdated)
+	out.SetTimeout(keepTime(d.r, t))
 	return 0
 }
 
@@ -177,7 +193,7 @@ func (d *opResultsDir) Lookup(ctx context.Context, name string, out *fuse.EntryO
 		return nil, syscall.ENOENT
 	}
 	f := &contentFile{r: d.r, ts: d.ts, kind: kindOpResult, n: n}
-	setEntryTimeouts(out, d.r.opts.DirCacheTime, f.attr(&out.Attr))
+	setEntryTimeouts(out, keepTime(d.r, d.ts.transcript()), f.attr(&out.Attr))
 	if ch := d.GetChild(name); ch != nil {
 		return ch, 0
 	}
@@ -188,7 +204,8 @@ var _ = (gofs.NodeGetattrer)((*opResultsDir)(nil))
 
 // Getattr reports the folder.
 func (d *opResultsDir) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	d.r.dirAttr(&out.Attr, d.ts.transcript().DateUpdated)
-	out.SetTimeout(d.r.opts.DirCacheTime)
+	t := d.ts.transcript()
+	d.r.dirAttr(&out.Attr, t.DateUpdated)
+	out.SetTimeout(keepTime(d.r, t))
 	return 0
 }

@@ -45,7 +45,8 @@ func (d *transcriptsDir) Lookup(ctx context.Context, name string, out *fuse.Entr
 	}
 	ts := d.r.tstate(t)
 	d.r.dirAttr(&out.Attr, t.DateUpdated)
-	setEntryTimeouts(out, d.r.opts.DirCacheTime, d.r.opts.DirCacheTime)
+	keep := keepTime(d.r, t)
+	setEntryTimeouts(out, keep, keep)
 	if ch := d.GetChild(name); ch != nil {
 		if td, ok := ch.Operations().(*transcriptDir); ok && td.ts == ts {
 			return ch, 0
