@@ -113,7 +113,7 @@ func (f *contentFile) Open(ctx context.Context, flags uint32) (gofs.FileHandle, 
 		return nil, 0, syscall.ENOSYS
 	}
 	f.opened()
-	buf, err := f.r.loadContent(ctx, f.ts, f.kind, f.n)
+	buf, err := f.load(ctx)
 	if err != nil {
 		return nil, 0, errnoOf(err)
 	}
