@@ -107,8 +107,8 @@ type Stats struct {
 	// Bytes is the memory held by cached entries, in whole pages per buffer;
 	// it is what MaxBytes bounds. Buffers that were evicted but are still
 	// pinned, or allocated and not yet added, are not in Bytes but in
-	// LiveBytes: they are bounded by the files open and reads in flight,
-	// not by the cache.
+	// LiveBytes: they are bounded by what the cache's user pins (files open
+	// or being read, reads in flight), not by the cache.
 	Bytes     int64
 	LiveBytes int64 // bytes (whole pages) of all buffers not yet freed, cached or pinned
 	Entries   int   // cached entries
