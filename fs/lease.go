@@ -15,9 +15,9 @@ import (
 // several READs at once and the last may be served before the others),
 // until leaseIdle passes without a READ, or until more recently read files
 // need the place (at most maxLeases files and the budget in bytes, but
-// always the newest). Without it a file evicted between its READs (by
-// prefetch, or because it is larger than the whole cache) would be fetched
-// and decrypted again for each READ.
+// always the newest; leases of files read to the end go first). Without it
+// a file evicted between its READs (by prefetch, or because it is larger
+// than the whole cache) would be fetched and decrypted again for each READ.
 
 // leaseIdle is how long a lease outlives its file's last READ.
 const leaseIdle = 5 * time.Second
@@ -102,12 +102,23 @@ func (s *leaseSet) grant(l *readLease, buf *plainBuffer) {
 	}
 	var ended []*plainBuffer
 	for s.lru.Len() > maxLeases || s.lru.Len() > 1 && s.bytes > s.budget {
-		ended = append(ended, s.takeLocked(s.lru.Back().Value.(*readLease)))
+		ended = append(ended, s.takeLocked(s.victimLocked()))
 	}
 	s.mu.Unlock()
 	for _, b := range ended {
 		b.Release()
 	}
+}
+
+// victimLocked picks the lease to end for room: the least recently read of
+// those whose reader reached the end already, else the least recently read.
+func (s *leaseSet) victimLocked() *readLease {
+	for el := s.lru.Back(); el != nil; el = el.Prev() {
+		if l := el.Value.(*readLease); l.ending {
+			return l
+		}
+	}
+	return s.lru.Back().Value.(*readLease)
 }
 
 // end drops l's pin, if it holds one.

@@ -139,6 +139,22 @@ func TestReadLeases(t *testing.T) {
 		waitFreed(6, time.Second)
 	})
 
+	t.Run("for room, a lease read to the end goes before a half-read one", func(t *testing.T) {
+		freed.Store(0)
+		s := &leaseSet{budget: 2 * 4096}
+		var half, done, next readLease
+		leased(s, &half, 4096)
+		leased(s, &done, 4096)
+		s.finish(&done) // newer than half, but its reader is done
+		leased(s, &next, 4096)
+		waitFreed(1, time.Second)
+		if half.buf == nil || done.buf != nil || next.buf == nil {
+			t.Errorf("held: half-read %v, read to the end %v, newest %v; want true false true", half.buf != nil, done.buf != nil, next.buf != nil)
+		}
+		s.close()
+		waitFreed(3, time.Second)
+	})
+
 	t.Run("after close a grant keeps nothing", func(t *testing.T) {
 		freed.Store(0)
 		s := &leaseSet{budget: 1 << 20}

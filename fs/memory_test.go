@@ -171,9 +171,23 @@ func TestEvictedBuffersZeroed(t *testing.T) {
 					}
 					time.Sleep(10 * time.Millisecond)
 				}
-			}
-			if n := e.srv.Root().leases.held(); n != 0 {
-				t.Errorf("%d read leases still held after every read reached the end", n)
+				if n := e.srv.Root().leases.held(); n != 0 {
+					t.Errorf("%d read leases still held after every read reached the end", n)
+				}
+				// Nothing holds its plaintext now: not the cache (too
+				// large), not a lease, and not the kernel's page cache
+				// (dropped once the buffer was freed), so reading it
+				// again downloads it again.
+				before := e.sim.Count(twiliosim.EndpointObjectGet)
+				for i := 0; e.sim.Count(twiliosim.EndpointObjectGet) == before; i++ {
+					if i == 100 {
+						t.Fatal("the kernel still serves the file from its pages after its plaintext was freed")
+					}
+					time.Sleep(20 * time.Millisecond)
+					if got, err := os.ReadFile(path(first)); err != nil || !bytes.Equal(got, want0) {
+						t.Fatalf("reading it again: %v, %d bytes", err, len(got))
+					}
+				}
 			}
 			if n := z.nonZero.Load(); n != 0 {
 				t.Errorf("%d freed buffers held non-zero bytes", n)

@@ -81,7 +81,9 @@ type Options struct {
 	// Logger receives the one mlock warning and debug events; nil discards.
 	Logger *slog.Logger
 	// OnDrop, if set, is called with the key of every entry that leaves the
-	// cache (evicted, expired, removed, replaced by Add) except at Close. It
+	// cache (evicted, expired, removed, replaced by Add) except at Close,
+	// and with the key of a buffer Add did not retain because it is larger
+	// than MaxBytes once its last pin is released. It
 	// runs on one goroutine owned by the cache, in order, never under a
 	// lock of the cache and never synchronously inside a cache method, so
 	// it may block briefly or call into the cache; a slow OnDrop delays
@@ -180,6 +182,10 @@ type entry struct {
 	freed  bool
 	added  time.Time
 	ageEl  *list.Element
+	// servedKey is the key of a buffer Add did not retain for its size:
+	// OnDrop gets it when the buffer is freed, once its readers are done,
+	// so the user can drop what it showed of it (kernel pages).
+	servedKey string
 }
 
 // Buffer is a handle on off-heap bytes holding one or more pins. Each Alloc
@@ -404,6 +410,7 @@ func (c *Cache) Add(key string, b *Buffer) {
 	if c.closed || e.cost > c.maxBytes {
 		if !c.closed {
 			c.log.Debug("plaincache: buffer larger than the cache, served but not retained", "key", key, "bytes", e.cost, "max_bytes", c.maxBytes)
+			e.servedKey = key
 		}
 		c.unlockAndFree()
 		return
@@ -543,6 +550,9 @@ func (e *entry) unref() {
 		return
 	}
 	e.freed = true
+	if e.servedKey != "" && !c.closed {
+		c.dropped.push(e.servedKey)
+	}
 	c.mu.Unlock()
 	e.free()
 }

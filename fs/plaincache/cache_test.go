@@ -445,9 +445,13 @@ func TestPinnedNotZeroed(t *testing.T) {
 	}
 }
 
+// TestOversized: a buffer larger than the cache is served while pinned but
+// not retained, zeroed on release, and OnDrop hears of it only then (its
+// readers are done: the user may now drop what it showed of it).
 func TestOversized(t *testing.T) {
 	var z zeroLog
-	c := newCache(t, Options{MaxBytes: page(2), OnZeroed: z.hook})
+	drops := make(chan string, 8)
+	c := newCache(t, Options{MaxBytes: page(2), OnZeroed: z.hook, OnDrop: func(k string) { drops <- k }})
 	small := fill(t, c, 10, 's')
 	c.Add("big", small) // an old entry under the same key goes away
 	small.Release()
@@ -462,10 +466,26 @@ func TestOversized(t *testing.T) {
 	if bytes.Count(b.Bytes(), []byte{'B'}) != 2*pageSize+1 {
 		t.Fatal("oversized buffer not served while pinned")
 	}
+	if k := <-drops; k != "big" { // the small entry it replaced
+		t.Fatalf("OnDrop(%q)", k)
+	}
+	select {
+	case k := <-drops:
+		t.Fatalf("OnDrop(%q) while the oversized buffer is still pinned", k)
+	case <-time.After(50 * time.Millisecond):
+	}
 	view := b.Bytes()
 	b.Release()
 	if !z.zeroed(view) {
 		t.Fatal("oversized buffer not zeroed on release")
+	}
+	select {
+	case k := <-drops:
+		if k != "big" {
+			t.Fatalf("OnDrop(%q) after release, want big", k)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no OnDrop once the oversized buffer was released")
 	}
 	if s := c.Stats(); s.LiveBytes != 0 {
 		t.Fatalf("LiveBytes %d", s.LiveBytes)
