@@ -39,9 +39,9 @@ type handlelessDirs struct {
 	// (fuse.CAP_*), before any other request.
 	onInit func(kernelFlags uint64)
 
-	// readdirs counts READDIR(PLUS) requests, opened the handles opened
-	// for them (tests and benchmarks).
-	readdirs, opened atomic.Int64
+	// readdirs counts READDIR(PLUS) requests that came without a handle
+	// (tests).
+	readdirs atomic.Int64
 
 	// ignore are capabilities treated as not offered (tests).
 	ignore uint64
@@ -135,7 +135,6 @@ func (h *handlelessDirs) readDir(cancel <-chan struct{}, in *fuse.ReadIn, out *f
 		if !st.Ok() {
 			return st
 		}
-		h.opened.Add(1)
 		fh = open.Fh
 		if in.Offset == 0 && open.OpenFlags&fuse.FOPEN_CACHE_DIR == 0 {
 			h.expireLater(node)
