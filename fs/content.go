@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"strconv"
 	"sync"
 	"time"
@@ -458,14 +457,11 @@ func (r *Root) txtAbsent(ts *tstate) {
 	ts.mu.Lock()
 	already := ts.noTxt
 	ts.noTxt = true
-	dirs := make([]*gofs.Inode, 0, len(ts.dirs))
-	for d := range ts.dirs {
-		dirs = append(dirs, d)
-	}
 	ts.mu.Unlock()
 	if already {
 		return
 	}
+	dirs := ts.dirNodes()
 	r.notifier.queue(func() {
 		for _, d := range dirs {
 			if ch := d.GetChild("sentences.txt"); ch != nil {

@@ -24,20 +24,12 @@ type transcriptDir struct {
 var _ = (gofs.NodeOnAdder)((*transcriptDir)(nil))
 
 // OnAdd registers the inode so a deletion upstream can reach the kernel.
-func (d *transcriptDir) OnAdd(ctx context.Context) {
-	d.ts.mu.Lock()
-	d.ts.dirs[d.EmbeddedInode()] = struct{}{}
-	d.ts.mu.Unlock()
-}
+func (d *transcriptDir) OnAdd(ctx context.Context) { d.ts.addDir(d.EmbeddedInode()) }
 
 var _ = (gofs.NodeOnForgetter)((*transcriptDir)(nil))
 
 // OnForget unregisters the inode.
-func (d *transcriptDir) OnForget() {
-	d.ts.mu.Lock()
-	delete(d.ts.dirs, d.EmbeddedInode())
-	d.ts.mu.Unlock()
-}
+func (d *transcriptDir) OnForget() { d.ts.removeDir(d.EmbeddedInode()) }
 
 // names lists the folder's entries from metadata alone.
 func (d *transcriptDir) names() []fuse.DirEntry {

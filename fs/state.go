@@ -36,8 +36,8 @@ func (r *Root) tstate(t Transcript) *tstate {
 	defer r.tMu.Unlock()
 	ts := r.tstates[t.SID]
 	if ts == nil {
-		ts = &tstate{sid: t.SID, t: t, opCount: -1, sizes: map[string]int64{},
-			dirs: map[*gofs.Inode]struct{}{}, files: map[string]map[*gofs.Inode]struct{}{}}
+		ts = newTstate(t.SID)
+		ts.t = t
 		r.tstates[t.SID] = ts
 		return ts
 	}
@@ -45,6 +45,12 @@ func (r *Root) tstate(t Transcript) *tstate {
 	ts.t = t
 	ts.mu.Unlock()
 	return ts
+}
+
+// newTstate is the state of a transcript nothing is known of yet.
+func newTstate(sid string) *tstate {
+	return &tstate{sid: sid, opCount: -1, sizes: map[string]int64{},
+		dirs: map[*gofs.Inode]struct{}{}, files: map[string]map[*gofs.Inode]struct{}{}}
 }
 
 // updateTranscript refreshes the metadata of an entered transcript.
@@ -96,6 +102,30 @@ func (ts *tstate) removeFile(key string, n *gofs.Inode) {
 		delete(ts.files, key)
 	}
 	ts.mu.Unlock()
+}
+
+// addDir and removeDir track the folder inodes showing the transcript.
+func (ts *tstate) addDir(n *gofs.Inode) {
+	ts.mu.Lock()
+	ts.dirs[n] = struct{}{}
+	ts.mu.Unlock()
+}
+
+func (ts *tstate) removeDir(n *gofs.Inode) {
+	ts.mu.Lock()
+	delete(ts.dirs, n)
+	ts.mu.Unlock()
+}
+
+// dirNodes returns the folder inodes showing the transcript.
+func (ts *tstate) dirNodes() []*gofs.Inode {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	out := make([]*gofs.Inode, 0, len(ts.dirs))
+	for n := range ts.dirs {
+		out = append(out, n)
+	}
+	return out
 }
 
 func (ts *tstate) fileNodes(key string) []*gofs.Inode {
@@ -167,7 +197,7 @@ func (r *Root) transcriptGone(sid string) {
 	r.tMu.Lock()
 	ts := r.tstates[sid]
 	if ts == nil {
-		ts = &tstate{sid: sid, sizes: map[string]int64{}, dirs: map[*gofs.Inode]struct{}{}, files: map[string]map[*gofs.Inode]struct{}{}}
+		ts = newTstate(sid)
 		r.tstates[sid] = ts
 	}
 	already := ts.gone
@@ -175,12 +205,9 @@ func (r *Root) transcriptGone(sid string) {
 	ts.mu.Lock()
 	count := ts.opCount
 	ts.locs = nil
-	dirs := make([]*gofs.Inode, 0, len(ts.dirs))
-	for d := range ts.dirs {
-		dirs = append(dirs, d)
-	}
 	ts.mu.Unlock()
 	r.tMu.Unlock()
+	dirs := ts.dirNodes()
 	if already {
 		return
 	}
