@@ -21,6 +21,7 @@ import (
 	"github.com/intelligencefs/intelligencefs/crypto"
 	"github.com/intelligencefs/intelligencefs/fetch"
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
+	"github.com/intelligencefs/intelligencefs/fs/sentencetext"
 )
 
 func TestMain(m *testing.M) {
@@ -252,7 +253,7 @@ func (e *env) expected(t testing.TB, ti twiliosim.TranscriptInfo) map[string][]b
 		results = e.sim.OperatorResultResources(ti.SID, ti.Redaction)
 	}
 	want["sentences.json"] = doc
-	if txt, err := renderSentencesTxt(bytes.Clone(doc)); err == nil {
+	if txt, err := sentencetext.Render(bytes.Clone(doc)); err == nil {
 		want["sentences.txt"] = txt
 	}
 	for i, r := range results {
