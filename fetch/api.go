@@ -303,6 +303,25 @@ func (c *Client) FetchTranscript(ctx context.Context, sid string) (Transcript, e
 	return w.compact(interner{}), nil
 }
 
+// DeleteTranscript deletes a transcript and its content through the API
+// (DELETE on the Transcript resource, twilio-go's DeleteTranscript). A
+// transcript that is already gone gives ErrNotFound: a caller erasing on
+// request counts that as done. A SID that is not GT followed by 32 hex
+// digits gives ErrNotFound without a request. Like every call, it is
+// retried on 429 and 5xx (DELETE is idempotent) and its errors are
+// redacted.
+func (c *Client) DeleteTranscript(ctx context.Context, sid string) error {
+	const op = "delete transcript"
+	if !transcriptSIDPattern.MatchString(sid) {
+		return c.badSID(op, sid)
+	}
+	k := c.newCall(ctx)
+	if err := k.intelligence().DeleteTranscript(sid); err != nil {
+		return c.apiError(ctx, op, sid, k.info, err)
+	}
+	return nil
+}
+
 // contentQuery is the Redacted parameter of the sentence and operator
 // result endpoints.
 func (c *Client) contentQuery() url.Values {

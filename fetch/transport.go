@@ -184,7 +184,10 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	idempotent := req.Method == http.MethodGet || req.Method == http.MethodHead
+	// DELETE is idempotent (RFC 9110): deleting twice leaves the resource
+	// deleted, and a retry that finds it gone gets 404, which
+	// DeleteTranscript's callers count as done.
+	idempotent := req.Method == http.MethodGet || req.Method == http.MethodHead || req.Method == http.MethodDelete
 	start := time.Now()
 	var waited time.Duration // the sum of waits (a fake sleep takes no real time)
 	for attempt := 1; ; attempt++ {

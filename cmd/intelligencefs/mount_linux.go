@@ -74,8 +74,7 @@ func (a *app) runMount(ctx context.Context, req mountRequest) (err error) {
 	}
 
 	conn, err := req.connect(func(c *fetch.Config) {
-		c.MaxConcurrency = m.maxConcurrency
-		c.RateLimit = m.rateLimit
+		m.limitFlags.tune(c)
 		c.Logger = log
 	})
 	if err != nil {

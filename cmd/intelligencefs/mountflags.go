@@ -24,8 +24,7 @@ type mountFlags struct {
 	dirCacheTime   time.Duration
 	fullRelist     time.Duration
 	prefetch       int
-	maxConcurrency int
-	rateLimit      float64
+	*limitFlags
 	allowOther     bool
 	uid, gid       int
 	umask          octalMode
@@ -44,13 +43,12 @@ type mountFlags struct {
 func addMountFlags(cmd *cobra.Command, conn *connFlags) *mountFlags {
 	m := &mountFlags{conn: conn, cacheSize: 256 << 20}
 	fs := cmd.Flags()
+	m.limitFlags = addLimitFlags(fs)
 	fs.Var(&m.cacheSize, "cache-size", "bound of the in-memory plaintext cache (64MiB, 1G, …; K/M/G/T are powers of 1024)")
 	fs.DurationVar(&m.cacheMaxAge, "cache-max-age", time.Hour, "drop (and zero) cached plaintext older than this")
 	fs.DurationVar(&m.dirCacheTime, "dir-cache-time", time.Minute, "trust a folder listing this long before asking the API what is new")
 	fs.DurationVar(&m.fullRelist, "full-relist", time.Hour, "relist folders completely this often (notices deletions)")
 	fs.IntVar(&m.prefetch, "prefetch", 8, "after a sentences.json is opened, fetch and decrypt the next N transcripts in the background (0: off)")
-	fs.IntVar(&m.maxConcurrency, "max-concurrency", 16, "Twilio API requests in flight at most; object downloads have a limit of their own of the same size")
-	fs.Float64Var(&m.rateLimit, "rate-limit", 0, "Twilio API requests per second at most (0: unlimited; object downloads are not counted)")
 	fs.BoolVar(&m.allowOther, "allow-other", false, "let other users in (FUSE allow_other; needs user_allow_other in /etc/fuse.conf unless root)")
 	fs.IntVar(&m.uid, "uid", -1, "owner of every file (default: the mounting user)")
 	fs.IntVar(&m.gid, "gid", -1, "group of every file (default: the mounting user's group)")
@@ -68,13 +66,12 @@ func addMountFlags(cmd *cobra.Command, conn *connFlags) *mountFlags {
 
 // validate checks the values flags cannot check themselves.
 func (m *mountFlags) validate() error {
+	if err := m.limitFlags.validate(); err != nil {
+		return err
+	}
 	switch {
 	case m.prefetch < 0:
 		return usagef("--prefetch must be 0 or more")
-	case m.maxConcurrency < 1:
-		return usagef("--max-concurrency must be at least 1")
-	case m.rateLimit < 0 || math.IsNaN(m.rateLimit) || math.IsInf(m.rateLimit, 0):
-		return usagef("--rate-limit must be 0 (unlimited) or a positive number of requests per second")
 	case m.cacheSize < 1<<20:
 		return usagef("--cache-size must be at least 1MiB")
 	case m.cacheMaxAge < 0 || m.dirCacheTime < 0 || m.fullRelist < 0 || m.statsInterval < 0:

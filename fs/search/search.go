@@ -1,0 +1,594 @@
+// Package search finds text in every transcript of a Twilio account, or of
+// some of its services, without a mount: it lists transcripts, fetches and
+// decrypts their sentences concurrently through the caller's Source (a
+// *fetch.Client: the same limits, retries, keys and sealed-object cache as
+// the mount), matches them in memory and hands each matching transcript to
+// a callback as it is found.
+//
+// It is the engine of `intelligencefs search` and of the web viewer's
+// search. It lives under fs/ as a package of its own because it needs the
+// transcript model's pieces — fetch's types and the sentences.txt renderer
+// (package fs/sentencetext) — but not FUSE: it imports neither go-fuse nor
+// twilio-go (only fetch's plain types and sentinels), so it builds and runs
+// on macOS and Windows, where there is no mount. Output formats and files
+// on disk are its callers' business, except Export, the one writer of an
+// access request's copy.
+//
+// Memory is bounded by the number of workers, not by the account: the
+// listing is consumed page by page, each worker holds one transcript's
+// documents while it matches them and while the callback runs, and wipes
+// them (best effort: clear) before taking the next one.
+package search
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/intelligencefs/intelligencefs/crypto"
+	"github.com/intelligencefs/intelligencefs/fetch"
+	"github.com/intelligencefs/intelligencefs/fs/sentencetext"
+)
+
+// Source is what the engine needs from Twilio; *fetch.Client satisfies it.
+// Errors are classified with errors.Is against the fetch sentinels.
+type Source interface {
+	ListServices(ctx context.Context) ([]fetch.Service, error)
+	ListTranscripts(ctx context.Context, q fetch.TranscriptQuery, page func([]fetch.Transcript) error) error
+	EncryptedSentences(ctx context.Context, transcriptSID string) (crypto.Envelope, error)
+	EncryptedOperatorResultLocations(ctx context.Context, transcriptSID string) ([]string, error)
+	EncryptedOperatorResult(ctx context.Context, transcriptSID string, index int, location string) (crypto.Envelope, error)
+	PlainSentences(ctx context.Context, transcriptSID string) ([]byte, error)
+	PlainOperatorResults(ctx context.Context, transcriptSID string) ([][]byte, error)
+}
+
+// Decrypter opens one envelope with the key bound to credentialSID,
+// appending the plaintext to dst; *crypto.Keyring satisfies it.
+type Decrypter interface {
+	Open(credentialSID string, env crypto.Envelope, dst []byte) ([]byte, error)
+}
+
+var _ Source = (*fetch.Client)(nil)
+
+// Query is what to look for and where.
+type Query struct {
+	// Pattern is a Go regular expression (RE2 syntax), or a fixed string
+	// with Fixed.
+	Pattern string
+	// Fixed takes Pattern literally (grep -F).
+	Fixed bool
+	// IgnoreCase matches without regard to case (grep -i).
+	IgnoreCase bool
+	// Services limits the search to these services, each a SID (GA…) or a
+	// unique_name; empty searches every transcript of the account.
+	Services []string
+	// Since and Until bound date_created (UTC): Since inclusive, Until
+	// exclusive; zero means unbounded.
+	Since, Until time.Time
+	// OperatorResults also searches the operator results (every string in
+	// them). Without it no operator result is requested at all.
+	OperatorResults bool
+	// Metadata also searches the transcript's metadata: customer_key and
+	// every string of its channel's participants.
+	Metadata bool
+}
+
+// Compile turns the pattern of q into the regular expression the engine
+// matches with. An empty pattern is refused: it would match everything.
+func Compile(q Query) (*regexp.Regexp, error) {
+	if q.Pattern == "" {
+		return nil, errors.New("empty pattern: it would match every sentence")
+	}
+	p := q.Pattern
+	if q.Fixed {
+		p = regexp.QuoteMeta(p)
+	}
+	if q.IgnoreCase {
+		p = "(?i)" + p
+	}
+	re, err := regexp.Compile(p)
+	if err != nil {
+		return nil, fmt.Errorf("pattern: %w", err)
+	}
+	return re, nil
+}
+
+// Kind says where a match was found.
+type Kind int
+
+const (
+	// InSentence is a match in a sentence's text.
+	InSentence Kind = iota
+	// InOperatorResult is a match in a string of an operator result.
+	InOperatorResult
+	// InMetadata is a match in the transcript's metadata.
+	InMetadata
+)
+
+// Match is one match in a transcript.
+type Match struct {
+	Kind Kind
+	// Sentence is the matching sentence (InSentence). Its text lies in the
+	// Result's sentences document: valid during the callback only.
+	Sentence sentencetext.Sentence
+	// OperatorResult is the 1-based number of the operator result, as the
+	// mount names operator-results/<n>.json (InOperatorResult).
+	OperatorResult int
+	// Field is where in the operator result or metadata the text is, a
+	// dotted path with [i] for array elements, e.g. "customer_key" or
+	// "channel.participants[0].full_name" (InOperatorResult, InMetadata).
+	Field string
+	// Text is the matching text, decoded (a sentence's, a field's value).
+	// It is wiped after the callback returns: copy what must outlive it.
+	Text []byte
+}
+
+// Result is one transcript that matched, handed to the callback. Its
+// documents are valid during the callback only: the engine wipes them when
+// the callback returns.
+type Result struct {
+	// Transcript is the transcript's resource from the listing.
+	Transcript fetch.Transcript
+	// Matches are its matches: metadata first, then sentences in sentence
+	// order, then operator results in order.
+	Matches []Match
+	// Sentences is the decrypted sentences document (nil for a transcript
+	// that is not completed).
+	Sentences []byte
+
+	src     Source
+	dec     Decrypter
+	opDocs  [][]byte
+	opFetch bool
+}
+
+// OperatorResults returns the transcript's operator results (each document
+// byte for byte, as the mount serves operator-results/<n>.json), fetching
+// and decrypting them unless the search already did. They are wiped with
+// the rest of the Result.
+func (r *Result) OperatorResults(ctx context.Context) ([][]byte, error) {
+	if !r.opFetch {
+		docs, err := fetchOperatorResults(ctx, r.src, r.dec, r.Transcript)
+		if err != nil {
+			return nil, err
+		}
+		r.opDocs, r.opFetch = docs, true
+	}
+	return r.opDocs, nil
+}
+
+// wipe clears every plaintext the Result holds.
+func (r *Result) wipe() {
+	clear(r.Sentences)
+	for _, d := range r.opDocs {
+		clear(d)
+	}
+	for _, m := range r.Matches {
+		clear(m.Text)
+	}
+}
+
+// Failure is a transcript that could not be searched: the search goes on
+// without it.
+type Failure struct {
+	Transcript fetch.Transcript
+	// Err says why, one line, naming the transcript and (for a key problem)
+	// the credential; it never carries content or a presigned URL.
+	Err error
+}
+
+// Progress is a snapshot of a running search.
+type Progress struct {
+	// Listed is how many transcripts the listing has given so far, and
+	// ListingDone whether it is complete (then Listed is the total).
+	Listed      int
+	ListingDone bool
+	// Scanned counts transcripts searched (failures included).
+	Scanned int
+	// Matched counts transcripts with at least one match, Matches their
+	// matches.
+	Matched, Matches int
+	// Failed counts transcripts that could not be searched.
+	Failed int
+	// Elapsed is the time since the search started.
+	Elapsed time.Duration
+}
+
+// Handler receives what a search finds. Its functions are called one at a
+// time (never concurrently), from the engine's workers.
+type Handler struct {
+	// Match is called once per matching transcript. An error stops the
+	// search and is returned by Run.
+	Match func(*Result) error
+	// Failure is called once per transcript that could not be searched
+	// (nil: ignored; the count is in the Summary anyway).
+	Failure func(Failure)
+	// Progress is called after each transcript is searched (nil: ignored).
+	Progress func(Progress)
+}
+
+// Summary is what a finished search did.
+type Summary = Progress
+
+// Options configure an Engine.
+type Options struct {
+	// Source lists and fetches; required.
+	Source Source
+	// Decrypter opens encrypted transcripts; nil fails each encrypted
+	// transcript (one Failure each) and searches the plain ones.
+	Decrypter Decrypter
+	// Workers is how many transcripts are fetched and searched at once
+	// (default 16). The Source's own limits still bound the requests.
+	Workers int
+	// Now is the clock for Progress (default time.Now).
+	Now func() time.Time
+}
+
+// Engine runs searches. It is safe for concurrent use.
+type Engine struct {
+	src     Source
+	dec     Decrypter
+	workers int
+	now     func() time.Time
+}
+
+// DefaultWorkers is the default number of transcripts searched at once.
+const DefaultWorkers = 16
+
+// New builds an Engine.
+func New(o Options) *Engine {
+	e := &Engine{src: o.Source, dec: o.Decrypter, workers: o.Workers, now: o.Now}
+	if e.workers < 1 {
+		e.workers = DefaultWorkers
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	return e
+}
+
+// ErrUnknownService is a --service that names no service of the account.
+var ErrUnknownService = errors.New("no such service")
+
+// Services resolves q.Services (SIDs or unique names) to service SIDs, in
+// the order given, without duplicates. With no services it returns nil
+// (the whole account) and makes no request.
+func (e *Engine) Services(ctx context.Context, names []string) ([]string, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	all, err := e.src.ListServices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, n := range names {
+		sid := ""
+		for _, s := range all {
+			if s.SID == n || (s.UniqueName != "" && s.UniqueName == n) {
+				sid = s.SID
+				break
+			}
+		}
+		if sid == "" {
+			return nil, fmt.Errorf("service %q: %w (give a GA… SID or a unique_name; see intelligencefs services list)", n, ErrUnknownService)
+		}
+		if !seen[sid] {
+			seen[sid] = true
+			out = append(out, sid)
+		}
+	}
+	return out, nil
+}
+
+// Run searches every transcript q selects and reports to h as it goes. It
+// returns the summary and the first error that stopped the search (a
+// listing that failed, a callback's error, ctx ending); a transcript that
+// could not be searched does not stop it (see Handler.Failure).
+func (e *Engine) Run(ctx context.Context, q Query, h Handler) (Summary, error) {
+	re, err := Compile(q)
+	if err != nil {
+		return Summary{}, err
+	}
+	services, err := e.Services(ctx, q.Services)
+	if err != nil {
+		return Summary{}, err
+	}
+	r := &run{e: e, q: q, re: re, h: h, start: e.now()}
+	g, gctx := errgroup.WithContext(ctx)
+	work := make(chan fetch.Transcript, e.workers)
+	g.Go(func() error {
+		defer close(work)
+		err := e.list(gctx, q, services, func(t fetch.Transcript) error {
+			r.listed()
+			select {
+			case work <- t:
+				return nil
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		})
+		r.mu.Lock()
+		r.p.ListingDone = err == nil
+		r.mu.Unlock()
+		return err
+	})
+	for range e.workers {
+		g.Go(func() error {
+			for t := range work {
+				if err := r.one(gctx, t); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	err = g.Wait()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.p.Elapsed = e.now().Sub(r.start)
+	if err == nil {
+		err = ctx.Err()
+	}
+	return r.p, err
+}
+
+// list calls fn with each transcript q selects, service by service (or
+// account-wide), page by page, filtering on date_created here too so the
+// bounds hold whatever the API's own inclusivity.
+func (e *Engine) list(ctx context.Context, q Query, services []string, fn func(fetch.Transcript) error) error {
+	query := fetch.TranscriptQuery{AfterDateCreated: q.Since, BeforeDateCreated: q.Until}
+	each := func(page []fetch.Transcript) error {
+		for _, t := range page {
+			if !q.Since.IsZero() && t.DateCreated.Before(q.Since) {
+				continue
+			}
+			if !q.Until.IsZero() && !t.DateCreated.Before(q.Until) {
+				continue
+			}
+			if err := fn(t); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(services) == 0 {
+		return e.src.ListTranscripts(ctx, query, each)
+	}
+	for _, s := range services {
+		query.ServiceSID = s
+		if err := e.src.ListTranscripts(ctx, query, each); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// run is the state of one Run.
+type run struct {
+	e     *Engine
+	q     Query
+	re    *regexp.Regexp
+	h     Handler
+	start time.Time
+
+	mu sync.Mutex // serializes the Handler and guards p
+	p  Progress
+}
+
+func (r *run) listed() {
+	r.mu.Lock()
+	r.p.Listed++
+	r.mu.Unlock()
+}
+
+// one searches transcript t and reports it.
+func (r *run) one(ctx context.Context, t fetch.Transcript) error {
+	res, err := r.search(ctx, t)
+	if res != nil {
+		defer res.wipe()
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.p.Scanned++
+	if err != nil {
+		r.p.Failed++
+		if r.h.Failure != nil {
+			r.h.Failure(Failure{Transcript: t, Err: err})
+		}
+	} else if len(res.Matches) > 0 {
+		r.p.Matched++
+		r.p.Matches += len(res.Matches)
+		if r.h.Match != nil {
+			if err := r.h.Match(res); err != nil {
+				return err
+			}
+		}
+	}
+	if r.h.Progress != nil {
+		p := r.p
+		p.Elapsed = r.e.now().Sub(r.start)
+		r.h.Progress(p)
+	}
+	return nil
+}
+
+// search fetches what q asks of t and matches it. The Result it returns
+// (also with an error, to be wiped) holds the plaintext fetched.
+func (r *run) search(ctx context.Context, t fetch.Transcript) (*Result, error) {
+	res := &Result{Transcript: t, src: r.e.src, dec: r.e.dec}
+	if r.q.Metadata {
+		res.Matches = append(res.Matches, matchMetadata(r.re, t)...)
+	}
+	if !t.Completed() {
+		return res, nil // no content until it is completed
+	}
+	doc, err := fetchSentences(ctx, r.e.src, r.e.dec, t)
+	if err != nil {
+		return res, err
+	}
+	res.Sentences = doc
+	if len(doc) > 0 {
+		ss, err := sentencetext.Parse(doc)
+		if err != nil {
+			return res, fmt.Errorf("transcript %s: %w", t.SID, err)
+		}
+		var text []byte
+		for _, s := range ss {
+			text = s.AppendText(text[:0])
+			if r.re.Match(text) {
+				res.Matches = append(res.Matches, Match{Kind: InSentence, Sentence: s, Text: s.AppendText(nil)})
+			}
+		}
+		clear(text)
+	}
+	if r.q.OperatorResults {
+		docs, err := res.OperatorResults(ctx)
+		if err != nil {
+			return res, err
+		}
+		for i, d := range docs {
+			ms, err := matchJSONStrings(r.re, d)
+			if err != nil {
+				return res, fmt.Errorf("transcript %s: operator result %d: %w", t.SID, i+1, err)
+			}
+			for _, m := range ms {
+				m.Kind, m.OperatorResult = InOperatorResult, i+1
+				res.Matches = append(res.Matches, m)
+			}
+		}
+	}
+	return res, nil
+}
+
+// fetchSentences returns t's sentences document, decrypted when t is
+// encrypted.
+func fetchSentences(ctx context.Context, src Source, dec Decrypter, t fetch.Transcript) ([]byte, error) {
+	if !t.Encrypted() {
+		return src.PlainSentences(ctx, t.SID)
+	}
+	env, err := src.EncryptedSentences(ctx, t.SID)
+	if err != nil {
+		return nil, err
+	}
+	return open(dec, t, env, "sentences")
+}
+
+// fetchOperatorResults returns t's operator results, decrypted when t is
+// encrypted.
+func fetchOperatorResults(ctx context.Context, src Source, dec Decrypter, t fetch.Transcript) ([][]byte, error) {
+	if !t.Completed() {
+		return nil, nil
+	}
+	if !t.Encrypted() {
+		return src.PlainOperatorResults(ctx, t.SID)
+	}
+	locs, err := src.EncryptedOperatorResultLocations(ctx, t.SID)
+	if err != nil {
+		return nil, err
+	}
+	docs := make([][]byte, 0, len(locs))
+	for i, loc := range locs {
+		env, err := src.EncryptedOperatorResult(ctx, t.SID, i, loc)
+		if err == nil {
+			var d []byte
+			d, err = open(dec, t, env, fmt.Sprintf("operator result %d", i+1))
+			docs = append(docs, d)
+		}
+		if err != nil {
+			for _, d := range docs {
+				clear(d)
+			}
+			return nil, err
+		}
+	}
+	return docs, nil
+}
+
+// open decrypts env of t, saying which key is missing when it does not
+// open. The error never carries content.
+func open(dec Decrypter, t fetch.Transcript, env crypto.Envelope, what string) ([]byte, error) {
+	if dec == nil {
+		return nil, fmt.Errorf("transcript %s: %s: %w (it was encrypted for credential %s and no private key was given)", t.SID, what, crypto.ErrUnwrap, t.EncryptionCredentialSID)
+	}
+	plain, err := dec.Open(t.EncryptionCredentialSID, env, make([]byte, 0, max(env.PlaintextLen(), 0)))
+	switch {
+	case err == nil:
+		return plain, nil
+	case errors.Is(err, crypto.ErrUnwrap):
+		return nil, fmt.Errorf("transcript %s: %s: %w (it was encrypted for credential %s: give its private key with --private-key %s=PATH)", t.SID, what, err, t.EncryptionCredentialSID, t.EncryptionCredentialSID)
+	case errors.Is(err, crypto.ErrAuth):
+		return nil, fmt.Errorf("transcript %s: %s: %w (the object was altered or damaged)", t.SID, what, err)
+	}
+	return nil, fmt.Errorf("transcript %s: %s: %w", t.SID, what, err)
+}
+
+// matchMetadata matches t's customer_key and the strings of its channel's
+// participants.
+func matchMetadata(re *regexp.Regexp, t fetch.Transcript) []Match {
+	var out []Match
+	if t.CustomerKey != "" && re.MatchString(t.CustomerKey) {
+		out = append(out, Match{Kind: InMetadata, Field: "customer_key", Text: []byte(t.CustomerKey)})
+	}
+	if ch := t.Channel(); ch != nil {
+		ms, err := matchJSONStrings(re, ch)
+		if err == nil {
+			for _, m := range ms {
+				if strings.HasPrefix(m.Field, "participants") {
+					m.Kind, m.Field = InMetadata, "channel."+m.Field
+					out = append(out, m)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// matchJSONStrings matches every string value of the JSON document doc
+// (arrays in order, object keys sorted), naming each match's path.
+func matchJSONStrings(re *regexp.Regexp, doc []byte) ([]Match, error) {
+	v, err := decodeJSON(doc)
+	if err != nil {
+		return nil, err
+	}
+	var out []Match
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch x := v.(type) {
+		case string:
+			if re.MatchString(x) {
+				out = append(out, Match{Field: path, Text: []byte(x)})
+			}
+		case []any:
+			for i, e := range x {
+				walk(fmt.Sprintf("%s[%d]", path, i), e)
+			}
+		case map[string]any:
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				p := k
+				if path != "" {
+					p = path + "." + k
+				}
+				walk(p, x[k])
+			}
+		}
+	}
+	walk("", v)
+	return out, nil
+}
