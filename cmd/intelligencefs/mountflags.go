@@ -19,23 +19,23 @@ import (
 type mountFlags struct {
 	conn *connFlags
 
-	cacheSize      byteSize
-	cacheMaxAge    time.Duration
-	dirCacheTime   time.Duration
-	fullRelist     time.Duration
-	prefetch       int
+	cacheSize    byteSize
+	cacheMaxAge  time.Duration
+	dirCacheTime time.Duration
+	fullRelist   time.Duration
+	prefetch     int
 	*limitFlags
-	allowOther     bool
-	uid, gid       int
-	umask          octalMode
-	mlock          string
-	logLevel       string
-	logFormat      string
-	logFile        string
-	debugFUSE      bool
-	metricsAddr    string
-	statsInterval  time.Duration
-	daemon         bool
+	allowOther    bool
+	uid, gid      int
+	umask         octalMode
+	mlock         string
+	logLevel      string
+	logFormat     string
+	logFile       string
+	debugFUSE     bool
+	metricsAddr   string
+	statsInterval time.Duration
+	daemon        bool
 }
 
 // addMountFlags registers the mount flags on cmd. conn is the command's
