@@ -3,6 +3,7 @@ module github.com/intelligencefs/intelligencefs
 go 1.26.8
 
 require (
+	github.com/creack/pty v1.1.24
 	github.com/hanwen/go-fuse/v2 v2.12.1
 	github.com/hashicorp/golang-lru/v2 v2.0.7
 	github.com/prometheus/client_golang v1.25.0
