@@ -493,8 +493,9 @@ func transcriptFor(t testing.TB, e *env, ti twiliosim.TranscriptInfo) Transcript
 	return tr
 }
 
-// TestDeletion: a transcript deleted upstream disappears on 404 and at the
-// next full relist; its plaintext leaves the cache.
+// TestDeletion: a transcript deleted upstream (by the simulator, or through
+// the API's DELETE) disappears on 404 and at the next full relist; its
+// plaintext leaves the cache.
 func TestDeletion(t *testing.T) {
 	e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 23, TranscriptsPerService: 6}}, fetch.Config{}, func(o *Options) {
 		o.FullRelist = 300 * time.Millisecond
@@ -531,7 +532,10 @@ func TestDeletion(t *testing.T) {
 	if !listed(t, tdir, b.SID) {
 		t.Fatal("not listed before deletion")
 	}
-	e.sim.DeleteTranscript(b.SID)
+	// Deleted through the API (DELETE, as transcripts delete does).
+	if err := e.client.DeleteTranscript(context.Background(), b.SID); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, "relist drops it", func() bool { return !listed(t, tdir, b.SID) })
 	if listed(t, tdir, a.SID) {
 		t.Error("first deleted transcript listed again")

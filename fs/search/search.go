@@ -229,14 +229,18 @@ type Options struct {
 	Workers int
 	// Now is the clock for Progress (default time.Now).
 	Now func() time.Time
+	// PageSize is the listing's page size (default and maximum: the API's,
+	// 1000).
+	PageSize int
 }
 
 // Engine runs searches. It is safe for concurrent use.
 type Engine struct {
-	src     Source
-	dec     Decrypter
-	workers int
-	now     func() time.Time
+	src      Source
+	dec      Decrypter
+	workers  int
+	now      func() time.Time
+	pageSize int
 }
 
 // DefaultWorkers is the default number of transcripts searched at once.
@@ -244,7 +248,7 @@ const DefaultWorkers = 16
 
 // New builds an Engine.
 func New(o Options) *Engine {
-	e := &Engine{src: o.Source, dec: o.Decrypter, workers: o.Workers, now: o.Now}
+	e := &Engine{src: o.Source, dec: o.Decrypter, workers: o.Workers, now: o.Now, pageSize: o.PageSize}
 	if e.workers < 1 {
 		e.workers = DefaultWorkers
 	}
@@ -345,7 +349,7 @@ func (e *Engine) Run(ctx context.Context, q Query, h Handler) (Summary, error) {
 // account-wide), page by page, filtering on date_created here too so the
 // bounds hold whatever the API's own inclusivity.
 func (e *Engine) list(ctx context.Context, q Query, services []string, fn func(fetch.Transcript) error) error {
-	query := fetch.TranscriptQuery{AfterDateCreated: q.Since, BeforeDateCreated: q.Until}
+	query := fetch.TranscriptQuery{AfterDateCreated: q.Since, BeforeDateCreated: q.Until, PageSize: e.pageSize}
 	each := func(page []fetch.Transcript) error {
 		for _, t := range page {
 			if !q.Since.IsZero() && t.DateCreated.Before(q.Since) {

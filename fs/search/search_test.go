@@ -1,0 +1,164 @@
+package search
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"testing"
+
+	"github.com/intelligencefs/intelligencefs/crypto"
+	"github.com/intelligencefs/intelligencefs/fetch"
+	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
+)
+
+// newTestSource starts a simulator with corpus and returns a client for it
+// and a keyring that opens its objects.
+func newTestSource(t *testing.T, corpus twiliosim.CorpusOptions) (*twiliosim.Server, *fetch.Client, *crypto.Keyring) {
+	t.Helper()
+	k, err := crypto.GenerateKey(2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := twiliosim.NewServer(twiliosim.Options{Keys: []twiliosim.Credential{{PublicKey: &k.PublicKey}}, Corpus: corpus})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	c, err := fetch.New(fetch.Config{AccountSID: sim.AccountSID, AuthToken: sim.AuthToken, APIURL: sim.URL, WordTimestamps: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	ring := crypto.NewKeyring()
+	ring.Add(k, sim.CredentialSIDs()[0])
+	return sim, c, ring
+}
+
+const marker = "REF-ENGINE-0042"
+
+// TestResultWipedAfterCallback: the documents and match texts a callback
+// sees are zeroed once it returns (no transcript is held after it was
+// matched), and each matching transcript is reported once.
+func TestResultWipedAfterCallback(t *testing.T) {
+	sim, c, ring := newTestSource(t, twiliosim.CorpusOptions{Seed: 3, TranscriptsPerService: 5, Markers: []string{marker}})
+	var kept [][]byte
+	seen := map[string]bool{}
+	sum, err := New(Options{Source: c, Decrypter: ring, Workers: 4}).Run(context.Background(),
+		Query{Pattern: marker, Fixed: true, OperatorResults: true}, Handler{Match: func(r *Result) error {
+			if seen[r.Transcript.SID] {
+				t.Errorf("%s reported twice", r.Transcript.SID)
+			}
+			seen[r.Transcript.SID] = true
+			ops, err := r.OperatorResults(context.Background())
+			if err != nil || len(ops) == 0 {
+				t.Errorf("operator results: %v", err)
+			}
+			kept = append(kept, r.Sentences, ops[0])
+			for _, m := range r.Matches {
+				if !regexp.MustCompile(marker).Match(m.Text) {
+					t.Errorf("match text %q lacks the pattern", m.Text)
+				}
+				kept = append(kept, m.Text)
+			}
+			return nil
+		}})
+	if err != nil || sum.Failed != 0 {
+		t.Fatalf("run: %v %+v", err, sum)
+	}
+	completed := 0
+	for _, s := range sim.Services() {
+		for _, tr := range sim.Transcripts(s.SID) {
+			if tr.Status == twiliosim.StatusCompleted {
+				completed++
+			}
+		}
+	}
+	if len(seen) != completed || sum.Matched != completed || sum.Listed != sum.Scanned || !sum.ListingDone {
+		t.Errorf("matched %d (summary %+v), want every one of %d completed transcripts", len(seen), sum, completed)
+	}
+	for i, b := range kept {
+		for _, x := range b {
+			if x != 0 {
+				t.Fatalf("buffer %d (%d bytes) not wiped after the callback", i, len(b))
+			}
+		}
+	}
+}
+
+// TestListingStreams: transcripts are searched while the listing goes on,
+// page by page; the listing never runs ahead of the search by more than a
+// page and the workers' queue, so the engine's memory does not grow with
+// the account.
+func TestListingStreams(t *testing.T) {
+	_, c, ring := newTestSource(t, twiliosim.CorpusOptions{Seed: 4, TranscriptsPerService: 150, NoMixedService: true, NoEncryptedService: true})
+	const workers, pageSize = 4, 20
+	ahead := 0
+	sum, err := New(Options{Source: c, Decrypter: ring, Workers: workers, PageSize: pageSize}).Run(context.Background(),
+		Query{Pattern: "zzzz-none", Fixed: true}, Handler{Progress: func(p Progress) {
+			ahead = max(ahead, p.Listed-p.Scanned)
+		}})
+	if err != nil || sum.Scanned != 150 {
+		t.Fatalf("run: %v %+v", err, sum)
+	}
+	if limit := pageSize + 2*workers + 1; ahead > limit {
+		t.Errorf("the listing ran %d transcripts ahead of the search (limit %d)", ahead, limit)
+	}
+}
+
+// TestFailuresGoOn: without keys every encrypted transcript is one
+// Failure naming it and its credential, and the plain ones are searched.
+func TestFailuresGoOn(t *testing.T) {
+	sim, c, _ := newTestSource(t, twiliosim.CorpusOptions{Seed: 5, TranscriptsPerService: 4, Markers: []string{marker}})
+	var failed []Failure
+	matched := 0
+	sum, err := New(Options{Source: c}).Run(context.Background(), Query{Pattern: marker, Fixed: true}, Handler{
+		Match:   func(r *Result) error { matched++; return nil },
+		Failure: func(f Failure) { failed = append(failed, f) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, plain := 0, 0
+	for _, s := range sim.Services() {
+		for _, tr := range sim.Transcripts(s.SID) {
+			switch {
+			case tr.Status != twiliosim.StatusCompleted:
+			case tr.EncryptionCredentialSID != "":
+				enc++
+			default:
+				plain++
+			}
+		}
+	}
+	if len(failed) != enc || sum.Failed != enc || matched != plain || enc == 0 || plain == 0 {
+		t.Fatalf("failed %d, matched %d; want %d and %d", len(failed), matched, enc, plain)
+	}
+	for _, f := range failed {
+		if !errors.Is(f.Err, crypto.ErrUnwrap) || !regexp.MustCompile(f.Transcript.SID+`.*`+f.Transcript.EncryptionCredentialSID).MatchString(f.Err.Error()) {
+			t.Errorf("failure %v", f.Err)
+		}
+	}
+}
+
+// TestServicesAndCompile: names resolve to SIDs (once each), unknown ones
+// are ErrUnknownService; an empty or bad pattern is refused.
+func TestServicesAndCompile(t *testing.T) {
+	sim, c, _ := newTestSource(t, twiliosim.CorpusOptions{Seed: 6, TranscriptsPerService: 1})
+	e := New(Options{Source: c})
+	s := sim.Services()[0]
+	got, err := e.Services(context.Background(), []string{s.UniqueName, s.SID})
+	if err != nil || len(got) != 1 || got[0] != s.SID {
+		t.Errorf("Services: %v %v", got, err)
+	}
+	if _, err := e.Services(context.Background(), []string{"nope"}); !errors.Is(err, ErrUnknownService) {
+		t.Errorf("unknown: %v", err)
+	}
+	for _, q := range []Query{{}, {Pattern: "a(b"}} {
+		if _, err := Compile(q); err == nil {
+			t.Errorf("Compile(%+v): no error", q)
+		}
+	}
+	if re, _ := Compile(Query{Pattern: "A.b", Fixed: true, IgnoreCase: true}); !re.MatchString("xa.B") || re.MatchString("axb") {
+		t.Errorf("-F -i: %v", re)
+	}
+}
