@@ -475,17 +475,7 @@ func linearFit(x, y []float64) (slope, r2 float64) {
 // coldScan is one size of BenchmarkColdScan.
 func coldScan(b *testing.B, n int) {
 	lat := *benchLatency
-	e := newEnv(b, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 47, TranscriptsPerService: n,
-		NoPlainService: true, NoMixedService: true}}, fetch.Config{}, func(o *Options) {
-		o.Prefetch = DefaultPrefetch
-		o.CacheSize = DefaultCacheSize
-	})
-	svc := e.completed(true)[0].ServiceSID
-	// On Twilio the objects sit in S3 before anyone reads them. One untimed
-	// pass makes the simulator store (seal) them, so neither the mount nor
-	// the sequential baseline is charged for the simulator generating
-	// content on the same two cores.
-	sequentialScan(b, e, svc)
+	e, svc := newColdEnv(b, n)
 	var res coldResult
 	var mounts []time.Duration
 	var reqs, objs []int64
@@ -543,6 +533,24 @@ func coldScan(b *testing.B, n int) {
 		b.ReportMetric(float64(res.seq)/float64(res.mount), "x_faster")
 		b.ReportMetric(float64(res.mount)/float64(res.ideal), "x_ideal")
 	}
+}
+
+// newColdEnv is the account of the cold benchmarks: one encrypted service
+// of n transcripts, a mount with the default prefetch and cache, and every
+// object already sealed. It returns the env and the service's SID.
+func newColdEnv(b *testing.B, n int) (*env, string) {
+	e := newEnv(b, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 47, TranscriptsPerService: n,
+		NoPlainService: true, NoMixedService: true}}, fetch.Config{}, func(o *Options) {
+		o.Prefetch = DefaultPrefetch
+		o.CacheSize = DefaultCacheSize
+	})
+	svc := e.completed(true)[0].ServiceSID
+	// On Twilio the objects sit in S3 before anyone reads them. One untimed
+	// pass makes the simulator store (seal) them, so neither the mount nor
+	// the sequential baseline is charged for the simulator generating
+	// content on the same two cores.
+	sequentialScan(b, e, svc)
+	return e, svc
 }
 
 // sequentialScan is the way customers work today, one request at a time:

@@ -44,13 +44,7 @@ func searchAccount(b *testing.B, e *env) (time.Duration, search.Summary) {
 func BenchmarkSearchVsGrep(b *testing.B) {
 	n := *benchSearchN
 	lat := *benchLatency
-	e := newEnv(b, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 47, TranscriptsPerService: n,
-		NoPlainService: true, NoMixedService: true}}, fetch.Config{}, func(o *Options) {
-		o.Prefetch = DefaultPrefetch
-		o.CacheSize = DefaultCacheSize
-	})
-	svc := e.completed(true)[0].ServiceSID
-	sequentialScan(b, e, svc) // the objects are sealed once, before timing
+	e, svc := newColdEnv(b, n)
 	var greps, searches []time.Duration
 	var grepReqs, searchReqs []int64
 	for b.Loop() {
