@@ -21,10 +21,12 @@
 package search
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"sort"
 	"strings"
 	"sync"
@@ -83,8 +85,15 @@ type Query struct {
 // Compile turns the pattern of q into the regular expression the engine
 // matches with. An empty pattern is refused: it would match everything.
 func Compile(q Query) (*regexp.Regexp, error) {
+	re, _, err := compile(q)
+	return re, err
+}
+
+// compile is Compile, also saying whether the expression can rule out a
+// whole sentences document at once (see mayMatch).
+func compile(q Query) (*regexp.Regexp, bool, error) {
 	if q.Pattern == "" {
-		return nil, errors.New("empty pattern: it would match every sentence")
+		return nil, false, errors.New("empty pattern: it would match every sentence")
 	}
 	p := q.Pattern
 	if q.Fixed {
@@ -95,9 +104,42 @@ func Compile(q Query) (*regexp.Regexp, error) {
 	}
 	re, err := regexp.Compile(p)
 	if err != nil {
-		return nil, fmt.Errorf("pattern: %w", err)
+		return nil, false, fmt.Errorf("pattern: %w", err)
 	}
-	return re, nil
+	st, err := syntax.Parse(p, syntax.Perl)
+	if err != nil {
+		return nil, false, fmt.Errorf("pattern: %w", err)
+	}
+	return re, !anchored(st), nil
+}
+
+// anchored reports whether re holds a line or text anchor (^ $ \A \z),
+// which can match at a sentence's ends but not inside the document.
+func anchored(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText:
+		return true
+	}
+	for _, s := range re.Sub {
+		if anchored(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// mayMatch reports whether some sentence of doc may match re. When doc
+// holds no backslash, every JSON string in it is its decoded text byte for
+// byte, so a sentence's text is a substring of doc, bounded by quotes
+// (non-word characters, as the ends of a text are for \b); an unanchored
+// expression that matches the text then matches doc too. Finding nothing
+// in the raw document thus rules it out without parsing it, which is most
+// of the CPU a search spends beside the decryption.
+func mayMatch(re *regexp.Regexp, prefilter bool, doc []byte) bool {
+	if !prefilter || bytes.IndexByte(doc, '\\') >= 0 {
+		return true
+	}
+	return re.Match(doc)
 }
 
 // Kind says where a match was found.
@@ -298,7 +340,7 @@ func (e *Engine) Services(ctx context.Context, names []string) ([]string, error)
 // listing that failed, a callback's error, ctx ending); a transcript that
 // could not be searched does not stop it (see Handler.Failure).
 func (e *Engine) Run(ctx context.Context, q Query, h Handler) (Summary, error) {
-	re, err := Compile(q)
+	re, prefilter, err := compile(q)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -306,7 +348,7 @@ func (e *Engine) Run(ctx context.Context, q Query, h Handler) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	r := &run{e: e, q: q, re: re, h: h, start: e.now()}
+	r := &run{e: e, q: q, re: re, prefilter: prefilter, h: h, start: e.now()}
 	g, gctx := errgroup.WithContext(ctx)
 	work := make(chan fetch.Transcript, e.workers)
 	g.Go(func() error {
@@ -378,11 +420,12 @@ func (e *Engine) list(ctx context.Context, q Query, services []string, fn func(f
 
 // run is the state of one Run.
 type run struct {
-	e     *Engine
-	q     Query
-	re    *regexp.Regexp
-	h     Handler
-	start time.Time
+	e         *Engine
+	q         Query
+	re        *regexp.Regexp
+	prefilter bool // re can rule out a whole document (mayMatch)
+	h         Handler
+	start     time.Time
 
 	mu sync.Mutex // serializes the Handler and guards p
 	p  Progress
@@ -443,7 +486,7 @@ func (r *run) search(ctx context.Context, t fetch.Transcript) (*Result, error) {
 		return res, err
 	}
 	res.Sentences = doc
-	if len(doc) > 0 {
+	if len(doc) > 0 && mayMatch(r.re, r.prefilter, doc) {
 		ss, err := sentencetext.Parse(doc)
 		if err != nil {
 			return res, fmt.Errorf("transcript %s: %w", t.SID, err)

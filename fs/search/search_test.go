@@ -9,6 +9,7 @@ import (
 	"github.com/intelligencefs/intelligencefs/crypto"
 	"github.com/intelligencefs/intelligencefs/fetch"
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
+	"github.com/intelligencefs/intelligencefs/fs/sentencetext"
 )
 
 // newTestSource starts a simulator with corpus and returns a client for it
@@ -160,5 +161,51 @@ func TestServicesAndCompile(t *testing.T) {
 	}
 	if re, _ := Compile(Query{Pattern: "A.b", Fixed: true, IgnoreCase: true}); !re.MatchString("xa.B") || re.MatchString("axb") {
 		t.Errorf("-F -i: %v", re)
+	}
+}
+
+// TestMayMatch: the document-wide prefilter never rules out a document
+// one of whose sentences matches (anchors, word boundaries, escapes), and
+// does rule out one where nothing can.
+func TestMayMatch(t *testing.T) {
+	doc := []byte(`{"sentences":[{"sentence_index":0,"start_time":1.5,"media_channel":1,"transcript":"bye now"},{"sentence_index":1,"transcript":"call me at 555 0100"}]}`)
+	esc := []byte(`{"sentences":[{"transcript":"say \"bye\"\nnow"}]}`)
+	for _, tc := range []struct {
+		pattern string
+		doc     []byte
+		want    bool // mayMatch
+		matches bool // a sentence matches
+	}{
+		{"zzzz", doc, false, false},
+		{"bye now", doc, true, true},
+		{`\bbye\b`, doc, true, true},
+		{`^bye`, doc, true, true},        // anchored: never ruled out
+		{`0100$`, doc, true, true},       // anchored
+		{`(?i)CALL ME`, doc, true, true}, // case
+		{`now"`, doc, true, false},       // a document-only match is harmless
+		{`bye" now`, esc, true, false},   // escapes: never ruled out
+		{"bye\"\nnow", esc, true, true},  // the decoded text differs from the raw document
+		{"start_time", doc, true, false}, // keys match the document only
+		{`\d{3} \d{4}`, doc, true, true}, // classes
+		{`bye nowhere|555 0199`, doc, false, false},
+	} {
+		re, pre, err := compile(Query{Pattern: tc.pattern})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := mayMatch(re, pre, tc.doc); got != tc.want {
+			t.Errorf("mayMatch(%q) = %v, want %v", tc.pattern, got, tc.want)
+		}
+		ss, err := sentencetext.Parse(tc.doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		any := false
+		for _, s := range ss {
+			any = any || re.Match(s.AppendText(nil))
+		}
+		if any != tc.matches || (any && !mayMatch(re, pre, tc.doc)) {
+			t.Errorf("%q: a sentence matches %v, ruled out %v", tc.pattern, any, !mayMatch(re, pre, tc.doc))
+		}
 	}
 }
