@@ -19,11 +19,19 @@ import (
 
 // Defaults applied by New to zero Config fields.
 const (
-	DefaultMaxConcurrency = 16
-	DefaultTimeout        = 30 * time.Second
-	DefaultMaxAttempts    = 5
-	DefaultMaxRetryTime   = 60 * time.Second
-	DefaultMaxBodyBytes   = 512 << 20
+	// DefaultMaxConcurrency is the ceiling of the adaptive concurrency
+	// limits.
+	DefaultMaxConcurrency = 64
+	// DefaultInitialConcurrency is where the adaptive limits start (the
+	// fixed limit of earlier versions).
+	DefaultInitialConcurrency = 16
+	DefaultTimeout            = 30 * time.Second
+	DefaultMaxAttempts        = 5
+	DefaultMaxRetryTime       = 60 * time.Second
+	// DefaultMaxThrottleTime is the budget of waits after 429s: enough to
+	// ride out half a minute of an account's concurrency storm.
+	DefaultMaxThrottleTime = 60 * time.Second
+	DefaultMaxBodyBytes    = 512 << 20
 	// DefaultPageSize is the transcript (and service, operator result,
 	// public key) page size: the API's maximum.
 	DefaultPageSize = 1000
@@ -69,14 +77,20 @@ type Config struct {
 	// (WordTimestamps=true). Otherwise the API default (false) applies.
 	WordTimestamps bool
 
-	// MaxConcurrency bounds Twilio API requests in flight across all callers
-	// (default 16): Twilio limits concurrency per account.
+	// MaxConcurrency is the ceiling of the adaptive limit of Twilio API
+	// requests in flight across all callers (default 64). Twilio limits
+	// concurrency per account, at a number the customer does not know and
+	// other applications share: the limit starts at InitialConcurrency,
+	// grows while requests succeed and backs off on 429 (see limiter).
 	MaxConcurrency int
-	// MaxObjectConcurrency bounds presigned object downloads in flight
-	// across all callers (default MaxConcurrency). They go to the object
-	// store, not to Twilio's API, so they do not count against
-	// MaxConcurrency or RateLimit.
+	// MaxObjectConcurrency is the ceiling of the adaptive limit of
+	// presigned object downloads in flight (default MaxConcurrency). They
+	// go to the object store, not to Twilio's API, so they have a limit of
+	// their own and do not count against RateLimit.
 	MaxObjectConcurrency int
+	// InitialConcurrency is where both adaptive limits start (default
+	// DefaultInitialConcurrency, at most the ceilings).
+	InitialConcurrency int
 	// RateLimit bounds Twilio API requests (attempts) per second across all
 	// callers; 0 means unlimited.
 	RateLimit float64
@@ -88,6 +102,11 @@ type Config struct {
 	// MaxRetryTime bounds the time from a request's first attempt to the
 	// start of its last one, waits included (default 60s).
 	MaxRetryTime time.Duration
+	// MaxThrottleTime bounds the waits after 429 answers of one request
+	// (default 60s), jittered exponential backoff or Retry-After. They are
+	// retried on this budget alone, not counted in MaxAttempts or
+	// MaxRetryTime: a 429 was never processed.
+	MaxThrottleTime time.Duration
 	// MaxBodyBytes bounds a response body (default 512 MiB).
 	MaxBodyBytes int64
 
@@ -181,6 +200,12 @@ func New(cfg Config) (*Client, error) {
 	if cfg.MaxObjectConcurrency <= 0 {
 		cfg.MaxObjectConcurrency = cfg.MaxConcurrency
 	}
+	if cfg.InitialConcurrency <= 0 {
+		cfg.InitialConcurrency = DefaultInitialConcurrency
+	}
+	if cfg.MaxThrottleTime <= 0 {
+		cfg.MaxThrottleTime = DefaultMaxThrottleTime
+	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
@@ -203,15 +228,16 @@ func New(cfg Config) (*Client, error) {
 		t.MaxIdleConnsPerHost = cfg.MaxConcurrency + cfg.MaxObjectConcurrency
 		c.base = t
 	}
-	c.lim = &limiter{sem: make(chan struct{}, cfg.MaxConcurrency)}
-	c.objLim = &limiter{sem: make(chan struct{}, cfg.MaxObjectConcurrency)}
+	var rl *rate.Limiter
 	if cfg.RateLimit > 0 {
 		burst := int(cfg.RateLimit)
 		if burst < 1 {
 			burst = 1
 		}
-		c.lim.rl = rate.NewLimiter(rate.Limit(cfg.RateLimit), burst)
+		rl = rate.NewLimiter(rate.Limit(cfg.RateLimit), burst)
 	}
+	c.lim = newLimiter(kindAPI, cfg.InitialConcurrency, cfg.MaxConcurrency, rl)
+	c.objLim = newLimiter(kindObject, cfg.InitialConcurrency, cfg.MaxObjectConcurrency, nil)
 	c.stats = &counters{}
 	pol := &policy{
 		maxAttempts:    cfg.MaxAttempts,
@@ -220,6 +246,7 @@ func New(cfg Config) (*Client, error) {
 		baseDelay:      250 * time.Millisecond,
 		maxDelay:       10 * time.Second,
 		maxBody:        cfg.MaxBodyBytes,
+		maxThrottle:    cfg.MaxThrottleTime,
 	}
 	sleep := cfg.sleep
 	if sleep == nil {
@@ -236,8 +263,8 @@ func New(cfg Config) (*Client, error) {
 		CheckRedirect: noRedirect,
 	}
 	// The backstop bound of one call: every attempt's timeout plus the retry
-	// budget. Attempts themselves are bounded by cfg.Timeout.
-	c.callTime = cfg.MaxRetryTime + 2*cfg.Timeout
+	// budgets. Attempts themselves are bounded by cfg.Timeout.
+	c.callTime = cfg.MaxRetryTime + cfg.MaxThrottleTime + 2*cfg.Timeout
 	return c, nil
 }
 

@@ -15,8 +15,6 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 const (
@@ -32,45 +30,18 @@ type policy struct {
 	baseDelay      time.Duration
 	maxDelay       time.Duration
 	maxBody        int64
-}
-
-// limiter is a concurrency semaphore, and optionally a rate limiter, shared
-// by every caller of a Client: one for the API, one for object downloads.
-type limiter struct {
-	sem      chan struct{}
-	rl       *rate.Limiter // nil: unlimited
-	inFlight atomic.Int64
-}
-
-// acquire waits (honouring ctx) for the rate limiter and a concurrency slot.
-func (l *limiter) acquire(ctx context.Context) (release func(), err error) {
-	if l.rl != nil {
-		if err := l.rl.Wait(ctx); err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, errRateDeadline
-		}
-	}
-	select {
-	case l.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	l.inFlight.Add(1)
-	var done atomic.Bool
-	return func() {
-		if done.CompareAndSwap(false, true) {
-			l.inFlight.Add(-1)
-			<-l.sem
-		}
-	}, nil
+	// maxThrottle bounds the waits after 429s (Twilio's 20429: the
+	// request was refused for the account's concurrency and never
+	// processed), a budget of their own: they count neither against
+	// maxAttempts nor maxElapsed.
+	maxThrottle time.Duration
 }
 
 // counters back Stats.
 type counters struct {
 	apiRequests, objectRequests atomic.Int64
 	retries, errors             atomic.Int64
+	throttled                   atomic.Int64 // 429 answers
 	apiBytes, objectBytes       atomic.Int64
 	retryWait                   atomic.Int64 // nanoseconds
 }
@@ -91,8 +62,13 @@ type Stats struct {
 	APIBytes int64
 	// RetryWait is the total time spent waiting between attempts.
 	RetryWait time.Duration
+	// Throttled counts attempts answered 429 (Twilio's 20429, the object
+	// store's SlowDown), API and objects.
+	Throttled int64
 	// InFlight is the number of HTTP requests holding a concurrency slot now.
 	InFlight int64
+	// APILimit and ObjectLimit are the adaptive concurrency limits now.
+	APILimit, ObjectLimit int
 }
 
 // Stats returns the current counters.
@@ -105,7 +81,10 @@ func (c *Client) Stats() Stats {
 		BytesDownloaded: c.stats.objectBytes.Load(),
 		APIBytes:        c.stats.apiBytes.Load(),
 		RetryWait:       time.Duration(c.stats.retryWait.Load()),
-		InFlight:        c.lim.inFlight.Load() + c.objLim.inFlight.Load(),
+		Throttled:       c.stats.throttled.Load(),
+		InFlight:        c.lim.inFlight64.Load() + c.objLim.inFlight64.Load(),
+		APILimit:        c.lim.Limit(),
+		ObjectLimit:     c.objLim.Limit(),
 	}
 }
 
@@ -189,7 +168,12 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	// DeleteTranscript's callers count as done.
 	idempotent := req.Method == http.MethodGet || req.Method == http.MethodHead || req.Method == http.MethodDelete
 	start := time.Now()
-	var waited time.Duration // the sum of waits (a fake sleep takes no real time)
+	var (
+		waited    time.Duration // the sum of error waits (a fake sleep takes no real time)
+		throttled time.Duration // the sum of waits after 429s
+		errTries  int           // attempts that count against maxAttempts
+		throttles int
+	)
 	for attempt := 1; ; attempt++ {
 		info.attempts = attempt
 		info.status = 0
@@ -197,6 +181,31 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		if err == nil && resp.StatusCode == http.StatusTooManyRequests {
+			// Refused for concurrency, never processed: safe to retry
+			// for every method, on the throttle budget.
+			info.status, info.header = resp.StatusCode, resp.Header
+			throttles++
+			wait := retryAfter(resp.Header, time.Now())
+			if wait == 0 {
+				wait = jitter(t.pol.baseDelay, throttleMaxDelay, throttles)
+			}
+			if throttled+wait > t.pol.maxThrottle {
+				t.log.Debug("fetch: throttle budget exhausted", "kind", t.kind, "method", req.Method,
+					"path", req.URL.Path, "status", info.status, "attempts", attempt, "waited", throttled)
+				return resp, nil
+			}
+			t.st.retries.Add(1)
+			t.log.Debug("fetch: throttled, retrying", "kind", t.kind, "method", req.Method, "path", req.URL.Path,
+				"attempt", attempt, "wait", wait)
+			if err := t.sleep(ctx, wait); err != nil {
+				return nil, err
+			}
+			t.st.retryWait.Add(int64(wait))
+			throttled += wait
+			continue
+		}
+		errTries++
 		retry, wait := false, time.Duration(0)
 		if err != nil {
 			retry = retriableError(err, idempotent)
@@ -211,10 +220,10 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, err
 		}
 		if wait == 0 {
-			wait = t.backoff(attempt)
+			wait = t.backoff(errTries)
 		}
-		elapsed := max(time.Since(start), waited)
-		if attempt >= t.pol.maxAttempts || elapsed+wait > t.pol.maxElapsed {
+		elapsed := max(time.Since(start)-throttled, waited)
+		if errTries >= t.pol.maxAttempts || elapsed+wait > t.pol.maxElapsed {
 			// Debug, not Warn: the error returned carries status and
 			// attempts, and its caller logs the one line a user sees
 			// (DESIGN.md §5); a second warning here would double it.
@@ -244,11 +253,12 @@ func (t *transport) errString(err error) string {
 // attempt makes one HTTP attempt under a concurrency slot and the attempt
 // timeout, and reads the whole body.
 func (t *transport) attempt(ctx context.Context, req *http.Request, getBody func() (io.ReadCloser, error), n int) (*http.Response, error) {
-	release, err := t.lim.acquire(ctx)
+	sl, err := t.lim.acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer release()
+	o := outcomeIgnore
+	defer func() { sl.done(o) }()
 	if t.kind == kindAPI {
 		t.st.apiRequests.Add(1)
 	} else {
@@ -287,9 +297,38 @@ func (t *transport) attempt(ctx context.Context, req *http.Request, getBody func
 	}
 	resp.Body = bufferedBody{bytes.NewReader(body), body}
 	resp.ContentLength = int64(len(body))
+	o = t.outcome(resp, req.URL.Path)
 	t.log.Debug("fetch: request", "kind", t.kind, "method", req.Method, "path", req.URL.Path,
 		"status", resp.StatusCode, "attempt", n, "bytes", len(body), "duration", time.Since(began))
 	return resp, nil
+}
+
+// outcome classifies an answer for the adaptive limit: 429 is a loss for
+// both sides, and 503 for the object store too (S3's SlowDown); for the
+// API a 503 is an outage, not a concurrency signal. Twilio's rate headers,
+// where an endpoint sends them, are logged, and a remaining count of zero
+// keeps the limit from growing.
+func (t *transport) outcome(resp *http.Response, path string) outcome {
+	h := resp.Header
+	if t.kind == kindAPI {
+		if cr, lim, rem := h.Get("Twilio-Concurrent-Requests"), h.Get("X-Rate-Limit-Limit"), h.Get("X-Rate-Limit-Remaining"); cr != "" || lim != "" || rem != "" {
+			t.log.Debug("fetch: rate headers", "path", path, "status", resp.StatusCode,
+				"concurrent_requests", cr, "rate_limit", lim, "rate_remaining", rem,
+				"rate_config", h.Get("X-Rate-Limit-Config"), "limit", t.lim.Limit())
+		}
+	}
+	switch s := resp.StatusCode; {
+	case s == http.StatusTooManyRequests:
+		t.st.throttled.Add(1)
+		return outcomeLoss
+	case s == http.StatusServiceUnavailable && t.kind == kindObject:
+		return outcomeLoss
+	case s >= 500:
+		return outcomeIgnore
+	case h.Get("X-Rate-Limit-Remaining") == "0":
+		return outcomeHold
+	}
+	return outcomeSuccess
 }
 
 // attemptErr turns the attempt deadline into a timeoutError.
@@ -402,12 +441,22 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 	return 0
 }
 
-// backoff is exponential with jitter: a uniform pick in [d/2, d) where d
-// doubles per attempt from baseDelay up to maxDelay.
+// backoff is exponential with jitter (see jitter), baseDelay to maxDelay.
 func (t *transport) backoff(attempt int) time.Duration {
-	d := t.pol.baseDelay << min(attempt-1, 20)
-	if d > t.pol.maxDelay || d <= 0 {
-		d = t.pol.maxDelay
+	return jitter(t.pol.baseDelay, t.pol.maxDelay, attempt)
+}
+
+// throttleMaxDelay caps the wait after a 429 without Retry-After: Twilio's
+// concurrency refusals clear as soon as other requests finish, so the
+// budget is spent on more, shorter waits (about fifteen in a minute).
+const throttleMaxDelay = 5 * time.Second
+
+// jitter is a uniform pick in [d/2, d] where d doubles per attempt from
+// base up to max.
+func jitter(base, maxDelay time.Duration, attempt int) time.Duration {
+	d := base << min(attempt-1, 20)
+	if d > maxDelay || d <= 0 {
+		d = maxDelay
 	}
 	half := d / 2
 	return half + rand.N(half+1)

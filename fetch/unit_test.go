@@ -213,7 +213,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 				fmt.Fprint(w, transcriptJSON(gt(1), ""))
 			}))
 			defer srv.Close()
-			c, fs := newTestClient(t, srv.URL, func(c *Config) { c.MaxRetryTime = 10 * time.Minute })
+			c, fs := newTestClient(t, srv.URL, func(c *Config) { c.MaxThrottleTime = 10 * time.Minute })
 			if _, err := c.FetchTranscript(context.Background(), gt(1)); err != nil {
 				t.Fatal(err)
 			}

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/intelligencefs/intelligencefs/fetch"
 	"github.com/intelligencefs/intelligencefs/fs/plaincache"
 )
 
@@ -16,8 +17,9 @@ const (
 	DefaultFullRelist = time.Hour
 	// DefaultPrefetch is the prefetch depth the CLI uses (--prefetch).
 	DefaultPrefetch = 8
-	// DefaultConcurrency is the fetch client's default request limit.
-	DefaultConcurrency = 16
+	// DefaultConcurrency is the ceiling of the fetch client's adaptive
+	// request limit.
+	DefaultConcurrency = fetch.DefaultMaxConcurrency
 	// DefaultRefreshMargin is how far before the newest known date_created an
 	// incremental refresh starts, to catch transcripts whose creation was
 	// recorded with a slightly earlier timestamp than one already seen.
@@ -84,10 +86,14 @@ type Options struct {
 	// walking the listing in order widens the window up to
 	// 2×Concurrency so the request limit stays busy.
 	Prefetch int
-	// Concurrency is the Source's request limit (fetch.Config.MaxConcurrency,
-	// default 16); prefetch sizes its window from it and never runs more
-	// background fetches than this.
+	// Concurrency is the ceiling of the Source's request limit
+	// (fetch.Config.MaxConcurrency); prefetch never runs more background
+	// fetches than this.
 	Concurrency int
+	// Limit, if set, reports the Source's request limit now (it adapts to
+	// the account: fetch.Stats.APILimit); prefetch widens its window up to
+	// twice that, so the limit stays busy and can grow. Nil: Concurrency.
+	Limit func() int
 
 	// FsName is the source /proc/mounts and mount(8) show for the mount
 	// (the fstab form's SOURCE); "" means "intelligencefs".

@@ -19,7 +19,7 @@ type limitFlags struct {
 // addLimitFlags registers --max-concurrency and --rate-limit on fs.
 func addLimitFlags(fs *pflag.FlagSet) *limitFlags {
 	l := &limitFlags{}
-	fs.IntVar(&l.maxConcurrency, "max-concurrency", 16, "Twilio API requests in flight at most; object downloads have a limit of their own of the same size")
+	fs.IntVar(&l.maxConcurrency, "max-concurrency", fetch.DefaultMaxConcurrency, "ceiling of the adaptive limit of Twilio API requests in flight (it starts at 16 and backs off on 429); object downloads adapt under a ceiling of their own of the same size")
 	fs.Float64Var(&l.rateLimit, "rate-limit", 0, "Twilio API requests per second at most (0: unlimited; object downloads are not counted)")
 	return l
 }

@@ -141,6 +141,7 @@ func (a *app) runMount(ctx context.Context, req mountRequest) (err error) {
 			CacheEntries: cs.Entries, CacheEvictions: cs.Evictions,
 			APIRequests: fst.APIRequests, ObjectDownloads: fst.ObjectDownloads,
 			Retries: fst.Retries, Errors: fst.Errors, BytesDownloaded: fst.BytesDownloaded,
+			Throttled: fst.Throttled, APILimit: fst.APILimit, ObjectLimit: fst.ObjectLimit,
 		}
 	}
 	var metrics *metricsServer
@@ -171,6 +172,7 @@ func (a *app) runMount(ctx context.Context, req mountRequest) (err error) {
 	opts.FullRelist = m.fullRelist
 	opts.Prefetch = m.prefetch
 	opts.Concurrency = m.maxConcurrency
+	opts.Limit = func() int { return conn.Client.Stats().APILimit }
 	opts.DebugFUSE = m.debugFUSE
 	opts.FsName = req.fsName
 

@@ -28,6 +28,8 @@ type counters struct {
 	Retries                int64
 	Errors                 int64
 	BytesDownloaded        int64
+	Throttled              int64 // 429 answers
+	APILimit, ObjectLimit  int   // the adaptive concurrency limits now
 }
 
 // logCounters writes the periodic info line.
@@ -38,7 +40,8 @@ func logCounters(log *slog.Logger, c counters) {
 		"cache_evictions", c.CacheEvictions,
 		"fetches", c.APIRequests+c.ObjectDownloads,
 		"api_requests", c.APIRequests, "object_downloads", c.ObjectDownloads,
-		"retries", c.Retries, "errors", c.Errors, "bytes_downloaded", c.BytesDownloaded)
+		"retries", c.Retries, "errors", c.Errors, "bytes_downloaded", c.BytesDownloaded,
+		"throttled", c.Throttled, "api_limit", c.APILimit, "object_limit", c.ObjectLimit)
 }
 
 // statsLoop logs counters every interval (0: never) and whenever usr1
@@ -84,6 +87,9 @@ func newMetricsRegistry(snap func() counters) *prometheus.Registry {
 	counter("fetch_object_downloads_total", "HTTP attempts to the object store, retries included.", func(c counters) float64 { return float64(c.ObjectDownloads) })
 	counter("fetch_retries_total", "HTTP attempts that were retries.", func(c counters) float64 { return float64(c.Retries) })
 	counter("fetch_errors_total", "Twilio operations that failed after retries.", func(c counters) float64 { return float64(c.Errors) })
+	counter("fetch_throttled_total", "HTTP attempts answered 429 (Twilio 20429: the account's concurrency limit), retries included.", func(c counters) float64 { return float64(c.Throttled) })
+	gauge("fetch_api_concurrency_limit", "The adaptive limit of Twilio API requests in flight now.", func(c counters) float64 { return float64(c.APILimit) })
+	gauge("fetch_object_concurrency_limit", "The adaptive limit of object downloads in flight now.", func(c counters) float64 { return float64(c.ObjectLimit) })
 	counter("fetch_downloaded_bytes_total", "Encrypted object bytes downloaded.", func(c counters) float64 { return float64(c.BytesDownloaded) })
 	reg.MustRegister(collectors.NewGoCollector())
 	return reg

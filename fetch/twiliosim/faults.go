@@ -69,6 +69,14 @@ type Faults struct {
 	ExpiredURLs Rule
 	// WrongCredentials rejects every API request with 401 (code 20003).
 	WrongCredentials bool
+	// ConcurrencyLimit, when positive, is the account's concurrency limit
+	// as Twilio enforces it: an API request arriving while that many are
+	// being processed is refused at once with 429, code 20429, and no
+	// Retry-After (counted as "Fault:ConcurrencyLimit"). A request counts
+	// from its arrival until APILatency has passed (its processing);
+	// every API answer then carries Twilio-Concurrent-Requests. The object
+	// store has no such limit.
+	ConcurrencyLimit int
 }
 
 // SetFaults replaces the fault switches; Times counters start afresh.

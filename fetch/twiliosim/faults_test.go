@@ -254,3 +254,64 @@ func TestConcurrentUse(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+// TestConcurrencyLimit: beyond ConcurrencyLimit API requests in process,
+// the simulator refuses at once with Twilio's 429 / 20429 and no
+// Retry-After; requests within the limit, and later ones, are served; the
+// object store is not limited.
+func TestConcurrencyLimit(t *testing.T) {
+	s := newTestServer(t, Options{})
+	tr := firstWithStatus(t, s, "call-centre-encrypted", StatusCompleted, nil)
+	loc := sentencesLocation(t, s, tr.SID, true)
+	s.SetFaults(Faults{ConcurrencyLimit: 3, APILatency: 400 * time.Millisecond})
+	path := "/v2/Transcripts/" + tr.SID
+	var wg sync.WaitGroup
+	held := make([]response, 3)
+	for i := range held {
+		wg.Go(func() { held[i] = do(t, s, "GET", path, nil) })
+	}
+	for s.Count(CounterAPIConcurrencyPeak) < 3 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	for range 2 {
+		r := do(t, s, "GET", path, nil)
+		if r.status != http.StatusTooManyRequests || r.json(t)["code"] != float64(20429) {
+			t.Fatalf("over the limit: status %d body %s, want 429 code 20429", r.status, r.body)
+		}
+		if ra := r.header.Get("Retry-After"); ra != "" {
+			t.Errorf("Retry-After %q sent; Twilio sends none with 20429", ra)
+		}
+	}
+	wg.Wait()
+	for i, r := range held {
+		if r.status != http.StatusOK || r.header.Get("Twilio-Concurrent-Requests") == "" {
+			t.Errorf("request %d within the limit: status %d, Twilio-Concurrent-Requests %q", i, r.status, r.header.Get("Twilio-Concurrent-Requests"))
+		}
+	}
+	if n := s.Count(CounterFaultPrefix + "ConcurrencyLimit"); n != 2 {
+		t.Errorf("%d refusals counted, want 2", n)
+	}
+	if p := s.Count(CounterAPIConcurrencyPeak); p != 4 {
+		t.Errorf("peak %d, want 4 (3 in process and the refused arrivals one at a time)", p)
+	}
+	if r := do(t, s, "GET", path, nil); r.status != http.StatusOK {
+		t.Errorf("after the burst: status %d", r.status)
+	}
+	// The object store has no account limit: downloads go on while the
+	// API is full.
+	s.SetFaults(Faults{ConcurrencyLimit: 1, APILatency: 400 * time.Millisecond})
+	wg.Go(func() { do(t, s, "GET", path, nil) })
+	for s.apiInFlight.Load() < 1 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	defer wg.Wait()
+	var objs sync.WaitGroup
+	for range 4 {
+		objs.Go(func() {
+			if r, err := getObject(t, loc); err != nil || r.status != http.StatusOK {
+				t.Errorf("object download under an API limit of 1: %v %d", err, r.status)
+			}
+		})
+	}
+	objs.Wait()
+}

@@ -104,11 +104,14 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	ep, sid, handler, rerr := s.route(r)
 	s.record(RequestInfo{Endpoint: ep, Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), TranscriptSID: sid, Authorization: r.Header.Get("Authorization") != ""})
 	f := s.currentFaults()
-	sleep(r.Context(), f.APILatency)
 	status := 0
 	defer func() {
 		s.logger.Debug("twiliosim api", "method", r.Method, "path", r.URL.Path, "endpoint", ep, "status", status)
 	}()
+	if !s.admit(r, w, f.ConcurrencyLimit, f.APILatency) {
+		status = http.StatusTooManyRequests
+		return
+	}
 	if !s.authorized(r) {
 		s.counter(CounterUnauthorized).Add(1)
 		status = 401
@@ -147,6 +150,40 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	s.writeBody(w, st, body, false, sid)
+}
+
+// admit applies the account's concurrency limit (Faults.ConcurrencyLimit)
+// and the request's processing time (latency). It reports false after
+// refusing the request with Twilio's 20429.
+func (s *Server) admit(r *http.Request, w http.ResponseWriter, limit int, latency time.Duration) bool {
+	if limit <= 0 {
+		sleep(r.Context(), latency)
+		return true
+	}
+	n := s.apiInFlight.Add(1)
+	s.notePeak(n)
+	if n > int64(limit) {
+		s.apiInFlight.Add(-1)
+		s.counter(CounterFaultPrefix + "ConcurrencyLimit").Add(1)
+		w.Header().Set("Twilio-Concurrent-Requests", strconv.FormatInt(n-1, 10))
+		s.writeAPIError(w, errorf(429, "Too many requests"))
+		return false
+	}
+	sleep(r.Context(), latency)
+	w.Header().Set("Twilio-Concurrent-Requests", strconv.FormatInt(s.apiInFlight.Load(), 10))
+	s.apiInFlight.Add(-1)
+	return true
+}
+
+// notePeak raises the CounterAPIConcurrencyPeak counter to n.
+func (s *Server) notePeak(n int64) {
+	c := s.counter(CounterAPIConcurrencyPeak)
+	for {
+		p := c.Load()
+		if n <= p || c.CompareAndSwap(p, n) {
+			return
+		}
+	}
 }
 
 // isoTime formats t as Twilio does: ISO 8601 UTC, second precision.

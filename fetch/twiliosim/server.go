@@ -98,6 +98,9 @@ const (
 	// CounterFaultPrefix prefixes the count of each injected fault, named
 	// after its Faults field, e.g. "Fault:TooManyRequests".
 	CounterFaultPrefix = "Fault:"
+	// CounterAPIConcurrencyPeak is the most API requests seen in process
+	// at once while Faults.ConcurrencyLimit is set (a maximum, not a count).
+	CounterAPIConcurrencyPeak = "APIConcurrencyPeak"
 )
 
 // Server is a running simulator.
@@ -126,9 +129,10 @@ type Server struct {
 	credSeq   uint64
 	objects   *objectStore
 
-	faultMu   sync.Mutex
-	faults    Faults
-	remaining map[string]int
+	faultMu     sync.Mutex
+	faults      Faults
+	remaining   map[string]int
+	apiInFlight atomic.Int64 // for Faults.ConcurrencyLimit
 
 	countMu   sync.Mutex
 	counts    map[string]*atomic.Int64
