@@ -91,6 +91,10 @@ type Config struct {
 	// InitialConcurrency is where both adaptive limits start (default
 	// DefaultInitialConcurrency, at most the ceilings).
 	InitialConcurrency int
+	// FixedConcurrency keeps both limits at their ceilings, unadapted (the
+	// behaviour before adaptive limits; for side-by-side measurements and
+	// for proxies that queue requests instead of refusing them).
+	FixedConcurrency bool
 	// RateLimit bounds Twilio API requests (attempts) per second across all
 	// callers; 0 means unlimited.
 	RateLimit float64
@@ -238,6 +242,10 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.lim = newLimiter(kindAPI, cfg.InitialConcurrency, cfg.MaxConcurrency, rl)
 	c.objLim = newLimiter(kindObject, cfg.InitialConcurrency, cfg.MaxObjectConcurrency, nil)
+	if cfg.FixedConcurrency {
+		c.lim.fix(cfg.MaxConcurrency)
+		c.objLim.fix(cfg.MaxObjectConcurrency)
+	}
 	c.stats = &counters{}
 	pol := &policy{
 		maxAttempts:    cfg.MaxAttempts,

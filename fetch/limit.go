@@ -44,6 +44,7 @@ type limiter struct {
 	name    string
 	ceiling float64
 	rl      *rate.Limiter // nil: unlimited
+	fixed   bool          // never adapt (Config.FixedConcurrency)
 
 	mu       sync.Mutex
 	limit    float64
@@ -93,6 +94,15 @@ func newLimiter(name string, initial, ceiling int, rl *rate.Limiter) *limiter {
 	l := &limiter{name: name, ceiling: float64(max(ceiling, 1)), rl: rl, limit: float64(initial)}
 	l.cur.Store(int64(initial))
 	return l
+}
+
+// fix pins the limit at n (at least 1): it no longer adapts.
+func (l *limiter) fix(n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.fixed = true
+	l.ceiling = float64(max(n, 1))
+	l.setLocked(l.ceiling)
 }
 
 // slot is one admitted request. done reports its outcome exactly once.
@@ -175,11 +185,13 @@ func (s *slot) done(o outcome) {
 	l.mu.Lock()
 	s.used = s.used || l.waiting.Len() > 0 || 2*l.inFlight >= l.slots()
 	l.inFlight--
+	if l.fixed {
+		o = outcomeIgnore
+	}
 	switch o {
 	case outcomeSuccess, outcomeHold:
 		l.sampleLocked(s, rtt, o == outcomeSuccess)
 	case outcomeLoss:
-		l.losses.Add(1)
 		if s.epoch == l.epoch {
 			l.lossAt = float64(min(s.busy, int(math.Ceil(l.limit))))
 			l.cutLocked(lossBeta * l.lossAt)

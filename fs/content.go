@@ -127,6 +127,7 @@ const (
 	kindSentences contentKind = iota
 	kindTxt
 	kindOpResult
+	numKinds
 )
 
 // contentKey names the cache entry of a content file.

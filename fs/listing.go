@@ -35,6 +35,10 @@ type generation struct {
 	index    map[string]int32
 	complete bool
 	err      error // the load filling this generation failed
+
+	// byName and byNameRank are the name order of items and its inverse,
+	// for the prefetcher (see nameOrder); stale when shorter than items.
+	byName, byNameRank []int32
 }
 
 func newGeneration(capacity int) *generation {

@@ -63,8 +63,8 @@ func (f *contentFile) OnForget() {
 var _ = (gofs.NodeGetattrer)((*contentFile)(nil))
 
 // Getattr reports the exact size, fetching and decrypting the content if
-// it was never seen (stat of a cold file costs one fetch; a later open is a
-// cache hit).
+// it was never seen (stat of a cold file costs one fetch, or waits for the
+// prefetcher's; a later open is a cache hit).
 func (f *contentFile) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	if f.r.isGone(f.ts.sid) {
 		return syscall.ENOENT
@@ -74,6 +74,10 @@ func (f *contentFile) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse
 		out.SetTimeout(contentKeepTime)
 		return 0
 	}
+	// A stat is a step of the walk (ls -l, tar, Python's exists()): it
+	// moves the prefetch window, and a load the prefetcher started for
+	// this file is joined, not repeated.
+	f.touch(maskOf(f.kind))
 	if _, known := f.ts.size(f.key()); !known {
 		buf, err := f.load(ctx)
 		if err != nil {
@@ -103,8 +107,8 @@ var _ = (gofs.NodeOpener)((*contentFile)(nil))
 // it fetches and decrypts on a miss and pins the plaintext for the life of
 // the handle, with FOPEN_KEEP_CACHE: the content of a completed transcript
 // is immutable (its pages are dropped explicitly when the cache drops the
-// entry). Either way, opening sentences.json moves the prefetch window
-// along the listing (here, or at its first READ).
+// entry). Either way, opening the file moves the prefetch window along the
+// listing (here, or at its first READ).
 func (f *contentFile) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
 		return nil, 0, syscall.EROFS
@@ -127,8 +131,14 @@ func (f *contentFile) Open(ctx context.Context, flags uint32) (gofs.FileHandle, 
 // opened counts an open and moves the prefetch window.
 func (f *contentFile) opened() {
 	f.r.opens.Add(1)
-	if f.kind == kindSentences && f.l != nil {
-		f.r.prefetcher.opened(f.l, f.ts.sid)
+	f.touch(maskOf(f.kind))
+}
+
+// touch tells the prefetcher the walk reached this file (kinds 0: a
+// lookup, which moves the window without saying what is read).
+func (f *contentFile) touch(kinds kindMask) {
+	if f.l != nil {
+		f.r.prefetcher.touched(f.l, f.ts.sid, kinds)
 	}
 }
 

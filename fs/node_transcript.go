@@ -82,6 +82,11 @@ func (d *transcriptDir) Lookup(ctx context.Context, name string, out *fuse.Entry
 	if !found {
 		return nil, syscall.ENOENT
 	}
+	if name != "transcript.json" {
+		// A step of the walk; what it reads is said by the stat or open
+		// that follows (a READDIRPLUS looks every entry up).
+		r.prefetcher.touched(d.l, d.ts.sid, 0)
+	}
 	t := d.ts.transcript()
 	keep := keepTime(r, t)
 	if ch := d.GetChild(name); ch != nil {
@@ -105,7 +110,7 @@ func (d *transcriptDir) Lookup(ctx context.Context, name string, out *fuse.Entry
 	case "sentences.txt":
 		node = &contentFile{r: r, ts: d.ts, kind: kindTxt, l: d.l}
 	case "operator-results":
-		node = &opResultsDir{r: r, ts: d.ts}
+		node = &opResultsDir{r: r, ts: d.ts, l: d.l}
 		mode = syscall.S_IFDIR
 	}
 	if a, ok := node.(attrer); ok {
@@ -150,13 +155,19 @@ type opResultsDir struct {
 	gofs.Inode
 	r  *Root
 	ts *tstate
+	l  *listing // prefetch order, as transcriptDir's
 }
+
+// touch tells the prefetcher the walk lists operator results here (a
+// stat or read of one says it reads them too).
+func (d *opResultsDir) touch() { d.r.prefetcher.touched(d.l, d.ts.sid, maskOpList) }
 
 var _ = (gofs.NodeOpendirHandler)((*opResultsDir)(nil))
 
 // OpendirHandle lists 1.json … n.json; the count of a completed transcript
 // is fixed, so the kernel may cache the listing.
 func (d *opResultsDir) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	d.touch()
 	n, err := d.r.opCount(ctx, d.ts)
 	if err != nil {
 		return nil, 0, errnoOf(err)
@@ -177,6 +188,7 @@ func (d *opResultsDir) Lookup(ctx context.Context, name string, out *fuse.EntryO
 	if !ok || err != nil || n < 1 || strconv.Itoa(n) != num {
 		return nil, syscall.ENOENT
 	}
+	d.touch()
 	count, err := d.r.opCount(ctx, d.ts)
 	if err != nil {
 		return nil, errnoOf(err)
@@ -184,7 +196,7 @@ func (d *opResultsDir) Lookup(ctx context.Context, name string, out *fuse.EntryO
 	if n > count {
 		return nil, syscall.ENOENT
 	}
-	f := &contentFile{r: d.r, ts: d.ts, kind: kindOpResult, n: n}
+	f := &contentFile{r: d.r, ts: d.ts, kind: kindOpResult, n: n, l: d.l}
 	setEntryTimeouts(out, keepTime(d.r, d.ts.transcript()), f.attr(&out.Attr))
 	if ch := d.GetChild(name); ch != nil {
 		return ch, 0

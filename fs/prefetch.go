@@ -1,55 +1,135 @@
 package fs
 
 import (
+	"cmp"
+	"slices"
 	"sync"
+	"sync/atomic"
 )
 
-// prefetcher fetches and decrypts the transcripts after an opened
-// sentences.json, in the listing's order, so a cold `grep -r` finds the
-// next files already in the cache. It follows the reader's walk: while
-// opens advance through the listing the window doubles (from
-// Options.Prefetch up to 2×Concurrency) so the request limit stays busy;
-// a jump resets it. Background fetches never exceed Concurrency jobs (each
-// job overlaps its sentences download with the operator-result locations
-// the walk will ask for next), and prefetched-but-unread plaintext never
-// exceeds half the cache. Decryption happens on these goroutines, off the
-// FUSE request path, so both cores work.
+// prefetcher fetches and decrypts what a walk of a transcripts folder will
+// read next, so a cold `grep -r`, a shell glob, `tar`, `jq` over
+// operator-results or a Python loop find the next files already in the
+// cache.
+//
+// Any access to content reached through a listing moves the walk: a LOOKUP
+// of a content file or of operator-results/, a GETATTR (stat, `ls -l`,
+// Python's exists()), an OPEN or first READ, a listing of operator-results/.
+// The walk is followed in two orders at once, the listing's (readdir: `grep
+// -r`, `tar`, `find`) and the names' (a shell glob and sorted() sort by
+// name); whichever the reader advances in is prefetched. While accesses
+// advance, the window doubles from Options.Prefetch up to twice the
+// Source's current request limit (Options.Limit) so the limit stays busy
+// and can grow; a jump resets it to Options.Prefetch, so a single file read
+// fetches only that many more, never a whole folder.
+//
+// What is fetched follows what the walk reads: each kind (sentences.json,
+// sentences.txt, operator result bodies) once the walk has stat'ed, opened
+// or read one; the operator-result locations once it has listed an
+// operator-results/ folder or read a result; sentences.json before the
+// walk has said anything. A `grep -r --include=sentences.json` thus gets
+// sentences and locations, a glob over sentences.txt no locations, `jq`
+// over operator results no sentences.
+//
+// Bounds: jobs wait in a queue of at most maxQueue transcripts (the oldest
+// is dropped when it is full: under random access the newest requests are
+// the ones still wanted); at most Options.Concurrency workers run them, and
+// a worker's slot is taken before its goroutine starts, so goroutines never
+// pile up behind a busy Source. Prefetched-but-unread plaintext, counting
+// the estimate of what running jobs are bringing in, never exceeds half
+// the cache. Decryption happens on the workers, off the FUSE request path,
+// so both cores work. A stat of a file a worker is loading joins that load
+// (Root.load shares one flight per file).
 type prefetcher struct {
-	r   *Root
-	sem chan struct{}
+	r *Root
 
-	mu           sync.Mutex
-	walks        map[*listing]*walk
-	pending      map[string]int64 // prefetched, not opened yet: sid -> bytes
-	pendingBytes int64
-	avg          int64 // running average sentences.json size
+	mu            sync.Mutex
+	walks         map[*listing]*walkState
+	pending       map[string]int64 // prefetched, not accessed yet: sid -> bytes
+	pendingBytes  int64
+	inflightBytes int64 // estimated plaintext of running jobs
+	avg           int64 // running average plaintext per prefetched transcript
+	queue         []*prefetchJob
+	queued        map[string]*prefetchJob
+	workers       int
+	dropped       int64 // jobs dropped from a full queue or over budget
+
+	files [numKinds]atomic.Int64 // files the workers fetched, per kind
 }
 
-// walk is the reader's position in one listing.
+// kindMask is a set of content kinds a walk reads: maskOf each kind, and
+// maskOpList for listing operator-results/ (its locations, not bodies).
+type kindMask uint8
+
+func maskOf(k contentKind) kindMask { return 1 << k }
+
+const maskOpList kindMask = 1 << numKinds
+
+// walkOrder is an order a walk can follow through a listing.
+type walkOrder int
+
+const (
+	orderListing walkOrder = iota // readdir order
+	orderName                     // sorted by name (glob, sorted())
+	numOrders
+)
+
+// walk is the reader's position in one order of a listing.
 type walk struct {
 	last, ahead, window int
 }
 
+// walkState is the reader's progress through one listing.
+type walkState struct {
+	w      [numOrders]walk
+	prefer walkOrder // the order last seen advancing
+	kinds  kindMask  // what the walk has read
+}
+
+// prefetchJob is one transcript to fetch, with the kinds wanted.
+type prefetchJob struct {
+	t     Transcript
+	kinds kindMask
+}
+
 func newPrefetcher(r *Root) *prefetcher {
-	return &prefetcher{r: r, sem: make(chan struct{}, r.opts.Concurrency),
-		walks: map[*listing]*walk{}, pending: map[string]int64{}}
+	return &prefetcher{r: r, walks: map[*listing]*walkState{}, pending: map[string]int64{},
+		queued: map[string]*prefetchJob{}}
 }
 
 // budget is the most prefetched plaintext kept unread.
 func (p *prefetcher) budget() int64 { return p.r.opts.CacheSize / 2 }
 
-// opened moves the window after sid was opened in listing l.
-func (p *prefetcher) opened(l *listing, sid string) {
+// maxQueue bounds the jobs waiting for a worker.
+func (p *prefetcher) maxQueue() int { return 2 * p.r.opts.Concurrency }
+
+// limit is the Source's request limit now.
+func (p *prefetcher) limit() int {
+	if f := p.r.opts.Limit; f != nil {
+		if n := f(); n > 0 {
+			return min(n, p.r.opts.Concurrency)
+		}
+	}
+	return p.r.opts.Concurrency
+}
+
+// touched moves the walk of listing l after content of sid was accessed.
+// A lookup (kinds 0) moves the window only; a stat, open, read or listing
+// also says which kind the walk reads.
+func (p *prefetcher) touched(l *listing, sid string, kinds kindMask) {
 	k := p.r.opts.Prefetch
-	if k <= 0 {
+	if k <= 0 || l == nil {
 		return
 	}
+	var pos [numOrders]int
 	l.mu.Lock()
 	g := l.cur
-	var pos int32 = -1
+	found := false
 	if g != nil {
 		if i, ok := g.index[sid]; ok {
-			pos = i
+			found = true
+			pos[orderListing] = int(i)
+			pos[orderName] = int(g.nameRanks()[i])
 		}
 	}
 	l.mu.Unlock()
@@ -59,108 +139,278 @@ func (p *prefetcher) opened(l *listing, sid string) {
 		delete(p.pending, sid)
 		p.pendingBytes -= n
 	}
-	if pos < 0 {
+	if !found {
 		p.mu.Unlock()
 		return
 	}
-	w := p.walks[l]
-	if w == nil {
-		w = &walk{last: -2, ahead: -1, window: k}
-		p.walks[l] = w
-	}
-	at := int(pos)
-	maxWin := max(k, 2*p.r.opts.Concurrency)
-	if at > w.last && at <= w.ahead+1 {
-		w.window = min(w.window*2, maxWin)
-	} else {
-		w.window = k
-		w.ahead = at
-	}
-	if p.avg > 0 {
-		if lim := int(p.budget() / p.avg); w.window > lim {
-			w.window = max(lim, 1)
+	ws := p.walks[l]
+	if ws == nil {
+		ws = &walkState{}
+		for o := range ws.w {
+			ws.w[o] = walk{last: -2, ahead: -1, window: k}
 		}
+		p.walks[l] = ws
 	}
-	w.last = at
-	from, to := max(at+1, w.ahead+1), at+w.window
-	w.ahead = max(w.ahead, to)
+	grew := ws.kinds|kinds != ws.kinds
+	ws.kinds |= kinds
+	maxWin := max(k, 2*p.limit())
+	if p.avg > 0 {
+		maxWin = max(min(maxWin, int(p.budget()/p.avg)), 1)
+	}
+	o, from, to := ws.prefer, 0, -1
+	if pos[orderListing] == ws.w[orderListing].last {
+		// The same transcript again: the window stands, unless the walk
+		// now reads more kinds, which the window ahead must fetch too.
+		if !grew {
+			p.mu.Unlock()
+			return
+		}
+		w := ws.w[o]
+		from, to = w.last+1, w.ahead
+	} else {
+		var seq [numOrders]bool
+		for i := range ws.w {
+			w, at := &ws.w[i], pos[i]
+			seq[i] = at > w.last && at <= w.ahead+1
+			if seq[i] {
+				w.window = min(w.window*2, maxWin)
+			} else {
+				w.window, w.ahead = min(k, maxWin), at
+			}
+			w.last = at
+		}
+		switch {
+		case seq[orderListing]:
+			o = orderListing
+		case seq[orderName]:
+			o = orderName
+		}
+		ws.prefer = o
+		w := &ws.w[o]
+		from, to = max(w.last+1, w.ahead+1), w.last+w.window
+		if grew {
+			from = w.last + 1
+		}
+		w.ahead = max(w.ahead, to)
+	}
+	kinds = ws.kinds
+	if kinds == 0 {
+		kinds = maskOf(kindSentences) // nothing read yet: the usual first read
+	}
 	p.mu.Unlock()
 
 	var todo []Transcript
 	l.mu.Lock()
 	if l.cur == g {
+		var byName []int32
+		if o == orderName {
+			byName = g.nameOrder()
+		}
 		for i := from; i <= to && i < len(g.items); i++ {
-			if g.items[i].Completed() {
-				todo = append(todo, g.items[i])
+			j := i
+			if byName != nil {
+				j = int(byName[i])
+			}
+			if g.items[j].Completed() {
+				todo = append(todo, g.items[j])
 			}
 		}
 	}
 	l.mu.Unlock()
 	for _, t := range todo {
-		p.schedule(t)
+		p.enqueue(t, kinds)
 	}
 }
 
-// schedule fetches one transcript in the background.
-func (p *prefetcher) schedule(t Transcript) {
+// enqueue queues one transcript, dropping the oldest job when the queue
+// is full, and starts a worker if fewer than Concurrency run. The worker's
+// slot is counted before its goroutine starts.
+func (p *prefetcher) enqueue(t Transcript, kinds kindMask) {
 	p.mu.Lock()
-	over := p.pendingBytes >= p.budget()
-	p.mu.Unlock()
-	if over {
+	defer p.mu.Unlock()
+	if j := p.queued[t.SID]; j != nil {
+		j.kinds |= kinds
 		return
 	}
-	r := p.r
-	r.goBG(func() {
-		select {
-		case p.sem <- struct{}{}:
-		case <-r.ctx.Done():
+	if len(p.queue) >= p.maxQueue() {
+		old := p.queue[0]
+		p.queue[0] = nil
+		p.queue = p.queue[1:]
+		delete(p.queued, old.t.SID)
+		p.dropped++
+	}
+	j := &prefetchJob{t: t, kinds: kinds}
+	p.queue = append(p.queue, j)
+	p.queued[t.SID] = j
+	if p.workers < p.r.opts.Concurrency && p.r.ctx.Err() == nil {
+		p.workers++
+		p.r.goBG(p.work)
+	}
+}
+
+// work runs queued jobs until the queue is empty.
+func (p *prefetcher) work() {
+	for {
+		p.mu.Lock()
+		if len(p.queue) == 0 || p.r.ctx.Err() != nil {
+			p.workers--
+			p.mu.Unlock()
 			return
 		}
-		defer func() { <-p.sem }()
-		key := keySentences(t.SID)
-		if r.inFlight(key) || r.isGone(t.SID) {
-			return
+		j := p.queue[0]
+		p.queue[0] = nil
+		p.queue = p.queue[1:]
+		delete(p.queued, j.t.SID)
+		if p.pendingBytes+p.inflightBytes >= p.budget() {
+			p.dropped++
+			p.mu.Unlock()
+			continue
+		}
+		est := max(p.avg, 1)
+		p.inflightBytes += est
+		p.mu.Unlock()
+
+		n, ok := p.run(j)
+
+		p.mu.Lock()
+		p.inflightBytes -= est
+		if ok {
+			if _, seen := p.pending[j.t.SID]; !seen && n > 0 {
+				p.pending[j.t.SID] = n
+				p.pendingBytes += n
+			}
+			if p.avg == 0 {
+				p.avg = max(n, 1)
+			} else {
+				p.avg = max((p.avg*7+n)/8, 1)
+			}
+		}
+		p.mu.Unlock()
+	}
+}
+
+// run fetches one transcript's content of the kinds wanted and reports the
+// plaintext bytes it brought into the cache, and whether it fetched
+// anything.
+func (p *prefetcher) run(j *prefetchJob) (int64, bool) {
+	r := p.r
+	if r.isGone(j.t.SID) {
+		return 0, false
+	}
+	ts := r.tstate(j.t)
+	var (
+		mu      sync.Mutex
+		n       int64
+		fetched bool
+	)
+	get := func(kind contentKind, i int) {
+		key := contentKey(ts.sid, kind, i)
+		if r.inFlight(key) {
+			return // a reader (or another job) is loading it
 		}
 		if b, ok := r.cache.Get(key); ok {
 			b.Release()
 			return
 		}
-		ts := r.tstate(t)
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, _ = r.opCount(r.ctx, ts) // the walk lists operator-results next
-		}()
-		buf, err := r.loadContent(r.ctx, ts, kindSentences, 0)
-		wg.Wait()
+		buf, err := r.loadContent(r.ctx, ts, kind, i)
 		if err != nil {
 			return
 		}
-		n := int64(bufLen(buf))
+		p.files[kind].Add(1)
+		mu.Lock()
+		n += int64(bufLen(buf))
+		fetched = true
+		mu.Unlock()
 		if buf != nil {
 			buf.Release()
 		}
-		p.mu.Lock()
-		if _, ok := p.pending[t.SID]; !ok {
-			p.pending[t.SID] = n
-			p.pendingBytes += n
+	}
+	// The locations (or a plain transcript's results) alongside the
+	// sentences.
+	var wg sync.WaitGroup
+	count := -1
+	if j.kinds&(maskOpList|maskOf(kindOpResult)) != 0 {
+		wg.Go(func() {
+			if c, err := r.opCount(r.ctx, ts); err == nil {
+				count = c
+			}
+		})
+	}
+	if j.kinds&maskOf(kindSentences) != 0 {
+		get(kindSentences, 0)
+	}
+	if j.kinds&maskOf(kindTxt) != 0 {
+		get(kindTxt, 0)
+	}
+	wg.Wait()
+	if j.kinds&maskOf(kindOpResult) != 0 && count > 0 && ts.transcript().Encrypted() {
+		// Plain results came into the cache with their count.
+		for i := 1; i <= count; i++ {
+			wg.Go(func() { get(kindOpResult, i) })
 		}
-		if p.avg == 0 {
-			p.avg = max(n, 1)
-		} else {
-			p.avg = max((p.avg*7+n)/8, 1)
-		}
-		p.mu.Unlock()
-	})
+		wg.Wait()
+	}
+	return n, fetched
 }
 
-// dropped forgets a prefetched transcript that left the cache unread.
-func (p *prefetcher) dropped(sid string) {
+// forget drops a prefetched transcript that left the cache unread.
+func (p *prefetcher) forget(sid string) {
 	p.mu.Lock()
 	if n, ok := p.pending[sid]; ok {
 		delete(p.pending, sid)
 		p.pendingBytes -= n
 	}
 	p.mu.Unlock()
+}
+
+// prefetchStats is a snapshot for tests and benchmarks.
+type prefetchStats struct {
+	queued, workers int
+	dropped         int64
+	pendingBytes    int64
+	inflightBytes   int64
+	files           [numKinds]int64 // fetched by the workers, per kind
+}
+
+func (p *prefetcher) stats() prefetchStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := prefetchStats{queued: len(p.queue), workers: p.workers, dropped: p.dropped,
+		pendingBytes: p.pendingBytes, inflightBytes: p.inflightBytes}
+	for k := range st.files {
+		st.files[k] = p.files[k].Load()
+	}
+	return st
+}
+
+// nameRanks returns, for each listing position, its rank among the
+// entries sorted by SID: the order of a shell glob or Python's sorted().
+// Computed on first use and again after the generation grew. Call with
+// the listing's lock held.
+func (g *generation) nameRanks() []int32 {
+	g.sortByName()
+	return g.byNameRank
+}
+
+// nameOrder returns the listing positions sorted by SID. Call with the
+// listing's lock held.
+func (g *generation) nameOrder() []int32 {
+	g.sortByName()
+	return g.byName
+}
+
+func (g *generation) sortByName() {
+	if len(g.byName) == len(g.items) {
+		return
+	}
+	order := make([]int32, len(g.items))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int { return cmp.Compare(g.items[a].SID, g.items[b].SID) })
+	rank := make([]int32, len(order))
+	for r, i := range order {
+		rank[i] = int32(r)
+	}
+	g.byName, g.byNameRank = order, rank
 }

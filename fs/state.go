@@ -251,7 +251,7 @@ func (r *Root) CacheDropped(key string) {
 		return
 	}
 	if rest == "sentences.json" {
-		r.prefetcher.dropped(sid)
+		r.prefetcher.forget(sid)
 	}
 	r.tMu.Lock()
 	ts := r.tstates[sid]
