@@ -242,7 +242,7 @@ func newFaultEnv(t *testing.T) *faultEnv {
 	t.Helper()
 	ks := &keySwitch{}
 	e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 23, TranscriptsPerService: 6}},
-		fetch.Config{MaxAttempts: 2, MaxRetryTime: 3 * time.Second, Timeout: 1500 * time.Millisecond},
+		fetch.Config{MaxAttempts: 2, MaxRetryTime: 3 * time.Second, MaxThrottleTime: 3 * time.Second, Timeout: 1500 * time.Millisecond},
 		func(o *Options) { o.Decrypter = ks })
 	ks.set(e.ring)
 	fe := &faultEnv{env: e, keys: ks}

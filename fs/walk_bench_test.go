@@ -152,6 +152,9 @@ func BenchmarkAccountLimit(b *testing.B) {
 			}
 			scan := func(fixed bool, tr *[]int) run {
 				cfg := e.clientConfig()
+				// The ceiling leaves the account's limit within reach
+				// (--max-concurrency 128 for an account allowing 128).
+				cfg.MaxConcurrency = max(fetch.DefaultMaxConcurrency, limit)
 				if fixed {
 					cfg.MaxConcurrency, cfg.FixedConcurrency = concurrencyBefore, true
 				}
@@ -163,9 +166,6 @@ func BenchmarkAccountLimit(b *testing.B) {
 				opts := e.opts
 				opts.Source = client
 				opts.Concurrency = cfg.MaxConcurrency
-				if opts.Concurrency == 0 {
-					opts.Concurrency = fetch.DefaultMaxConcurrency
-				}
 				opts.Limit = func() int { return client.Stats().APILimit }
 				e.sim.SetFaults(twiliosim.Faults{APILatency: lat, ObjectLatency: lat, ConcurrencyLimit: limit})
 				mnt, _, stop := mountBench(b, opts)

@@ -48,7 +48,7 @@ func addMountFlags(cmd *cobra.Command, conn *connFlags) *mountFlags {
 	fs.DurationVar(&m.cacheMaxAge, "cache-max-age", time.Hour, "drop (and zero) cached plaintext older than this")
 	fs.DurationVar(&m.dirCacheTime, "dir-cache-time", time.Minute, "trust a folder listing this long before asking the API what is new")
 	fs.DurationVar(&m.fullRelist, "full-relist", time.Hour, "relist folders completely this often (notices deletions)")
-	fs.IntVar(&m.prefetch, "prefetch", 8, "after a sentences.json is opened, fetch and decrypt the next N transcripts in the background (0: off)")
+	fs.IntVar(&m.prefetch, "prefetch", 8, "fetch and decrypt the next N transcripts of a walk (any stat, open or listing of content) in the background, widening while the walk goes on (0: off)")
 	fs.BoolVar(&m.allowOther, "allow-other", false, "let other users in (FUSE allow_other; needs user_allow_other in /etc/fuse.conf unless root)")
 	fs.IntVar(&m.uid, "uid", -1, "owner of every file (default: the mounting user)")
 	fs.IntVar(&m.gid, "gid", -1, "group of every file (default: the mounting user's group)")

@@ -464,7 +464,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 	// credentials, each on content not read yet (fresh transcripts).
 	for _, f := range []twiliosim.Faults{
 		{TamperCiphertext: twiliosim.Rule{Fraction: 1}},
-		{TooManyRequests: twiliosim.Rule{Fraction: 1}, RetryAfter: 0},
+		{TooManyRequests: twiliosim.Rule{Times: 4}, RetryAfter: 0}, // a storm shorter than the 429 budget
 		{WrongCredentials: true},
 	} {
 		sim.SetFaults(f)
