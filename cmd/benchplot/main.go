@@ -43,6 +43,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		"comma-separated unit=label pairs, one line each")
 	title := fl.String("title", "Cold grep -r over N encrypted transcripts, 20 ms per request", "chart title")
 	ylabel := fl.String("ylabel", "seconds", "y axis label")
+	xlabel := fl.String("xlabel", "", "x axis label (default: the parameter, in transcripts)")
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
@@ -71,7 +72,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "benchplot: %v\n", err)
 		return 1
 	}
-	svg := render(chart{title: *title, xlabel: *param + " (transcripts)", ylabel: *ylabel, series: series, points: pts})
+	if *xlabel == "" {
+		*xlabel = *param + " (transcripts)"
+	}
+	svg := render(chart{title: *title, xlabel: *xlabel, ylabel: *ylabel, series: series, points: pts})
 	if *out == "-" {
 		_, err = io.WriteString(stdout, svg)
 	} else {
