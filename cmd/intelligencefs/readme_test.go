@@ -97,6 +97,8 @@ func TestREADMEFlagsExist(t *testing.T) {
 			check = []string{"mount"}
 		case strings.HasPrefix(l, "Search flags"):
 			check = []string{"search"}
+		case strings.HasPrefix(l, "Serve flags"):
+			check = []string{"serve"}
 		case strings.HasPrefix(l, "Delete flags"):
 			check = []string{"transcripts delete"}
 		case strings.HasPrefix(l, "| `--"):

@@ -197,7 +197,7 @@ type Result struct {
 // the rest of the Result.
 func (r *Result) OperatorResults(ctx context.Context) ([][]byte, error) {
 	if !r.opFetch {
-		docs, err := fetchOperatorResults(ctx, r.src, r.dec, r.Transcript)
+		docs, err := OperatorResults(ctx, r.src, r.dec, r.Transcript)
 		if err != nil {
 			return nil, err
 		}
@@ -481,7 +481,7 @@ func (r *run) search(ctx context.Context, t fetch.Transcript) (*Result, error) {
 	if !t.Completed() {
 		return res, nil // no content until it is completed
 	}
-	doc, err := fetchSentences(ctx, r.e.src, r.e.dec, t)
+	doc, err := Sentences(ctx, r.e.src, r.e.dec, t)
 	if err != nil {
 		return res, err
 	}
@@ -519,9 +519,10 @@ func (r *run) search(ctx context.Context, t fetch.Transcript) (*Result, error) {
 	return res, nil
 }
 
-// fetchSentences returns t's sentences document, decrypted when t is
-// encrypted.
-func fetchSentences(ctx context.Context, src Source, dec Decrypter, t fetch.Transcript) ([]byte, error) {
+// Sentences returns the sentences document of the completed transcript t
+// (decrypted when t is encrypted), byte for byte as the mount serves
+// sentences.json. The caller wipes it when done.
+func Sentences(ctx context.Context, src Source, dec Decrypter, t fetch.Transcript) ([]byte, error) {
 	if !t.Encrypted() {
 		return src.PlainSentences(ctx, t.SID)
 	}
@@ -532,9 +533,10 @@ func fetchSentences(ctx context.Context, src Source, dec Decrypter, t fetch.Tran
 	return open(dec, t, env, "sentences")
 }
 
-// fetchOperatorResults returns t's operator results, decrypted when t is
-// encrypted.
-func fetchOperatorResults(ctx context.Context, src Source, dec Decrypter, t fetch.Transcript) ([][]byte, error) {
+// OperatorResults returns the operator results of t (decrypted when t is
+// encrypted), each byte for byte as the mount serves
+// operator-results/<n>.json. The caller wipes them when done.
+func OperatorResults(ctx context.Context, src Source, dec Decrypter, t fetch.Transcript) ([][]byte, error) {
 	if !t.Completed() {
 		return nil, nil
 	}

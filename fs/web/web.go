@@ -1,0 +1,182 @@
+// Package web is the private transcript viewer of `intelligencefs serve`:
+// an http.Handler that shows an account's services, transcripts,
+// conversations and operator results, and searches them with the engine of
+// package fs/search, decrypting in memory exactly as the mount does.
+//
+// Like fs/search it lives under fs/ without FUSE (it imports neither
+// go-fuse nor twilio-go directly), so the viewer runs on Linux, macOS and
+// Windows. Pages are server-rendered with html/template (every transcript
+// text is escaped) and usable without JavaScript; the only script is a
+// small keyboard helper, served from the binary like the stylesheet (no
+// CDN).
+//
+// Access needs a random token: a request carrying it as ?token= gets it as
+// an HttpOnly, SameSite=Strict cookie and is redirected to the same page
+// without it; every other request without the cookie is 403. Every
+// response forbids caching (no plaintext in the browser's disk cache),
+// framing and referrers, and carries a Content-Security-Policy that allows
+// only this origin's own script and style. The Host header must name the
+// address the server is bound to, which defeats DNS rebinding.
+package web
+
+import (
+	"context"
+	"crypto/subtle"
+	"embed"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/intelligencefs/intelligencefs/fetch"
+	"github.com/intelligencefs/intelligencefs/fs/search"
+)
+
+//go:embed assets templates
+var content embed.FS
+
+// Source is what the viewer needs from Twilio; *fetch.Client satisfies it.
+type Source interface {
+	search.Source
+	FetchService(ctx context.Context, sid string) (fetch.Service, error)
+	FetchTranscript(ctx context.Context, sid string) (fetch.Transcript, error)
+}
+
+var _ Source = (*fetch.Client)(nil)
+
+// Options configure a Server.
+type Options struct {
+	// Source lists and fetches; required.
+	Source Source
+	// Decrypter opens encrypted transcripts (nil: only plain ones read).
+	Decrypter search.Decrypter
+	// Token is the access token; required, at least 32 characters.
+	Token string
+	// Hosts are the values of the Host header accepted (e.g.
+	// "127.0.0.1:8080" and "localhost:8080"); required.
+	Hosts []string
+	// Workers bounds the transcripts a search fetches at once.
+	Workers int
+	// Logger receives one line per failed request (never content, token
+	// or URL query); nil discards.
+	Logger *slog.Logger
+}
+
+// CookieName is the name of the access cookie.
+const CookieName = "intelligencefs_token"
+
+// Server is the viewer's http.Handler.
+type Server struct {
+	o     Options
+	log   *slog.Logger
+	pages *template.Template
+	mux   *http.ServeMux
+	eng   *search.Engine
+}
+
+// New builds a Server.
+func New(o Options) (*Server, error) {
+	if o.Source == nil {
+		return nil, errors.New("web: no source")
+	}
+	if len(o.Token) < 32 {
+		return nil, errors.New("web: the access token must be at least 32 characters")
+	}
+	if len(o.Hosts) == 0 {
+		return nil, errors.New("web: no accepted Host given")
+	}
+	s := &Server{o: o, log: o.Logger}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	t, err := template.New("").Funcs(funcs).ParseFS(content, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	s.pages = t
+	s.eng = search.New(search.Options{Source: o.Source, Decrypter: o.Decrypter, Workers: o.Workers})
+	assets, _ := fs.Sub(content, "assets")
+	s.mux = http.NewServeMux()
+	s.mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServerFS(assets)))
+	s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/services", http.StatusSeeOther)
+	})
+	s.mux.HandleFunc("GET /services", s.services)
+	s.mux.HandleFunc("GET /services/{sid}", s.transcripts)
+	s.mux.HandleFunc("GET /transcripts/{sid}", s.transcript)
+	s.mux.HandleFunc("GET /transcripts/{sid}/download/{file}", s.download)
+	s.mux.HandleFunc("GET /search", s.search)
+	return s, nil
+}
+
+// securityHeaders are set on every response.
+var securityHeaders = map[string]string{
+	"Cache-Control":           "no-store",
+	"Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+	"X-Frame-Options":         "DENY",
+	"Referrer-Policy":         "no-referrer",
+	"X-Content-Type-Options":  "nosniff",
+}
+
+// ServeHTTP checks the Host header and the token, then serves the page.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	for k, v := range securityHeaders {
+		h.Set(k, v)
+	}
+	if !s.hostOK(r.Host) {
+		http.Error(w, "forbidden: unexpected Host header", http.StatusForbidden)
+		return
+	}
+	if tok := r.URL.Query().Get("token"); tok != "" {
+		if !s.tokenOK(tok) {
+			http.Error(w, "forbidden: wrong token", http.StatusForbidden)
+			return
+		}
+		http.SetCookie(w, &http.Cookie{Name: CookieName, Value: s.o.Token, Path: "/", HttpOnly: true,
+			SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		q := r.URL.Query()
+		q.Del("token")
+		u := url.URL{Path: r.URL.Path, RawQuery: q.Encode()}
+		http.Redirect(w, r, u.String(), http.StatusSeeOther)
+		return
+	}
+	c, err := r.Cookie(CookieName)
+	if err != nil || !s.tokenOK(c.Value) {
+		http.Error(w, "forbidden: open the URL with the token that intelligencefs serve printed", http.StatusForbidden)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) tokenOK(t string) bool {
+	return subtle.ConstantTimeCompare([]byte(t), []byte(s.o.Token)) == 1
+}
+
+// hostOK accepts exactly the configured Host values (case-insensitive).
+func (s *Server) hostOK(host string) bool {
+	for _, h := range s.o.Hosts {
+		if strings.EqualFold(h, host) {
+			return true
+		}
+	}
+	return false
+}
+
+// HostsFor returns the Host values a browser sends for a server listening
+// on addr (host:port): the address itself and, for loopback, localhost.
+func HostsFor(addr string) []string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return []string{addr}
+	}
+	out := []string{addr}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		out = append(out, net.JoinHostPort("localhost", port))
+	}
+	return out
+}
