@@ -137,7 +137,7 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("the match link led to %s, want %s", target, href)
 	}
 
-// A fresh browser (no cookie): 403.
+	// A fresh browser (no cookie): 403.
 	fresh, cancel := chromedp.NewContext(ctx, chromedp.WithNewBrowserContext())
 	defer cancel()
 	must(chromedp.Do(fresh, chromedp.Navigate(v.srv.URL+"/transcripts/"+tr.SID)))
