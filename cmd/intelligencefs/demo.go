@@ -24,24 +24,34 @@ func (a *app) newDemoCmd() *cobra.Command {
 		latency     time.Duration
 		transcripts int
 		seed        int64
+		serve       bool
 	)
 	cmd := &cobra.Command{
-		Use:   "demo [flags] MOUNTPOINT",
+		Use:   "demo [flags] MOUNTPOINT | demo --serve",
 		Short: "Mount a simulated account with generated, encrypted transcripts: no Twilio account needed (Linux)",
 		Long: `demo starts a Twilio simulator on loopback holding an encrypted, a plain and a
 mixed Intelligence service (about 200 transcripts, some still in progress),
 generates an RSA key pair in memory (never written anywhere) whose public
 half the simulator encrypts with, and mounts it at MOUNTPOINT (created if
-missing) exactly as mount would. Ctrl-C unmounts.`,
+missing) exactly as mount would. Ctrl-C unmounts. With --serve it runs the
+web viewer of serve on it instead (no mount point, no FUSE).`,
 		Example: `  intelligencefs demo /tmp/ci
-  intelligencefs demo --latency 80ms /tmp/ci   # feel the real API's round trips`,
-		Args: exactArgs(1, "one MOUNTPOINT"),
+  intelligencefs demo --latency 80ms /tmp/ci   # feel the real API's round trips
+  intelligencefs demo --serve                  # the web viewer on the simulator`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if serve {
+				return exactArgs(0, "no MOUNTPOINT with --serve")(cmd, args)
+			}
+			return exactArgs(1, "one MOUNTPOINT")(cmd, args)
+		},
 	}
 	m := addMountFlags(cmd, nil)
+	sf := addServeFlags(cmd.Flags())
 	fl := cmd.Flags()
 	fl.DurationVar(&latency, "latency", 0, "delay every simulated API request and download by this much (e.g. 80ms)")
 	fl.IntVar(&transcripts, "transcripts", 67, "transcripts per simulated service (three services)")
 	fl.Int64Var(&seed, "seed", 1, "seed of the generated corpus")
+	fl.BoolVar(&serve, "serve", false, "run the web viewer (as serve does) on the simulator instead of mounting it")
 	_ = fl.MarkHidden("daemon")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if m.daemon {
@@ -50,11 +60,15 @@ missing) exactly as mount would. Ctrl-C unmounts.`,
 		if latency < 0 || transcripts < 1 {
 			return usagef("--latency must not be negative and --transcripts must be at least 1")
 		}
-		if !mountSupported {
+		if serve {
+			if err := sf.validate(); err != nil {
+				return err
+			}
+		} else if !mountSupported {
 			return errNeedsLinux
 		}
-		mp := args[0]
-		if !strings.HasPrefix(mp, "/dev/fd/") {
+		if !serve && !strings.HasPrefix(args[0], "/dev/fd/") {
+			mp := args[0]
 			if _, err := os.Stat(mp); errors.Is(err, os.ErrNotExist) {
 				if err := os.MkdirAll(mp, 0o700); err != nil {
 					return fmt.Errorf("creating the mount point: %w", err)
@@ -91,9 +105,18 @@ missing) exactly as mount would. Ctrl-C unmounts.`,
 			ring.Add(key, sim.CredentialSIDs()[0])
 			return &connection{Client: client, Keys: ring, Credentials: "simulated account " + sim.AccountSID}, nil
 		}
+		if serve {
+			c, err := connect(m.limitFlags.tune)
+			if err != nil {
+				return err
+			}
+			defer c.Client.Close()
+			defer c.Keys.Zero()
+			return a.runServe(cmd.Context(), c, sf, 2*m.maxConcurrency)
+		}
 		return a.runMount(cmd.Context(), mountRequest{
 			flags:      m,
-			mountPoint: mp,
+			mountPoint: args[0],
 			fsName:     "intelligencefs-demo",
 			connect:    connect,
 			onReady:    func(mp string) { a.printDemoHints(mp, sim) },

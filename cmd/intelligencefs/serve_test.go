@@ -13,11 +13,12 @@ import (
 	"time"
 )
 
-// startServe runs `serve` against sim and returns the URL it printed
-// (with the token); the process is stopped at cleanup.
+// startServe runs the binary with args (serve or demo --serve) and
+// returns the URL it printed (with the token); the process is stopped at
+// cleanup.
 func startServe(t *testing.T, env []string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(testBinary(t), append([]string{"serve"}, args...)...)
+	cmd := exec.Command(testBinary(t), args...)
 	cmd.Env = env
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -49,7 +50,7 @@ func startServe(t *testing.T, env []string, args ...string) string {
 func TestServeCommand(t *testing.T) {
 	sim, keyPath := searchSim(t)
 	env := simEnv(sim)
-	u := startServe(t, env, "--private-key", keyPath)
+	u := startServe(t, env, "serve", "--private-key", keyPath)
 	if !regexp.MustCompile(`^http://127\.0\.0\.1:\d+/\?token=[0-9a-f]{64}$`).MatchString(u) {
 		t.Fatalf("printed %q", u)
 	}
@@ -73,5 +74,21 @@ func TestServeCommand(t *testing.T) {
 		t.Errorf("without the token: %d", resp.StatusCode)
 	}
 	oneErrorLine(t, runCLI(t, env, "serve", "--addr", "0.0.0.0:0"), 2, "--allow-remote")
+	oneErrorLine(t, runCLI(t, env, "demo", "--serve", "/tmp/x"), 2, "no MOUNTPOINT")
 	oneErrorLine(t, runCLI(t, env, "serve", "--addr", "0.0.0.0:0", "--allow-remote"), 2, "--tls-cert")
+}
+
+// TestDemoServe: demo --serve runs the viewer on the built-in simulator.
+func TestDemoServe(t *testing.T) {
+	u := startServe(t, baseEnv(), "demo", "--serve", "--transcripts", "3")
+	jar, _ := cookiejar.New(nil)
+	resp, err := (&http.Client{Jar: jar}).Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "call-centre-encrypted") {
+		t.Errorf("demo --serve: %d %s", resp.StatusCode, body)
+	}
 }
