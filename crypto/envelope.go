@@ -30,6 +30,20 @@ const (
 	MaxIVSize = 128
 )
 
+// CEKSize is the only content key length Open accepts: Twilio seals with
+// AES-256-GCM. A shorter key that unwraps is a downgrade, not a variant.
+const CEKSize = 32
+
+// Wrapped content key lengths ParseEnvelope and Open accept before any key
+// is tried: RSA-OAEP output is exactly the modulus size, from MinRSABits
+// (2,048 bits) to 8,192 bits, beyond any key Twilio accepts. Anything else
+// (a server sending megabytes there) is garbage, not a key for some other
+// modulus, and is ErrMalformed rather than "no key fits".
+const (
+	MinWrappedKeySize = MinRSABits / 8
+	MaxWrappedKeySize = 1024
+)
+
 // Errors returned by Open and ParseEnvelope; test with errors.Is.
 var (
 	// ErrUnwrap means the content key could not be unwrapped: no key in the
@@ -40,7 +54,8 @@ var (
 	// altered. No plaintext is returned.
 	ErrAuth = errors.New("content failed authentication")
 	// ErrMalformed means the envelope cannot be valid: bad base64, a body
-	// shorter than the tag, an IV or content key of an impossible length.
+	// shorter than the tag, an IV or content key of an impossible length, a
+	// wrapped key whose length is no private key's modulus size.
 	ErrMalformed = errors.New("malformed envelope")
 )
 
@@ -94,6 +109,8 @@ func (e Envelope) check() error {
 	switch {
 	case len(e.WrappedKey) == 0:
 		return fmt.Errorf("%w: empty wrapped key", ErrMalformed)
+	case len(e.WrappedKey) < MinWrappedKeySize || len(e.WrappedKey) > MaxWrappedKeySize:
+		return fmt.Errorf("%w: wrapped key is %d bytes, want %d to %d (an RSA modulus)", ErrMalformed, len(e.WrappedKey), MinWrappedKeySize, MaxWrappedKeySize)
 	case len(e.IV) < MinIVSize || len(e.IV) > MaxIVSize:
 		return fmt.Errorf("%w: IV is %d bytes, want %d to %d", ErrMalformed, len(e.IV), MinIVSize, MaxIVSize)
 	case len(e.Body) < TagSize:
@@ -145,12 +162,11 @@ func Seal(pub *rsa.PublicKey, plaintext []byte) (Envelope, error) {
 	return Envelope{WrappedKey: wrapped, IV: iv, Body: aead.Seal(nil, iv, plaintext, nil)}, nil
 }
 
-// newGCM builds AES-GCM for a CEK of 16, 24 or 32 bytes and the given nonce size.
+// newGCM builds AES-256-GCM for a CEK of CEKSize bytes and the given nonce
+// size.
 func newGCM(cek []byte, ivSize int) (cipher.AEAD, error) {
-	switch len(cek) {
-	case 16, 24, 32:
-	default:
-		return nil, fmt.Errorf("%w: content key is %d bytes, want 16, 24 or 32", ErrMalformed, len(cek))
+	if len(cek) != CEKSize {
+		return nil, fmt.Errorf("%w: content key is %d bytes, want %d (AES-256)", ErrMalformed, len(cek), CEKSize)
 	}
 	block, err := aes.NewCipher(cek)
 	if err != nil {
@@ -179,11 +195,23 @@ func openWithCEK(cek []byte, env Envelope, dst []byte) ([]byte, error) {
 	return out, nil
 }
 
-// unwrap decrypts a wrapped CEK with one private key.
+// unwrap decrypts a wrapped CEK with one private key. The caller checked
+// that the wrapped key is as long as the key's modulus (sizeFits).
 func unwrap(key *rsa.PrivateKey, wrapped []byte) ([]byte, error) {
 	cek, err := rsa.DecryptOAEP(oaepHash(), nil, key, wrapped, nil)
 	if err != nil {
 		return nil, ErrUnwrap
 	}
 	return cek, nil
+}
+
+// sizeFits reports whether wrapped can be an RSA-OAEP ciphertext under key:
+// OAEP output is exactly the modulus size.
+func sizeFits(key *rsa.PrivateKey, wrapped []byte) bool { return len(wrapped) == key.Size() }
+
+// errWrappedSize is the ErrUnwrap for a wrapped key of a plausible size
+// that no key tried has: it was sealed for another (larger or smaller) key.
+// No RSA operation is spent on it.
+func errWrappedSize(n int, sizes []int) error {
+	return fmt.Errorf("%w: wrapped key is %d bytes (a %d-bit key), the private key(s) tried are %v bytes", ErrUnwrap, n, 8*n, sizes)
 }

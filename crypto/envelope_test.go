@@ -114,7 +114,7 @@ func TestOpenMalformed(t *testing.T) {
 		{"wrong key (sealed for another key)", headers{otherEnv.EncodedKey(), otherEnv.EncodedIV(), otherEnv.Body}, ErrUnwrap},
 		{"wrapped key of the other key with our body", withKey(otherEnv.WrappedKey), ErrUnwrap},
 		{"flipped wrapped key bit", withKey(flip(good.WrappedKey, 100)), ErrUnwrap},
-		{"truncated wrapped key", withKey(good.WrappedKey[:255]), ErrUnwrap},
+		{"truncated wrapped key", withKey(good.WrappedKey[:255]), ErrMalformed}, // shorter than any accepted key
 		{"wrapped key too long", withKey(append(bytes.Clone(good.WrappedKey), 0)), ErrUnwrap},
 		{"wrapped key all zero", withKey(make([]byte, 256)), ErrUnwrap},
 		{"bad base64 key", headers{"%%%not base64%%%", good.EncodedIV(), good.Body}, ErrMalformed},
@@ -182,8 +182,9 @@ func TestOpenIVAndCEKLengths(t *testing.T) {
 		{"iv7", 32, 7, ErrMalformed, true},
 		{"iv129", 32, 129, ErrMalformed, true},
 		{"iv0", 32, 0, ErrMalformed, true},
-		{"cek16", 16, 12, nil, false},
-		{"cek24", 24, 12, nil, false},
+		// Twilio seals with AES-256: a shorter key is a downgrade.
+		{"cek16", 16, 12, ErrMalformed, false},
+		{"cek24", 24, 12, ErrMalformed, false},
 		{"cek32", 32, 12, nil, false},
 		{"cek0", 0, 12, ErrMalformed, false},
 		{"cek1", 1, 12, ErrMalformed, false},
@@ -283,5 +284,56 @@ func TestOpenAppendsWithoutAllocating(t *testing.T) {
 	}
 	if allocs[4<<10] != allocs[1<<20] {
 		t.Errorf("allocations grow with the payload: %v", allocs)
+	}
+}
+
+// TestWrappedKeyLength: a wrapped key is exactly an RSA modulus long. An
+// absurd length (3 MB, or shorter than any accepted key) is malformed (EIO)
+// before any RSA operation; a plausible length that no key held has is "no
+// key fits" (EACCES) and says both sizes.
+func TestWrappedKeyLength(t *testing.T) {
+	key := testKey(t, 2048, 0)
+	good, err := Seal(&key.PublicKey, []byte("sentences"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ringUnbound := NewKeyring()
+	ringUnbound.Add(key, "")
+	ringBound := NewKeyring()
+	ringBound.Add(key, "CRbound")
+	tests := []struct {
+		name    string
+		wrapped []byte
+		want    error
+		parse   bool // ParseEnvelope already refuses it
+		say     string
+	}{
+		{"3MB", make([]byte, 3<<20), ErrMalformed, true, "3145728 bytes"},
+		{"1025B", make([]byte, MaxWrappedKeySize+1), ErrMalformed, true, "want 256 to 1024"},
+		{"255B", good.WrappedKey[:255], ErrMalformed, true, "255 bytes"},
+		{"4096-bit", make([]byte, 512), ErrUnwrap, false, "a 4096-bit key"},
+		{"2048-bit-damaged", flip(good.WrappedKey, 3), ErrUnwrap, false, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env := Envelope{WrappedKey: tc.wrapped, IV: good.IV, Body: good.Body}
+			_, err := ParseEnvelope(env.EncodedKey(), env.EncodedIV(), env.Body)
+			if tc.parse != (err != nil) || (err != nil && !errors.Is(err, ErrMalformed)) {
+				t.Fatalf("ParseEnvelope: %v (refusal expected: %v)", err, tc.parse)
+			}
+			for name, open := range map[string]func() ([]byte, error){
+				"Open":          func() ([]byte, error) { return Open(key, env, nil) },
+				"Keyring/bound": func() ([]byte, error) { return ringBound.Open("CRbound", env, nil) },
+				"Keyring/trial": func() ([]byte, error) { return ringUnbound.Open("CRother", env, nil) },
+			} {
+				got, err := open()
+				if !errors.Is(err, tc.want) || got != nil {
+					t.Fatalf("%s: %v, %d bytes; want %v", name, err, len(got), tc.want)
+				}
+				if !strings.Contains(err.Error(), tc.say) {
+					t.Errorf("%s: %q does not say %q", name, err, tc.say)
+				}
+			}
+		})
 	}
 }

@@ -79,6 +79,9 @@ func (k *Keyring) Open(credentialSID string, env Envelope, dst []byte) ([]byte, 
 	k.mu.RUnlock()
 
 	if bound != nil {
+		if !sizeFits(bound, env.WrappedKey) {
+			return nil, errWrappedSize(len(env.WrappedKey), []int{bound.Size()})
+		}
 		out, err := Open(bound, env, dst)
 		if errors.Is(err, ErrUnwrap) {
 			return nil, fmt.Errorf("%w: the key bound to credential %s does not fit", ErrUnwrap, credentialSID)
@@ -86,6 +89,7 @@ func (k *Keyring) Open(credentialSID string, env Envelope, dst []byte) ([]byte, 
 		return out, err
 	}
 	tried := 0
+	var sizes []int // of the keys tried, when none fits the wrapped key's size
 	for i := -1; i < len(unbound); i++ {
 		var key *rsa.PrivateKey
 		if i < 0 {
@@ -94,6 +98,10 @@ func (k *Keyring) Open(credentialSID string, env Envelope, dst []byte) ([]byte, 
 			continue
 		}
 		if key == nil {
+			continue
+		}
+		if !sizeFits(key, env.WrappedKey) {
+			sizes = append(sizes, key.Size())
 			continue
 		}
 		tried++
@@ -113,6 +121,9 @@ func (k *Keyring) Open(credentialSID string, env Envelope, dst []byte) ([]byte, 
 		}
 		return out, nil
 	}
+	if tried == 0 && len(sizes) > 0 {
+		return nil, errWrappedSize(len(env.WrappedKey), sizes)
+	}
 	if tried == 0 {
 		return nil, fmt.Errorf("%w: no private key for credential %s", ErrUnwrap, credentialOrUnknown(credentialSID))
 	}
@@ -131,6 +142,9 @@ func credentialOrUnknown(sid string) string {
 func Open(key *rsa.PrivateKey, env Envelope, dst []byte) ([]byte, error) {
 	if err := env.check(); err != nil {
 		return nil, err
+	}
+	if !sizeFits(key, env.WrappedKey) {
+		return nil, errWrappedSize(len(env.WrappedKey), []int{key.Size()})
 	}
 	cek, err := unwrap(key, env.WrappedKey)
 	if err != nil {
