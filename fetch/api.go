@@ -21,8 +21,52 @@ var (
 	credentialSIDPattern = regexp.MustCompile(`^CR[0-9a-fA-F]{32}$`)
 )
 
-// maxPages stops a list whose next_page_url never ends.
+// maxPages stops a list whose next_page_url never ends (a backstop: the
+// pager's loop and byte checks end a misbehaving listing long before).
 const maxPages = 1 << 20
+
+// pager guards one listing against a server that never ends it: a
+// next_page_url seen before (a loop), an empty page that still names a next
+// one, or more than Config.MaxListBytes received in all. Each ends the
+// listing with an error (EIO at the mount, one log line there) instead of
+// following it up to maxPages times.
+type pager struct {
+	c     *Client
+	op    string
+	sid   string
+	seen  map[string]struct{}
+	pages int
+	bytes int64
+}
+
+func (c *Client) newPager(op, sid string) *pager {
+	return &pager{c: c, op: op, sid: sid, seen: map[string]struct{}{}}
+}
+
+// page accounts one received page (its body length and item count) and
+// vets the next URL it names; next "" ends the listing normally.
+func (p *pager) page(bodyLen, items int, next string, attempts int) error {
+	p.pages++
+	p.bytes += int64(bodyLen)
+	fail := func(err error) error { return p.c.newError(p.op, p.sid, 0, attempts, nil, "", err) }
+	if p.bytes > p.c.cfg.MaxListBytes {
+		return fail(fmt.Errorf("listing exceeds %d bytes after %d pages", p.c.cfg.MaxListBytes, p.pages))
+	}
+	if next == "" {
+		return nil
+	}
+	if items == 0 {
+		return fail(fmt.Errorf("page %d is empty but names a next page", p.pages))
+	}
+	if _, dup := p.seen[next]; dup {
+		return fail(fmt.Errorf("next_page_url of page %d repeats an earlier page (a paging loop)", p.pages))
+	}
+	p.seen[next] = struct{}{}
+	if err := p.c.checkNext(next); err != nil {
+		return fail(err)
+	}
+	return nil
+}
 
 // pageMeta is the list envelope's meta object.
 type pageMeta struct {
@@ -78,6 +122,7 @@ func (c *Client) ListServices(ctx context.Context) ([]Service, error) {
 	var out []Service
 	next := intelligenceBase + "/v2/Services"
 	q := url.Values{"PageSize": {strconv.Itoa(DefaultPageSize)}}
+	pg := c.newPager(op, "")
 	for range maxPages {
 		if next == "" {
 			return out, nil
@@ -102,8 +147,8 @@ func (c *Client) ListServices(ctx context.Context) ([]Service, error) {
 			out = append(out, s)
 		}
 		next, q = page.Meta.next(), nil
-		if err := c.checkNext(next); err != nil {
-			return nil, c.newError(op, "", 0, k.info.attempts, nil, "", err)
+		if err := pg.page(len(body), len(page.Services), next, k.info.attempts); err != nil {
+			return nil, err
 		}
 	}
 	return nil, c.newError(op, "", 0, 0, nil, "", errors.New("too many pages"))
@@ -248,6 +293,7 @@ func (c *Client) ListTranscripts(ctx context.Context, q TranscriptQuery, page fu
 
 	in := interner{}
 	next := intelligenceBase + "/v2/Transcripts"
+	pager := c.newPager(op, q.ServiceSID)
 	for range maxPages {
 		if next == "" {
 			return nil
@@ -267,18 +313,22 @@ func (c *Client) ListTranscripts(ctx context.Context, q TranscriptQuery, page fu
 		if err := json.Unmarshal(body, &pg); err != nil {
 			return c.newError(op, q.ServiceSID, 0, k.info.attempts, nil, "", fmt.Errorf("malformed page: %w", err))
 		}
+		bodyLen := len(body)
 		body = nil
 		ts := make([]Transcript, len(pg.Transcripts))
 		for i := range pg.Transcripts {
 			ts[i] = pg.Transcripts[i].compact(in)
 		}
+		n := len(pg.Transcripts)
 		pg.Transcripts = nil
-		if err := page(ts); err != nil {
+		next, v = pg.Meta.next(), nil
+		// Vetted before the page is handed on, so a loop's repeated
+		// page is not delivered a second time.
+		if err := pager.page(bodyLen, n, next, k.info.attempts); err != nil {
 			return err
 		}
-		next, v = pg.Meta.next(), nil
-		if err := c.checkNext(next); err != nil {
-			return c.newError(op, q.ServiceSID, 0, k.info.attempts, nil, "", err)
+		if err := page(ts); err != nil {
+			return err
 		}
 	}
 	return c.newError(op, q.ServiceSID, 0, 0, nil, "", errors.New("too many pages"))
@@ -384,6 +434,7 @@ func (c *Client) rawList(ctx context.Context, op, sid, sub string, pageSize int,
 	}
 	v.Set("PageSize", strconv.Itoa(pageSize))
 	next := intelligenceBase + "/v2/Transcripts/" + sid + sub
+	pager := c.newPager(op, sid)
 	for range maxPages {
 		if next == "" {
 			return nil
@@ -406,11 +457,11 @@ func (c *Client) rawList(ctx context.Context, op, sid, sub string, pageSize int,
 		if err != nil {
 			return c.newError(op, sid, 0, k.info.attempts, nil, "", fmt.Errorf("malformed page: %w", err))
 		}
-		fn(items)
 		next, v = meta.next(), nil
-		if err := c.checkNext(next); err != nil {
-			return c.newError(op, sid, 0, k.info.attempts, nil, "", err)
+		if err := pager.page(len(body), len(items), next, k.info.attempts); err != nil {
+			return err
 		}
+		fn(items)
 	}
 	return c.newError(op, sid, 0, 0, nil, "", errors.New("too many pages"))
 }

@@ -32,6 +32,14 @@ const (
 	// ride out half a minute of an account's concurrency storm.
 	DefaultMaxThrottleTime = 60 * time.Second
 	DefaultMaxBodyBytes    = 512 << 20
+	// DefaultMaxAPIBodyBytes bounds one API response (a page of JSON): a
+	// full page of 5,000 sentences with word timestamps is a few MiB, so
+	// anything near this is not a page but a server gone wrong.
+	DefaultMaxAPIBodyBytes = 32 << 20
+	// DefaultMaxListBytes bounds the bytes received for one listing, all
+	// its pages together (a services list, a transcripts listing, the
+	// pages of one transcript's plain sentences or operator results).
+	DefaultMaxListBytes = 512 << 20
 	// DefaultPageSize is the transcript (and service, operator result,
 	// public key) page size: the API's maximum.
 	DefaultPageSize = 1000
@@ -111,8 +119,14 @@ type Config struct {
 	// retried on this budget alone, not counted in MaxAttempts or
 	// MaxRetryTime: a 429 was never processed.
 	MaxThrottleTime time.Duration
-	// MaxBodyBytes bounds a response body (default 512 MiB).
+	// MaxBodyBytes bounds an object body from the object store (default
+	// 512 MiB).
 	MaxBodyBytes int64
+	// MaxAPIBodyBytes bounds one REST API response body (default 32 MiB).
+	MaxAPIBodyBytes int64
+	// MaxListBytes bounds the bytes of all pages of one listing together
+	// (default 512 MiB).
+	MaxListBytes int64
 
 	// Transport is the base round tripper for both the API and the object
 	// store (nil: a clone of http.DefaultTransport). Tests use it to trust a
@@ -222,6 +236,12 @@ func New(cfg Config) (*Client, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if cfg.MaxAPIBodyBytes <= 0 {
+		cfg.MaxAPIBodyBytes = DefaultMaxAPIBodyBytes
+	}
+	if cfg.MaxListBytes <= 0 {
+		cfg.MaxListBytes = DefaultMaxListBytes
+	}
 	c.cfg = cfg
 
 	c.base = cfg.Transport
@@ -230,6 +250,11 @@ func New(cfg Config) (*Client, error) {
 		// The API and the object store may be one host (a proxy, the
 		// simulator): keep a connection for every slot of both limits.
 		t.MaxIdleConnsPerHost = cfg.MaxConcurrency + cfg.MaxObjectConcurrency
+		// No transparent gzip: Go would ask for it and inflate whatever
+		// comes back, so a 500 KB body could become 500 MiB before any
+		// size check. Without Accept-Encoding a server sends identity;
+		// transport refuses an encoded body it did not ask for.
+		t.DisableCompression = true
 		c.base = t
 	}
 	var rl *rate.Limiter
@@ -260,12 +285,14 @@ func New(cfg Config) (*Client, error) {
 	if sleep == nil {
 		sleep = sleepCtx
 	}
-	mk := func(kind string, lim *limiter) *transport {
-		return &transport{base: c.base, kind: kind, pol: pol, lim: lim, st: c.stats,
+	mk := func(kind string, lim *limiter, maxBody int64) *transport {
+		p := *pol
+		p.maxBody = maxBody
+		return &transport{base: c.base, kind: kind, pol: &p, lim: lim, st: c.stats,
 			log: c.log, redact: c.Redact, sleep: sleep}
 	}
-	c.apiRT = mk(kindAPI, c.lim)
-	c.objRT = mk(kindObject, c.objLim)
+	c.apiRT = mk(kindAPI, c.lim, cfg.MaxAPIBodyBytes)
+	c.objRT = mk(kindObject, c.objLim, cfg.MaxBodyBytes)
 	c.objHTTP = &http.Client{
 		Transport:     c.objRT,
 		CheckRedirect: noRedirect,

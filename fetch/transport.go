@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -267,6 +268,9 @@ func (t *transport) attempt(ctx context.Context, req *http.Request, getBody func
 	actx, cancel := context.WithTimeout(ctx, t.pol.attemptTimeout)
 	defer cancel()
 	r := req.Clone(actx)
+	// Ask for identity explicitly: whatever the base transport, Go then
+	// neither asks for gzip nor inflates a body behind the size checks.
+	r.Header.Set("Accept-Encoding", "identity")
 	if getBody != nil {
 		b, err := getBody()
 		if err != nil {
@@ -339,9 +343,17 @@ func (t *transport) attemptErr(ctx, actx context.Context, err error) error {
 	return err
 }
 
-// readBody reads a response body, refusing more than limit bytes and
-// checking the length against Content-Length.
+// errEncodedBody: a Content-Encoding nobody asked for (the client sends no
+// Accept-Encoding). Not retried. Decoding it would let a small compressed
+// body expand past every size check (a compression bomb).
+var errEncodedBody = errors.New("response body is content-encoded, which was not asked for")
+
+// readBody reads a response body, refusing more than limit bytes, any
+// Content-Encoding, and a length that differs from Content-Length.
 func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	if ce := resp.Header.Get("Content-Encoding"); (ce != "" && !strings.EqualFold(ce, "identity")) || resp.Uncompressed {
+		return nil, fmt.Errorf("%w (%q)", errEncodedBody, oneLine(ce))
+	}
 	cl := resp.ContentLength
 	if cl > limit {
 		return nil, fmt.Errorf("%w (%d > %d bytes)", errBodyTooLarge, cl, limit)
@@ -399,7 +411,7 @@ func retriableStatus(code int, idempotent bool) bool {
 // verification failures and oversized bodies; other methods retry only when
 // the connection was never made (the request cannot have been processed).
 func retriableError(err error, idempotent bool) bool {
-	if errors.Is(err, errBodyTooLarge) || errors.Is(err, errRateDeadline) || isTLSFailure(err) {
+	if errors.Is(err, errBodyTooLarge) || errors.Is(err, errEncodedBody) || errors.Is(err, errRateDeadline) || isTLSFailure(err) {
 		return false
 	}
 	if idempotent {

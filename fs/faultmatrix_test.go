@@ -297,3 +297,250 @@ func killSim(t *testing.T, fe *faultEnv) func() {
 		t.Cleanup(func() { _ = srv.Close() })
 	}
 }
+
+// hostileCase is one row of TestHostileServerMatrix: a server that
+// misbehaves in shape or size rather than in transport.
+type hostileCase struct {
+	name   string
+	faults func(e *env, ti twiliosim.TranscriptInfo) twiliosim.Faults
+	// check runs on the mount with the faults on.
+	check func(t *testing.T, e *env, ti twiliosim.TranscriptInfo)
+	// plain picks a plain (unencrypted) transcript instead of an encrypted one.
+	plain bool
+}
+
+// readErrno reads path and returns the errno (0 on success) and the bytes.
+func readErrno(t *testing.T, path string) (syscall.Errno, []byte) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	var errno syscall.Errno
+	if err != nil && !errors.As(err, &errno) {
+		t.Fatalf("%s: %v is no errno", path, err)
+	}
+	return errno, b
+}
+
+// lsErrno lists dir and returns the errno (0 on success) and the names.
+func lsErrno(t *testing.T, dir string) (syscall.Errno, []string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	var errno syscall.Errno
+	if err != nil && !errors.As(err, &errno) {
+		t.Fatalf("%s: %v is no errno", dir, err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return errno, names
+}
+
+// oneLine checks that the log since before holds exactly one warn/error
+// line, containing each of says.
+func oneProblem(t *testing.T, e *env, before int, says ...string) {
+	t.Helper()
+	lines := problemLines(e.logs.String()[before:], "")
+	if len(lines) != 1 {
+		t.Errorf("want one warn/error line, got %d:\n%s", len(lines), strings.Join(lines, "\n"))
+		return
+	}
+	for _, s := range says {
+		if !strings.Contains(lines[0], s) {
+			t.Errorf("log line lacks %q: %s", s, lines[0])
+		}
+	}
+}
+
+// TestHostileServerMatrix: a server that never ends its paging, sends
+// compression bombs, names entries with strings that are not SIDs or
+// points links outside the mount, or seals objects in shapes Twilio does
+// not make. Each row mounts a fresh tree and checks: EIO (never a hang, a
+// phantom entry or a link out of the mount), one log line, and that the
+// mount stayed bounded (requests, bytes taken in).
+func TestHostileServerMatrix(t *testing.T) {
+	api := twiliosim.Rule{Fraction: 1, Target: twiliosim.TargetAPI}
+	cases := []hostileCase{
+		{name: "services-page-loop",
+			faults: func(*env, twiliosim.TranscriptInfo) twiliosim.Faults { return twiliosim.Faults{PageLoop: api} },
+			check: func(t *testing.T, e *env, _ twiliosim.TranscriptInfo) {
+				before := len(e.logs.String())
+				if errno, names := lsErrno(t, filepath.Join(e.mnt, "services")); errno != syscall.EIO {
+					t.Errorf("ls services: %v %v, want EIO", errno, names)
+				}
+				oneProblem(t, e, before, "paging loop")
+				if n := e.sim.Count(twiliosim.EndpointListServices); n > 3 {
+					t.Errorf("%d services pages requested, want at most 3", n)
+				}
+			}},
+		{name: "transcripts-empty-pages",
+			faults: func(e *env, ti twiliosim.TranscriptInfo) twiliosim.Faults {
+				return twiliosim.Faults{EmptyPages: twiliosim.Rule{Fraction: 1, Target: twiliosim.TargetAPI}}
+			},
+			check: func(t *testing.T, e *env, ti twiliosim.TranscriptInfo) {
+				before := len(e.logs.String())
+				dir := filepath.Join(e.svcDir(ti.ServiceSID), "transcripts")
+				if errno, names := lsErrno(t, dir); errno != syscall.EIO {
+					t.Errorf("ls transcripts: %v, %d names, want EIO", errno, len(names))
+				}
+				oneProblem(t, e, before, "empty but names a next page")
+				if n := e.sim.Count(twiliosim.EndpointListTranscripts); n > 2 {
+					t.Errorf("%d transcripts pages requested, want at most 2", n)
+				}
+			}},
+		{name: "plain-sentences-page-loop", plain: true,
+			faults: func(e *env, ti twiliosim.TranscriptInfo) twiliosim.Faults {
+				return twiliosim.Faults{PageLoop: twiliosim.Rule{Fraction: 1, TranscriptSID: ti.SID}}
+			},
+			check: func(t *testing.T, e *env, ti twiliosim.TranscriptInfo) {
+				before := len(e.logs.String())
+				if errno, b := readErrno(t, filepath.Join(e.tDir(ti.ServiceSID, ti.SID), fSentences)); errno != syscall.EIO || len(b) != 0 {
+					t.Errorf("sentences.json: %v, %d bytes, want EIO", errno, len(b))
+				}
+				oneProblem(t, e, before, "paging loop", ti.SID)
+				if n := e.sim.Count(twiliosim.EndpointListSentences); n > 3 {
+					t.Errorf("%d sentence pages requested, want at most 3", n)
+				}
+			}},
+		{name: "services-gzip-bomb",
+			faults: func(*env, twiliosim.TranscriptInfo) twiliosim.Faults {
+				return twiliosim.Faults{GzipBomb: api, GzipBombBytes: 64 << 20}
+			},
+			check: func(t *testing.T, e *env, _ twiliosim.TranscriptInfo) {
+				before := len(e.logs.String())
+				if errno, names := lsErrno(t, filepath.Join(e.mnt, "services")); errno != syscall.EIO {
+					t.Errorf("ls services: %v %v, want EIO", errno, names)
+				}
+				oneProblem(t, e, before, "content-encoded")
+				if b := e.client.Stats().APIBytes; b > 1<<20 {
+					t.Errorf("%d API bytes taken in", b)
+				}
+			}},
+		{name: "object-gzip-bomb",
+			faults: func(e *env, ti twiliosim.TranscriptInfo) twiliosim.Faults {
+				return twiliosim.Faults{GzipBomb: twiliosim.Rule{Fraction: 1, Target: twiliosim.TargetObjects, TranscriptSID: ti.SID}, GzipBombBytes: 64 << 20}
+			},
+			check: func(t *testing.T, e *env, ti twiliosim.TranscriptInfo) {
+				before := len(e.logs.String())
+				if errno, b := readErrno(t, filepath.Join(e.tDir(ti.ServiceSID, ti.SID), fSentences)); errno != syscall.EIO || len(b) != 0 {
+					t.Errorf("sentences.json: %v, %d bytes, want EIO", errno, len(b))
+				}
+				oneProblem(t, e, before, "content-encoded", ti.SID)
+				if b := e.client.Stats().BytesDownloaded; b > 1<<20 {
+					t.Errorf("%d object bytes taken in", b)
+				}
+			}},
+		{name: "services-not-sids-and-link-targets",
+			faults: func(*env, twiliosim.TranscriptInfo) twiliosim.Faults { return twiliosim.Faults{HostileServices: true} },
+			check: func(t *testing.T, e *env, _ twiliosim.TranscriptInfo) {
+				before := len(e.logs.String())
+				errno, names := lsErrno(t, filepath.Join(e.mnt, "services"))
+				if errno != 0 {
+					t.Fatalf("ls services: %v", errno)
+				}
+				want := map[string]bool{}
+				for _, s := range e.sim.Services() {
+					want[s.SID] = true
+					if s.UniqueName != "" {
+						want[s.UniqueName] = true
+					}
+				}
+				seen := map[string]bool{}
+				for _, n := range names {
+					if !want[n] || seen[n] {
+						t.Errorf("ls services shows %q (unknown or repeated)", n)
+					}
+					seen[n] = true
+					p := filepath.Join(e.mnt, "services", n)
+					if target, err := os.Readlink(p); err == nil && !isSID(target, "GA") {
+						t.Errorf("%s -> %q: a link to something that is not a service SID", n, target)
+					}
+				}
+				if len(seen) != len(want) {
+					t.Errorf("ls services: %d names, want %d", len(seen), len(want))
+				}
+				for _, n := range []string{"abs-target", "rel-target"} {
+					if _, err := os.Lstat(filepath.Join(e.mnt, "services", n)); !errors.Is(err, os.ErrNotExist) {
+						t.Errorf("services/%s: %v, want ENOENT", n, err)
+					}
+				}
+				oneProblem(t, e, before, "malformed=8", "duplicates=1")
+			}},
+		{name: "transcripts-not-sids-and-escaping-service",
+			faults: func(*env, twiliosim.TranscriptInfo) twiliosim.Faults { return twiliosim.Faults{HostileTranscripts: true} },
+			check: func(t *testing.T, e *env, ti twiliosim.TranscriptInfo) {
+				before := len(e.logs.String())
+				errno, names := lsErrno(t, filepath.Join(e.svcDir(ti.ServiceSID), "transcripts"))
+				if errno != 0 {
+					t.Fatalf("ls transcripts: %v", errno)
+				}
+				want := map[string]bool{}
+				for _, x := range e.sim.Transcripts(ti.ServiceSID) {
+					want[x.SID] = true
+				}
+				want[twiliosim.HostileTranscriptSID] = true // well formed: listed, it is the link that must not escape
+				seen := map[string]bool{}
+				for _, n := range names {
+					if !want[n] || seen[n] {
+						t.Errorf("ls transcripts shows %q (unknown or repeated)", n)
+					}
+					seen[n] = true
+				}
+				if len(seen) != len(want) {
+					t.Errorf("ls transcripts: %d names, want %d", len(seen), len(want))
+				}
+				oneProblem(t, e, before, "malformed=4", "duplicates=1")
+				before = len(e.logs.String())
+				link := filepath.Join(e.mnt, "transcripts", twiliosim.HostileTranscriptSID)
+				if target, err := os.Readlink(link); err == nil {
+					t.Errorf("transcripts/%s -> %q: a link built from service_sid %q", twiliosim.HostileTranscriptSID, target, "../../../../tmp")
+				} else if !errors.Is(err, syscall.EIO) {
+					t.Errorf("readlink transcripts/%s: %v, want EIO", twiliosim.HostileTranscriptSID, err)
+				}
+				oneProblem(t, e, before, "not a well-formed SID", twiliosim.HostileTranscriptSID)
+			}},
+		{name: "huge-wrapped-key",
+			faults: func(e *env, ti twiliosim.TranscriptInfo) twiliosim.Faults {
+				return twiliosim.Faults{HugeWrappedKey: twiliosim.Rule{Fraction: 1, TranscriptSID: ti.SID}}
+			},
+			check: func(t *testing.T, e *env, ti twiliosim.TranscriptInfo) {
+				before := len(e.logs.String())
+				if errno, b := readErrno(t, filepath.Join(e.tDir(ti.ServiceSID, ti.SID), fSentences)); errno != syscall.EIO || len(b) != 0 {
+					t.Errorf("sentences.json: %v, %d bytes, want EIO (not EACCES)", errno, len(b))
+				}
+				oneProblem(t, e, before, "malformed envelope", ti.SID)
+			}},
+		{name: "aes-128-content-key",
+			faults: func(e *env, ti twiliosim.TranscriptInfo) twiliosim.Faults {
+				return twiliosim.Faults{ShortContentKey: twiliosim.Rule{Fraction: 1, TranscriptSID: ti.SID}}
+			},
+			check: func(t *testing.T, e *env, ti twiliosim.TranscriptInfo) {
+				before := len(e.logs.String())
+				if errno, b := readErrno(t, filepath.Join(e.tDir(ti.ServiceSID, ti.SID), fSentences)); errno != syscall.EIO || len(b) != 0 {
+					t.Errorf("sentences.json: %v, %d bytes, want EIO", errno, len(b))
+				}
+				oneProblem(t, e, before, "malformed envelope", ti.SID)
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Cleanup(func() { goleak.VerifyNone(t, leakIgnores()...) })
+			e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 23, TranscriptsPerService: 6}},
+				fetch.Config{MaxAttempts: 2, MaxRetryTime: 3 * time.Second, Timeout: 1500 * time.Millisecond}, nil)
+			var ti twiliosim.TranscriptInfo
+			for _, s := range e.sim.Services() {
+				for _, x := range e.sim.Transcripts(s.SID) {
+					if x.Status == "completed" && (x.EncryptionCredentialSID == "") == tc.plain && ti.SID == "" {
+						ti = x
+					}
+				}
+			}
+			if ti.SID == "" {
+				t.Fatal("no completed transcript of the kind in the corpus")
+			}
+			e.sim.SetFaults(tc.faults(e, ti))
+			e.sim.ResetCounts()
+			tc.check(t, e, ti)
+			e.sim.SetFaults(twiliosim.Faults{})
+		})
+	}
+}

@@ -128,6 +128,7 @@ func (l *listing) startLoadLocked() {
 	l.r.goBG(func() {
 		q := l.q
 		q.PageSize = l.r.opts.PageSize
+		f := newSIDFilter("GT")
 		err := l.r.src.ListTranscripts(l.r.ctx, q, func(page []Transcript) error {
 			l.mu.Lock()
 			defer l.mu.Unlock()
@@ -135,13 +136,14 @@ func (l *listing) startLoadLocked() {
 				return errSuperseded
 			}
 			for _, t := range page {
-				if !l.r.isGone(t.SID) {
+				if f.keep(t.SID) && !l.r.isGone(t.SID) {
 					g.add(t)
 				}
 			}
 			l.broadcastLocked()
 			return nil
 		})
+		f.warn(l.r.log, "transcripts of "+l.q.ServiceSID)
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		if errors.Is(err, errSuperseded) {
@@ -160,14 +162,21 @@ func (l *listing) startLoadLocked() {
 
 var errSuperseded = errors.New("listing superseded")
 
-// listAll runs q to the end and returns everything.
+// listAll runs q to the end and returns everything with a well-formed
+// SID, once each.
 func (l *listing) listAll(q TranscriptQuery) ([]Transcript, error) {
 	var all []Transcript
 	q.PageSize = l.r.opts.PageSize
+	f := newSIDFilter("GT")
 	err := l.r.src.ListTranscripts(l.r.ctx, q, func(page []Transcript) error {
-		all = append(all, page...)
+		for _, t := range page {
+			if f.keep(t.SID) {
+				all = append(all, t)
+			}
+		}
 		return nil
 	})
+	f.warn(l.r.log, "transcripts of "+l.q.ServiceSID)
 	return all, err
 }
 

@@ -2,6 +2,8 @@ package fs
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sort"
 	"syscall"
 	"time"
@@ -27,11 +29,16 @@ func (r *Root) services(ctx context.Context) ([]Service, error) {
 		r.logFailure("", "", "list services", err)
 		return nil, err
 	}
-	if list == nil {
-		list = []Service{}
+	f := newSIDFilter("GA")
+	kept := make([]Service, 0, len(list))
+	for _, s := range list {
+		if f.keep(s.SID) {
+			kept = append(kept, s)
+		}
 	}
-	r.svcList, r.svcAt = list, time.Now()
-	return list, nil
+	f.warn(r.log, "services")
+	r.svcList, r.svcAt = kept, time.Now()
+	return kept, nil
 }
 
 // service finds a service by SID: in the list, or with one fetch when the
@@ -55,6 +62,10 @@ func (r *Root) service(ctx context.Context, sid string) (Service, error) {
 	s, err = r.src.FetchService(ctx, sid)
 	if err != nil {
 		return Service{}, err
+	}
+	if s.SID != sid {
+		// Its SID names its listing and links: trust only the one asked for.
+		return Service{}, fmt.Errorf("the server answered service %s with SID %q: %w", sid, s.SID, errNotFound)
 	}
 	r.svcMu.Lock()
 	r.svcExtra[sid] = s
@@ -124,6 +135,7 @@ func (d *servicesDir) Lookup(ctx context.Context, name string, out *fuse.EntryOu
 		return nil, errnoOf(err)
 	}
 	for _, s := range list {
+		// s.SID is well formed: services() keeps no other.
 		if s.UniqueName == name {
 			l := &symlink{r: r, target: s.SID}
 			r.linkAttr(&out.Attr, l.target)
@@ -236,6 +248,13 @@ func (d *transcriptLinks) Lookup(ctx context.Context, name string, out *fuse.Ent
 	}
 	t, err := d.r.transcriptByID(ctx, name)
 	if err != nil {
+		return nil, errnoOf(err)
+	}
+	if !isSID(t.ServiceSID, "GA") || t.SID != name {
+		// The target is built from server strings: only well-formed SIDs
+		// may go into it, or "../../../../tmp" would leave the mount.
+		err := errors.New("the transcript names a service that is not a well-formed SID; no link made")
+		d.r.logFailure(name, "", "transcript link", err)
 		return nil, errnoOf(err)
 	}
 	l := &symlink{r: d.r, target: "../services/" + t.ServiceSID + "/transcripts/" + t.SID}

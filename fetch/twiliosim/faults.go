@@ -77,6 +77,45 @@ type Faults struct {
 	// every API answer then carries Twilio-Concurrent-Requests. The object
 	// store has no such limit.
 	ConcurrencyLimit int
+
+	// The switches below make a hostile or broken server (hostile.go).
+
+	// PageLoop makes a list page's next_page_url name that very page, so a
+	// client that follows it never ends. TranscriptSID matches the
+	// transcript of a sub-list (Sentences, OperatorResults).
+	PageLoop Rule
+	// EmptyPages serves list pages with no items that still name a next
+	// page (the next page number), endlessly.
+	EmptyPages Rule
+	// GzipBomb sends the body gzip-compressed with Content-Encoding: gzip
+	// whether or not the client asked, padded so that it inflates to
+	// GzipBombBytes more (default DefaultGzipBombBytes) while its compressed
+	// size stays near 1/1000 of that.
+	GzipBomb      Rule
+	GzipBombBytes int64
+	// HostileServices appends to every services page entries whose sid is
+	// not a SID ("a/b", "", ".", "..", a NUL, 300 characters, "/etc" with
+	// unique_name abs-target, a relative path with unique_name rel-target)
+	// and a duplicate of the page's first service.
+	HostileServices bool
+	// HostileTranscripts appends to every transcripts page entries whose
+	// sid is not a SID, a duplicate of the page's first transcript, and
+	// HostileTranscriptSID, whose service_sid leaves the mount (the
+	// transcript endpoint serves it too).
+	HostileTranscripts bool
+	// OversizedTranscript adds a "padding" field of OversizeBytes to the
+	// matching transcripts' resources, in lists and fetches.
+	OversizedTranscript Rule
+	OversizeBytes       int
+	// ManyLocations, when > 0, makes the encrypted operator results
+	// endpoint of a transcript with results list that many locations
+	// (repeating the real ones).
+	ManyLocations int
+	// HugeWrappedKey sends a 3 MiB wrapped key header on objects.
+	HugeWrappedKey Rule
+	// ShortContentKey serves objects sealed with a 16-byte content key
+	// (AES-128-GCM): authentic, but not what Twilio makes.
+	ShortContentKey Rule
 }
 
 // SetFaults replaces the fault switches; Times counters start afresh.
@@ -86,16 +125,22 @@ func (s *Server) SetFaults(f Faults) {
 	defer s.faultMu.Unlock()
 	s.faults = f
 	s.remaining = map[string]int{
-		"TooManyRequests":    f.TooManyRequests.Times,
-		"ServerError":        f.ServerError.Times,
-		"ResetMidBody":       f.ResetMidBody.Times,
-		"TruncateBody":       f.TruncateBody.Times,
-		"TamperCiphertext":   f.TamperCiphertext.Times,
-		"MissingKeyHeader":   f.MissingKeyHeader.Times,
-		"MissingIVHeader":    f.MissingIVHeader.Times,
-		"MalformedKeyHeader": f.MalformedKeyHeader.Times,
-		"MalformedIVHeader":  f.MalformedIVHeader.Times,
-		"ExpiredURLs":        f.ExpiredURLs.Times,
+		"TooManyRequests":     f.TooManyRequests.Times,
+		"ServerError":         f.ServerError.Times,
+		"ResetMidBody":        f.ResetMidBody.Times,
+		"TruncateBody":        f.TruncateBody.Times,
+		"TamperCiphertext":    f.TamperCiphertext.Times,
+		"MissingKeyHeader":    f.MissingKeyHeader.Times,
+		"MissingIVHeader":     f.MissingIVHeader.Times,
+		"MalformedKeyHeader":  f.MalformedKeyHeader.Times,
+		"MalformedIVHeader":   f.MalformedIVHeader.Times,
+		"ExpiredURLs":         f.ExpiredURLs.Times,
+		"PageLoop":            f.PageLoop.Times,
+		"EmptyPages":          f.EmptyPages.Times,
+		"GzipBomb":            f.GzipBomb.Times,
+		"OversizedTranscript": f.OversizedTranscript.Times,
+		"HugeWrappedKey":      f.HugeWrappedKey.Times,
+		"ShortContentKey":     f.ShortContentKey.Times,
 	}
 }
 
@@ -129,6 +174,18 @@ func (f *Faults) rule(name string) Rule {
 		return f.MalformedIVHeader
 	case "ExpiredURLs":
 		return f.ExpiredURLs
+	case "PageLoop":
+		return f.PageLoop
+	case "EmptyPages":
+		return f.EmptyPages
+	case "GzipBomb":
+		return f.GzipBomb
+	case "OversizedTranscript":
+		return f.OversizedTranscript
+	case "HugeWrappedKey":
+		return f.HugeWrappedKey
+	case "ShortContentKey":
+		return f.ShortContentKey
 	}
 	return Rule{}
 }
@@ -185,6 +242,14 @@ func (s *Server) writeBody(w http.ResponseWriter, status int, body []byte, objec
 	reset := s.fire("ResetMidBody", object, sid)
 	truncate := !reset && s.fire("TruncateBody", object, sid)
 	h := w.Header()
+	if s.fire("GzipBomb", object, sid) {
+		n := s.currentFaults().GzipBombBytes
+		if n <= 0 {
+			n = DefaultGzipBombBytes
+		}
+		body = gzipBomb(body, n)
+		h.Set("Content-Encoding", "gzip")
+	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	if reset || truncate {
 		if s.breakConnection(w, status, body, reset) {

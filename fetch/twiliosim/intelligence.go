@@ -51,6 +51,9 @@ func (s *Server) route(r *http.Request) (string, string, apiHandler, *apiError) 
 				s.mu.RLock()
 				defer s.mu.RUnlock()
 				t := s.bySID[sid]
+				if sid == HostileTranscriptSID && s.currentFaults().HostileTranscripts && len(parts) == 3 {
+					return 200, s.hostileTranscript(), nil
+				}
 				if t == nil || !reGT.MatchString(sid) {
 					return 0, nil, notFound(r.URL.Path)
 				}
@@ -265,6 +268,9 @@ func (s *Server) findService(sid string) *service {
 }
 
 func (s *Server) listServices(r *http.Request, h http.Header) (int, []byte, *apiError) {
+	if s.currentFaults().HostileServices {
+		return listAllPlus(s, r, "services", "/v2/Services", func() []*service { return s.services }, s.serviceBytes, s.hostileServiceItems)
+	}
 	return listAll(s, r, "services", "/v2/Services", func() []*service { return s.services }, s.serviceBytes)
 }
 
@@ -428,8 +434,8 @@ func (s *Server) sourceSID(t *transcript) string {
 	return makeSID("RE", s.corpus.Seed, sidRecording, hashSID(t.sid))
 }
 
-// transcriptBytes renders a Transcript resource (caller holds s.mu).
-func (s *Server) transcriptBytes(t *transcript) []byte {
+// transcriptResource renders a Transcript resource (caller holds s.mu).
+func (s *Server) transcriptResource(t *transcript) []byte {
 	base := s.URL + "/v2/Transcripts/" + t.sid
 	h := hashSID(t.sid)
 	var ck *string
@@ -463,6 +469,16 @@ func (s *Server) transcriptBytes(t *transcript) []byte {
 
 func (s *Server) fetchTranscript(r *http.Request, t *transcript) (int, []byte, *apiError) {
 	return 200, s.transcriptBytes(t), nil
+}
+
+// transcriptBytes renders a Transcript resource (caller holds s.mu),
+// padded when OversizedTranscript hits it.
+func (s *Server) transcriptBytes(t *transcript) []byte {
+	b := s.transcriptResource(t)
+	if s.fire("OversizedTranscript", false, t.sid) {
+		b = oversize(b, s.currentFaults().OversizeBytes)
+	}
+	return b
 }
 
 // parseDate accepts RFC 3339 or YYYY-MM-DD.
@@ -614,6 +630,9 @@ func (s *Server) listTranscripts(r *http.Request, h http.Header) (int, []byte, *
 	for i, t := range picked {
 		items[i] = s.transcriptBytes(t)
 	}
+	if s.currentFaults().HostileTranscripts && len(items) > 0 {
+		items = append(items, s.hostileTranscriptItems(items[0])...)
+	}
 	token := func(m string, t *transcript) string {
 		return "PT" + base64URL(m+"|"+strconv.FormatInt(t.created, 10)+"|"+t.sid)
 	}
@@ -738,6 +757,11 @@ func (s *Server) encryptedOperatorResults(r *http.Request, t *transcript) (int, 
 		n := s.operatorResultCount(t)
 		for i := 1; i <= n; i++ {
 			locs = append(locs, s.presign("/objects/"+t.sid+"/operator-results/"+redactedPart(red)+"/"+strconv.Itoa(i), expired))
+		}
+		if many := s.currentFaults().ManyLocations; many > 0 && n > 0 {
+			for i := 0; len(locs) < many; i++ {
+				locs = append(locs, locs[i%n])
+			}
 		}
 	}
 	return 200, marshal(struct {

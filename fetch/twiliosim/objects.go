@@ -126,6 +126,9 @@ func (s *Server) serveObject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	env, err := s.sealedObject(obj)
+	if err == nil && s.fire("ShortContentKey", true, sid) {
+		env, err = sealShortKey(obj.cred.pub, s.objectContent(obj))
+	}
 	if err != nil {
 		status = 500
 		s.s3Error(w, 500, "InternalError", "We encountered an internal error. Please try again.")
@@ -139,6 +142,9 @@ func (s *Server) serveObject(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.fire("MalformedIVHeader", true, sid) {
 		iv = "%%%%"
+	}
+	if s.fire("HugeWrappedKey", true, sid) {
+		key = base64.StdEncoding.EncodeToString(make([]byte, 3<<20))
 	}
 	if !s.fire("MissingKeyHeader", true, sid) {
 		h.Set(crypto.HeaderWrappedKey, key)

@@ -92,6 +92,16 @@ func (s *Server) listBody(key, path string, filters []param, p pageReq, items []
 		u := s.pageURL(path, filters, p.size, p.page+1, nextToken)
 		m.NextPageURL = &u
 	}
+	sid := transcriptOfPath(path)
+	if s.fire("EmptyPages", false, sid) {
+		items = nil
+		u := s.pageURL(path, filters, p.size, p.page+1, p.token)
+		m.NextPageURL = &u
+	}
+	if s.fire("PageLoop", false, sid) {
+		u := m.URL
+		m.NextPageURL = &u
+	}
 	size := 64
 	for _, it := range items {
 		size += len(it) + 1
@@ -183,4 +193,34 @@ func listAll[T any](s *Server, r *http.Request, key, path string, items func() [
 	s.mu.RUnlock()
 	body, e := s.offsetPage(key, path, nil, p, rendered)
 	return 200, body, e
+}
+
+// listAllPlus is listAll with extra items appended to every page: more(the
+// page's first item, or nil) returns them (HostileServices).
+func listAllPlus[T any](s *Server, r *http.Request, key, path string, items func() []T, render func(T) []byte, more func(first []byte) [][]byte) (int, []byte, *apiError) {
+	p, e := parsePage(r.URL.Query(), 1000)
+	if e != nil {
+		return 0, nil, e
+	}
+	s.mu.RLock()
+	all := items()
+	rendered := make([][]byte, len(all))
+	for i, it := range all {
+		rendered[i] = render(it)
+	}
+	s.mu.RUnlock()
+	off, e := offsetOf(p)
+	if e != nil {
+		return 0, nil, e
+	}
+	start := min(off, len(rendered))
+	end := min(start+p.size, len(rendered))
+	page := append([][]byte(nil), rendered[start:end]...)
+	var first []byte
+	if len(page) > 0 {
+		first = page[0]
+	}
+	page = append(page, more(first)...)
+	prev := max(start-p.size, 0)
+	return 200, s.listBody(key, path, nil, p, page, start > 0, offsetToken(prev), end < len(rendered), offsetToken(end)), nil
 }
