@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"os"
 	"runtime"
+	"syscall"
 
 	"github.com/youmark/pkcs8"
 )
@@ -304,7 +305,10 @@ func LoadPrivateKeyFile(path string, opts LoadOptions) (*rsa.PrivateKey, error) 
 	pathErr := func(err error) error {
 		return &fs.PathError{Op: "load private key", Path: path, Err: err}
 	}
-	f, err := os.Open(path)
+	f, fi, err := OpenRegularFile(path)
+	if errors.Is(err, ErrNotRegular) {
+		return nil, pathErr(fmt.Errorf("%w: not a regular file", ErrInvalidKey))
+	}
 	if err != nil {
 		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
 			err = pe.Err
@@ -312,15 +316,6 @@ func LoadPrivateKeyFile(path string, opts LoadOptions) (*rsa.PrivateKey, error) 
 		return nil, pathErr(err)
 	}
 	defer f.Close()
-	// Stat the open file, not the path, so the mode checked is the mode of
-	// what is read.
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, pathErr(err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, pathErr(fmt.Errorf("%w: not a regular file", ErrInvalidKey))
-	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 && !opts.AllowInsecurePerms && runtime.GOOS != "windows" {
 		return nil, pathErr(fmt.Errorf("%w (mode %#o); fix with: chmod 600 %s", ErrInsecurePermissions, perm, path))
 	}
@@ -334,6 +329,38 @@ func LoadPrivateKeyFile(path string, opts LoadOptions) (*rsa.PrivateKey, error) 
 		return nil, pathErr(err)
 	}
 	return key, nil
+}
+
+// ErrNotRegular is OpenRegularFile's refusal of a FIFO, device, socket or
+// directory.
+var ErrNotRegular = errors.New("not a regular file")
+
+// OpenRegularFile opens path for reading only if it is a regular file. It
+// checks before opening, and opens without blocking, because opening a
+// FIFO for reading blocks until a writer appears: a FIFO given as a key,
+// passphrase or env file would otherwise hang the program forever. The
+// opened file is checked again (it is what the returned FileInfo, whose
+// mode callers check, describes). Errors are *fs.PathError or wrap
+// ErrNotRegular.
+func OpenRegularFile(path string) (*os.File, fs.FileInfo, error) {
+	if fi, err := os.Stat(path); err != nil {
+		return nil, nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, nil, fmt.Errorf("%s: %w", path, ErrNotRegular)
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() { // replaced between the two
+		err = fmt.Errorf("%s: %w", path, ErrNotRegular)
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, fi, nil
 }
 
 // readAllLimited reads f into one buffer sized from its stat, so that no

@@ -1,10 +1,12 @@
 package fs
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime/debug"
 	"sync"
+	"syscall"
 	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -59,7 +61,14 @@ func serve(mountpoint string, root gofs.InodeEmbedder, o *gofs.Options, dirCache
 	}
 	go srv.Serve()
 	if err := srv.WaitMount(); err != nil {
-		// The serve loop ends by itself when the mount never came up.
+		// The kernel mount may exist already (the readiness check runs
+		// after it): take it down, or a dead mount ("transport endpoint
+		// is not connected") stays stacked on the mount point. When the
+		// mount never came up this fails harmlessly (EINVAL: not mounted)
+		// and the serve loop ends by itself.
+		if uerr := srv.Unmount(); uerr != nil && !errors.Is(uerr, syscall.EINVAL) {
+			return nil, nil, fmt.Errorf("%w (unmounting what was mounted failed too: %v; run fusermount3 -uz %s)", err, uerr, mountpoint)
+		}
 		return nil, nil, err
 	}
 	return srv, raw, nil

@@ -3,9 +3,11 @@ package fs
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/intelligencefs/intelligencefs/fetch"
@@ -81,4 +83,34 @@ func TestFsName(t *testing.T) {
 		}
 	}
 	t.Errorf("%s not in /proc/self/mounts", e.mnt)
+}
+
+// TestMountFailureLeavesNoMount: when the mount comes up in the kernel but
+// its readiness check fails (here an owner of 4294967295, (uid_t)-1, which
+// default_permissions turns into EACCES for every access), Mount returns
+// the error and leaves no dead mount behind ("transport endpoint is not
+// connected"). Before the fix serve() never unmounted.
+func TestMountFailureLeavesNoMount(t *testing.T) {
+	requireFUSE(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: an unprivileged user cannot own files as another uid")
+	}
+	mnt := t.TempDir()
+	t.Cleanup(func() {
+		if mi, _ := os.ReadFile("/proc/self/mountinfo"); bytes.Contains(mi, []byte(" "+mnt+" ")) {
+			_ = syscall.Unmount(mnt, syscall.MNT_DETACH)
+		}
+	})
+	opts := DefaultOptions()
+	opts.Source = struct{ Source }{} // never called: the mount fails first
+	opts.CacheSize = 1 << 20
+	opts.UID, opts.GID = math.MaxUint32, math.MaxUint32
+	srv, err := Mount(mnt, opts)
+	if err == nil {
+		_ = unmountRetry(srv)
+		t.Skip("this kernel accepted the mount; nothing to check")
+	}
+	if mi, _ := os.ReadFile("/proc/self/mountinfo"); bytes.Contains(mi, []byte(" "+mnt+" ")) {
+		t.Fatalf("mount failed (%v) but left a mount at %s", err, mnt)
+	}
 }

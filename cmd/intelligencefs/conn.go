@@ -332,15 +332,14 @@ func (k *keyFlags) passphraseSource(path string, lookup func(string) (string, er
 // newline (LF or CRLF). Like key files, it must not be readable by group or
 // others unless allowInsecure.
 func readPassphraseFile(path string, allowInsecure bool) ([]byte, error) {
-	f, err := os.Open(path)
+	f, fi, err := crypto.OpenRegularFile(path)
+	if errors.Is(err, crypto.ErrNotRegular) {
+		return nil, fmt.Errorf("passphrase file %s: not a regular file", path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("passphrase file: %w", err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("passphrase file: %w", err)
-	}
 	if runtime.GOOS != "windows" && !allowInsecure && fi.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("passphrase file %s has mode %04o: run chmod 600 on it, or pass --allow-insecure-key-perms", path, fi.Mode().Perm())
 	}

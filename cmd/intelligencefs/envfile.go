@@ -9,6 +9,8 @@ import (
 	"os"
 	"runtime"
 	"strings"
+
+	"github.com/intelligencefs/intelligencefs/crypto"
 )
 
 // maxEnvFileSize bounds how much of an env file is read; a real one is a few
@@ -21,18 +23,14 @@ const maxEnvFileSize = 64 << 10
 // running intelligencefs (on Unix), because it holds the auth token. Errors
 // name the file and the line number, never a value.
 func readEnvFile(path string) (map[string]string, error) {
-	f, err := os.Open(path)
+	f, fi, err := crypto.OpenRegularFile(path)
+	if errors.Is(err, crypto.ErrNotRegular) {
+		return nil, fmt.Errorf("env file %s: not a regular file", path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("env file: %w", err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("env file: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("env file %s: not a regular file", path)
-	}
 	if runtime.GOOS != "windows" {
 		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 			return nil, fmt.Errorf("env file %s holds secrets but has mode %04o: run chmod 600 %s", path, perm, path)

@@ -2,9 +2,9 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"strings"
 	"text/tabwriter"
@@ -97,7 +97,10 @@ a private key given by mistake is refused before anything is sent.`,
 // re-encoded as the PKIX "PUBLIC KEY" block Twilio takes, with its size. A
 // private key is refused without its content ever leaving this function.
 func readPublicKeyFile(path string) ([]byte, int, error) {
-	f, err := os.Open(path)
+	f, _, err := crypto.OpenRegularFile(path)
+	if errors.Is(err, crypto.ErrNotRegular) {
+		return nil, 0, fmt.Errorf("public key %s: not a regular file", path)
+	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("public key: %w", err)
 	}

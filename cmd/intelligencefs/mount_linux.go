@@ -39,6 +39,11 @@ func (a *app) runMount(ctx context.Context, req mountRequest) (err error) {
 	if err := m.validate(); err != nil {
 		return err
 	}
+	if !isFDMountPoint(req.mountPoint) {
+		if _, err := checkMountPointPath(req.mountPoint); err != nil {
+			return err
+		}
+	}
 	if m.conn != nil && m.conn.keys != nil && a.child != nil {
 		m.conn.keys.inherited = a.child.passphrases
 	}
@@ -81,6 +86,8 @@ func (a *app) runMount(ctx context.Context, req mountRequest) (err error) {
 		return err
 	}
 	defer conn.Client.Close()
+	// Read: from here on no child (fusermount3 -u included) inherits them.
+	scrubSecretEnv()
 	// The keys (and below, the cache) are zeroed on return only once no FUSE
 	// handler can use them any more: always before fs.Mount; after it, only
 	// if shutdown saw the serve loop end.

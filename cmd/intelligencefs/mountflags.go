@@ -76,8 +76,9 @@ func (m *mountFlags) validate() error {
 		return usagef("--cache-size must be at least 1MiB")
 	case m.cacheMaxAge < 0 || m.dirCacheTime < 0 || m.fullRelist < 0 || m.statsInterval < 0:
 		return usagef("durations must not be negative")
-	case m.uid < -1 || m.gid < -1 || m.uid > math.MaxUint32 || m.gid > math.MaxUint32:
-		return usagef("--uid and --gid take a numeric id")
+	case m.uid < -1 || m.gid < -1 || m.uid >= math.MaxUint32 || m.gid >= math.MaxUint32:
+		// 4294967295 is (uid_t)-1, "no owner": the kernel refuses it.
+		return usagef("--uid and --gid take a numeric id below 4294967295")
 	}
 	switch m.mlock {
 	case "auto", "required", "off":

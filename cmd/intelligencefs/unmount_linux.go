@@ -47,9 +47,9 @@ func prepareMountPoint(mp string, log *slog.Logger) (string, error) {
 		_, err := fdMountPoint(mp)
 		return mp, err
 	}
-	abs, err := filepath.Abs(mp)
+	abs, err := checkMountPointPath(mp)
 	if err != nil {
-		return "", fmt.Errorf("mount point: %w", err)
+		return "", err
 	}
 	// A dead FUSE server's mount can still answer stat from cached
 	// attributes; opening the directory reaches the (absent) server.
@@ -73,6 +73,49 @@ func prepareMountPoint(mp string, log *slog.Logger) (string, error) {
 		return "", fmt.Errorf("mount point %s is not a directory", abs)
 	}
 	return abs, nil
+}
+
+// checkMountPointPath refuses, as usage errors and before anything else
+// is done, mount points that must never be mounted on: "" (filepath.Abs
+// makes it the working directory: an empty variable in a script), "/",
+// and paths in /proc, /sys or /dev, also where a symlink leads there
+// (/tmp/x -> /proc/self). It returns the absolute path.
+func checkMountPointPath(mp string) (string, error) {
+	if mp == "" {
+		return "", usagef("the mount point is empty")
+	}
+	abs, err := filepath.Abs(mp)
+	if err != nil {
+		return "", fmt.Errorf("mount point: %w", err)
+	}
+	if err := refuseSystemPath(abs); err != nil {
+		return "", err
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil && real != abs {
+		if err := refuseSystemPath(real); err != nil {
+			return "", err
+		}
+	}
+	return abs, nil
+}
+
+// systemRoots are the trees no filesystem of ours may cover: the root
+// itself and the kernel's own filesystems, which the system (and this very
+// process, through /proc/self) needs to work.
+var systemRoots = []string{"/proc", "/sys", "/dev"}
+
+// refuseSystemPath refuses "/" and anything in /proc, /sys or /dev (a
+// usage error, before the kernel mount).
+func refuseSystemPath(abs string) error {
+	if abs == "/" {
+		return usagef("refusing to mount over / (the whole system)")
+	}
+	for _, root := range systemRoots {
+		if abs == root || strings.HasPrefix(abs, root+"/") {
+			return usagef("refusing to mount on %s: %s belongs to the kernel", abs, root)
+		}
+	}
+	return nil
 }
 
 // probeDir opens dir and reads one entry, which a FUSE mount must answer.
@@ -155,13 +198,37 @@ func lazyUnmount(mp string) error {
 			lastErr = err
 			continue
 		}
-		out, err := exec.Command(path, "-uz", mp).CombinedOutput()
+		out, err := helperCommand(path, "-uz", mp).CombinedOutput()
 		if err == nil {
 			return nil
 		}
 		lastErr = fmt.Errorf("%s -uz: %s", bin, oneLine(string(out)))
 	}
 	return lastErr
+}
+
+// helperPath is the only environment a helper program gets.
+const helperPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// helperCommand builds a helper's command (fusermount3 -u and the like)
+// with a minimal environment: it needs none of ours, and ours may hold
+// TWILIO_AUTH_TOKEN or the key passphrase.
+func helperCommand(path string, args ...string) *exec.Cmd {
+	cmd := exec.Command(path, args...)
+	cmd.Env = []string{helperPath}
+	return cmd
+}
+
+// secretEnv are the variables that hold secrets.
+var secretEnv = []string{envAuthToken, envAPISecret, envKeyPassphrase}
+
+// scrubSecretEnv removes the secret variables from this process's
+// environment once they were read, so that no program started later
+// inherits them: go-fuse runs fusermount3 -u with our environment.
+func scrubSecretEnv() {
+	for _, k := range secretEnv {
+		_ = os.Unsetenv(k)
+	}
 }
 
 // sdNotify sends state (e.g. "READY=1") to systemd when it started us with
