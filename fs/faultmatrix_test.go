@@ -466,7 +466,9 @@ func TestHostileServerMatrix(t *testing.T) {
 				oneProblem(t, e, before, "malformed=8", "duplicates=1")
 			}},
 		{name: "transcripts-not-sids-and-escaping-service",
-			faults: func(*env, twiliosim.TranscriptInfo) twiliosim.Faults { return twiliosim.Faults{HostileTranscripts: true} },
+			faults: func(*env, twiliosim.TranscriptInfo) twiliosim.Faults {
+				return twiliosim.Faults{HostileTranscripts: true}
+			},
 			check: func(t *testing.T, e *env, ti twiliosim.TranscriptInfo) {
 				before := len(e.logs.String())
 				errno, names := lsErrno(t, filepath.Join(e.svcDir(ti.ServiceSID), "transcripts"))
