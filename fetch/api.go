@@ -25,18 +25,38 @@ var (
 // pager's loop and byte checks end a misbehaving listing long before).
 const maxPages = 1 << 20
 
+// MaxResourceBytes bounds one listed Service or Transcript resource. A
+// real one is 1–2 KB; a listing keeps every one it lists, so a server that
+// pads one with a field of hundreds of MiB must not have it kept.
+const MaxResourceBytes = 64 << 10
+
 // pager guards one listing against a server that never ends it: a
 // next_page_url seen before (a loop), an empty page that still names a next
 // one, or more than Config.MaxListBytes received in all. Each ends the
 // listing with an error (EIO at the mount, one log line there) instead of
 // following it up to maxPages times.
 type pager struct {
-	c     *Client
-	op    string
-	sid   string
-	seen  map[string]struct{}
-	pages int
-	bytes int64
+	c       *Client
+	op      string
+	sid     string
+	seen    map[string]struct{}
+	pages   int
+	bytes   int64
+	skipped int // resources larger than MaxResourceBytes
+}
+
+// fits reports whether a listed resource is small enough to keep; the
+// first one that is not is logged (one warning per listing).
+func (p *pager) fits(raw []byte) bool {
+	if len(raw) <= MaxResourceBytes {
+		return true
+	}
+	p.skipped++
+	if p.skipped == 1 {
+		p.c.log.Warn("fetch: a listed resource is larger than any real one; skipped (further ones in this listing are skipped silently)",
+			"op", p.op, "service", p.sid, "bytes", len(raw), "limit", MaxResourceBytes)
+	}
+	return false
 }
 
 func (c *Client) newPager(op, sid string) *pager {
@@ -55,6 +75,9 @@ func (p *pager) page(bodyLen, items int, next string, attempts int) error {
 	if next == "" {
 		return nil
 	}
+	if err := p.c.checkNext(next); err != nil {
+		return fail(err)
+	}
 	if items == 0 {
 		return fail(fmt.Errorf("page %d is empty but names a next page", p.pages))
 	}
@@ -62,9 +85,6 @@ func (p *pager) page(bodyLen, items int, next string, attempts int) error {
 		return fail(fmt.Errorf("next_page_url of page %d repeats an earlier page (a paging loop)", p.pages))
 	}
 	p.seen[next] = struct{}{}
-	if err := p.c.checkNext(next); err != nil {
-		return fail(err)
-	}
 	return nil
 }
 
@@ -140,6 +160,9 @@ func (c *Client) ListServices(ctx context.Context) ([]Service, error) {
 			return nil, c.newError(op, "", 0, k.info.attempts, nil, "", fmt.Errorf("malformed page: %w", err))
 		}
 		for _, raw := range page.Services {
+			if !pg.fits(raw) {
+				continue
+			}
 			s, err := parseService(raw)
 			if err != nil {
 				return nil, c.newError(op, "", 0, k.info.attempts, nil, "", fmt.Errorf("malformed service: %w", err))
@@ -165,6 +188,10 @@ func (c *Client) FetchService(ctx context.Context, sid string) (Service, error) 
 	body, h, err := k.getRaw(intelligenceBase+"/v2/Services/"+url.PathEscape(sid), url.Values{})
 	if err != nil {
 		return Service{}, c.apiError(ctx, op, sid, k.info, err)
+	}
+	if len(body) > MaxResourceBytes {
+		return Service{}, c.newError(op, sid, 0, k.info.attempts, nil, "",
+			fmt.Errorf("the resource is %d bytes, more than the %d a service may take", len(body), MaxResourceBytes))
 	}
 	s, err := parseService(body)
 	if err != nil {
@@ -307,18 +334,25 @@ func (c *Client) ListTranscripts(ctx context.Context, q TranscriptQuery, page fu
 			return c.apiError(ctx, op, q.ServiceSID, k.info, err)
 		}
 		var pg struct {
-			Transcripts []transcriptWire `json:"transcripts"`
-			Meta        pageMeta         `json:"meta"`
+			Transcripts []json.RawMessage `json:"transcripts"`
+			Meta        pageMeta          `json:"meta"`
 		}
 		if err := json.Unmarshal(body, &pg); err != nil {
 			return c.newError(op, q.ServiceSID, 0, k.info.attempts, nil, "", fmt.Errorf("malformed page: %w", err))
 		}
 		bodyLen := len(body)
-		body = nil
-		ts := make([]Transcript, len(pg.Transcripts))
-		for i := range pg.Transcripts {
-			ts[i] = pg.Transcripts[i].compact(in)
+		ts := make([]Transcript, 0, len(pg.Transcripts))
+		for _, raw := range pg.Transcripts {
+			if !pager.fits(raw) {
+				continue
+			}
+			t, err := decodeTranscript(raw, in)
+			if err != nil {
+				return c.newError(op, q.ServiceSID, 0, k.info.attempts, nil, "", fmt.Errorf("malformed transcript: %w", err))
+			}
+			ts = append(ts, t)
 		}
+		// The kept resources are copies: drop the page's bytes now.
 		n := len(pg.Transcripts)
 		pg.Transcripts = nil
 		next, v = pg.Meta.next(), nil
@@ -346,11 +380,15 @@ func (c *Client) FetchTranscript(ctx context.Context, sid string) (Transcript, e
 	if err != nil {
 		return Transcript{}, c.apiError(ctx, op, sid, k.info, err)
 	}
-	var w transcriptWire
-	if err := json.Unmarshal(body, &w); err != nil {
+	if len(body) > MaxResourceBytes {
+		return Transcript{}, c.newError(op, sid, 0, k.info.attempts, nil, "",
+			fmt.Errorf("the resource is %d bytes, more than the %d a transcript may take", len(body), MaxResourceBytes))
+	}
+	t, err := decodeTranscript(body, interner{})
+	if err != nil {
 		return Transcript{}, c.newError(op, sid, 0, k.info.attempts, nil, "", fmt.Errorf("malformed transcript: %w", err))
 	}
-	return w.compact(interner{}), nil
+	return t, nil
 }
 
 // DeleteTranscript deletes a transcript and its content through the API
@@ -410,14 +448,19 @@ func (c *Client) PlainSentences(ctx context.Context, transcriptSID string) ([]by
 // PlainOperatorResults returns the operator results of an unencrypted
 // transcript (all pages), each one's JSON byte for byte as the API sent it.
 func (c *Client) PlainOperatorResults(ctx context.Context, transcriptSID string) ([][]byte, error) {
+	const op = "list operator results"
 	var out [][]byte
-	err := c.rawList(ctx, "list operator results", transcriptSID, "/OperatorResults", DefaultPageSize, "operator_results", func(items []json.RawMessage) {
+	err := c.rawList(ctx, op, transcriptSID, "/OperatorResults", DefaultPageSize, "operator_results", func(items []json.RawMessage) {
 		for _, it := range items {
 			out = append(out, it)
 		}
 	})
 	if err != nil {
 		return nil, err
+	}
+	if len(out) > MaxOperatorResults {
+		return nil, c.newError(op, transcriptSID, 0, 0, nil, "",
+			fmt.Errorf("the API listed %d operator results, more than the %d a transcript may have", len(out), MaxOperatorResults))
 	}
 	return out, nil
 }

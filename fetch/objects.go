@@ -78,8 +78,17 @@ func (c *Client) EncryptedOperatorResultLocations(ctx context.Context, transcrip
 	if res.Locations == nil {
 		return []string{}, nil
 	}
+	if n := len(*res.Locations); n > MaxOperatorResults {
+		return nil, c.newError(op, transcriptSID, 0, k.info.attempts, nil, "",
+			fmt.Errorf("the API listed %d operator result locations, more than the %d a transcript may have", n, MaxOperatorResults))
+	}
 	return *res.Locations, nil
 }
+
+// MaxOperatorResults bounds the operator results of one transcript (one
+// per operator attached to its service: a handful in practice). A server
+// listing 200,000 must not become 200,000 files and downloads.
+const MaxOperatorResults = 1000
 
 // EncryptedOperatorResult downloads the operator result at location, which
 // is element index (0-based) of EncryptedOperatorResultLocations. An expired

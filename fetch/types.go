@@ -105,9 +105,18 @@ type Transcript struct {
 	DataLogging bool
 	Redaction   bool
 
-	channel string // compact JSON of the channel object; "" = null
+	channel string // compact JSON of the channel object; "" = null or in raw
 	urlBase string // e.g. "https://intelligence.twilio.com" (shared)
 	present uint8  // which nullable scalars were present
+
+	// raw is the resource exactly as the API sent it, so transcript.json
+	// keeps every field, also those Twilio adds later, as service.json
+	// does. Kept compactly: its "url" and "links" members, when they are
+	// exactly what URL derives (about half of the bytes), are cut out and
+	// cuts records where, to be put back by JSON. "" when the Transcript
+	// was not decoded from the API (then JSON renders it from the fields).
+	raw  string
+	cuts [2]int32 // offsets in raw of the cut url and links; -1 = not cut
 }
 
 const (
@@ -127,6 +136,17 @@ func (t Transcript) Completed() bool { return t.Status == "completed" }
 
 // Channel returns the transcript's channel object as compact JSON, or nil.
 func (t Transcript) Channel() []byte {
+	if t.channel == "" && t.raw != "" {
+		var w struct {
+			Channel json.RawMessage `json:"channel"`
+		}
+		var buf bytes.Buffer
+		if json.Unmarshal(t.JSON(), &w) != nil || len(w.Channel) == 0 || string(w.Channel) == "null" ||
+			json.Compact(&buf, w.Channel) != nil {
+			return nil
+		}
+		return buf.Bytes()
+	}
 	if t.channel == "" {
 		return nil
 	}
@@ -143,9 +163,14 @@ func (t Transcript) base() string {
 	return t.urlBase
 }
 
-// JSON renders the Transcript resource: every key of the API's resource in
-// the API's order, null where empty, url and links derived from the SID.
+// JSON returns the Transcript resource as the API sent it, byte for byte.
+// A Transcript not decoded from the API is rendered: every key of the API's
+// resource in the API's order, null where empty or absent, url and links
+// derived from the SID. Each call returns a new slice.
 func (t Transcript) JSON() []byte {
+	if t.raw != "" {
+		return t.restore()
+	}
 	u := t.URL()
 	b := make([]byte, 0, 1024+len(t.channel))
 	b = append(b, '{')
@@ -180,15 +205,33 @@ func (t Transcript) JSON() []byte {
 	b = jsonKey(b, "media_start_time", false)
 	b = jsonTime(b, t.MediaStartTime)
 	b = jsonKey(b, "duration", false)
-	b = strconv.AppendInt(b, int64(t.Duration), 10)
+	if t.present&hasDuration != 0 {
+		b = strconv.AppendInt(b, int64(t.Duration), 10)
+	} else {
+		b = append(b, "null"...)
+	}
 	b = jsonKey(b, "url", false)
 	b = appendQuoted(b, u)
 	b = jsonKey(b, "redaction", false)
 	b = jsonBool(b, t.Redaction, t.present&hasRedaction != 0)
 	b = jsonKey(b, "encryption_credential_sid", false)
 	b = jsonStr(b, t.EncryptionCredentialSID)
-	b = jsonKey(b, "links", false)
-	b = append(b, '{')
+	b = append(b, ',')
+	b = t.appendLinks(b)
+	b = append(b, '}')
+	return b
+}
+
+// The resource's members that JSON derives from the SID, as the API
+// writes them (compact, in its key order).
+func (t Transcript) appendURL(b []byte) []byte {
+	b = append(b, `"url":`...)
+	return appendQuoted(b, t.URL())
+}
+
+func (t Transcript) appendLinks(b []byte) []byte {
+	u := t.URL()
+	b = append(b, `"links":{`...)
 	for i, l := range [...][2]string{
 		{"sentences", "/Sentences"},
 		{"encrypted_sentences", "/Sentences/Encrypted"},
@@ -199,8 +242,50 @@ func (t Transcript) JSON() []byte {
 		b = jsonKey(b, l[0], i == 0)
 		b = appendQuoted(b, u+l[1])
 	}
-	b = append(b, '}', '}')
-	return b
+	return append(b, '}')
+}
+
+// keepRaw stores raw as t's resource, cutting out its url and links
+// members where they are exactly what appendURL and appendLinks make.
+func (t *Transcript) keepRaw(raw []byte) {
+	t.cuts = [2]int32{-1, -1}
+	if t.SID == "" {
+		t.raw = string(raw)
+		return
+	}
+	parts := [2][]byte{t.appendURL(nil), t.appendLinks(nil)}
+	out := raw
+	for i, p := range parts {
+		j := bytes.Index(out, p)
+		if j < 0 || (i == 1 && t.cuts[0] >= 0 && j < int(t.cuts[0])) {
+			continue // not as derived (or out of order): kept as sent
+		}
+		out = append(out[:j:j], out[j+len(p):]...)
+		t.cuts[i] = int32(j)
+	}
+	t.raw = string(out)
+}
+
+// restore puts the cut members back into raw.
+func (t Transcript) restore() []byte {
+	if t.cuts == [2]int32{-1, -1} {
+		return []byte(t.raw)
+	}
+	b := make([]byte, 0, len(t.raw)+512)
+	prev := 0
+	for i, at := range t.cuts {
+		if at < 0 {
+			continue
+		}
+		b = append(b, t.raw[prev:at]...)
+		if i == 0 {
+			b = t.appendURL(b)
+		} else {
+			b = t.appendLinks(b)
+		}
+		prev = int(at)
+	}
+	return append(b, t.raw[prev:]...)
 }
 
 func jsonKey(b []byte, k string, first bool) []byte {
@@ -317,6 +402,18 @@ func (w *transcriptWire) compact(in interner) Transcript {
 		}
 	}
 	return t
+}
+
+// decodeTranscript decodes one Transcript resource and keeps its bytes.
+func decodeTranscript(raw []byte, in interner) (Transcript, error) {
+	var w transcriptWire
+	if err := json.Unmarshal(raw, &w); err != nil {
+		return Transcript{}, err
+	}
+	t := w.compact(in)
+	t.keepRaw(raw)
+	t.channel = "" // in raw
+	return t, nil
 }
 
 func str(p *string) string {

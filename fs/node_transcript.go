@@ -103,8 +103,7 @@ func (d *transcriptDir) Lookup(ctx context.Context, name string, out *fuse.Entry
 	mode := uint32(syscall.S_IFREG)
 	switch name {
 	case "transcript.json":
-		ts := d.ts
-		node = &metaFile{r: r, render: func() ([]byte, time.Time) { t := ts.transcript(); return t.JSON(), t.DateUpdated }}
+		node = &metaFile{r: r, render: d.ts.metaJSON}
 	case "sentences.json":
 		node = &contentFile{r: r, ts: d.ts, kind: kindSentences, l: d.l}
 	case "sentences.txt":

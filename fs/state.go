@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 
@@ -21,6 +22,7 @@ type tstate struct {
 
 	mu      sync.Mutex
 	t       Transcript
+	meta    []byte           // transcript.json of t, made once per version; nil until asked
 	sizes   map[string]int64 // content key -> exact size, once fetched
 	noTxt   bool             // sentences.txt could not be derived
 	gone    bool             // deleted upstream; guarded by Root.tMu
@@ -41,9 +43,7 @@ func (r *Root) tstate(t Transcript) *tstate {
 		r.tstates[t.SID] = ts
 		return ts
 	}
-	ts.mu.Lock()
-	ts.t = t
-	ts.mu.Unlock()
+	ts.setTranscript(t)
 	return ts
 }
 
@@ -59,10 +59,29 @@ func (r *Root) updateTranscript(t Transcript) {
 	ts := r.tstates[t.SID]
 	r.tMu.Unlock()
 	if ts != nil {
-		ts.mu.Lock()
-		ts.t = t
-		ts.mu.Unlock()
+		ts.setTranscript(t)
 	}
+}
+
+// setTranscript replaces the metadata (a new version drops the old
+// transcript.json).
+func (ts *tstate) setTranscript(t Transcript) {
+	ts.mu.Lock()
+	ts.t, ts.meta = t, nil
+	ts.mu.Unlock()
+}
+
+// metaJSON returns transcript.json and its mtime. It is made once per
+// version, not per READ: where the kernel reads without OPEN each READ
+// asks for it, and a `cat` of it must not redo the work a page at a time.
+// The caller must not modify it.
+func (ts *tstate) metaJSON() ([]byte, time.Time) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if ts.meta == nil {
+		ts.meta = ts.t.JSON()
+	}
+	return ts.meta, ts.t.DateUpdated
 }
 
 func (ts *tstate) transcript() Transcript {
