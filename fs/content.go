@@ -38,6 +38,35 @@ type flight struct {
 	err     error
 	waiters int
 	ended   bool
+	cancel  context.CancelFunc // stops the fetch once nobody waits (abandon)
+	dropped bool               // cancelled: a new miss starts afresh
+}
+
+// abandonAfter is how long a fetch goes on once its last waiter was
+// interrupted: long enough for the interrupted tool (or the user) to try
+// again and find it still running, short enough that a reader killed for
+// good does not leave downloads running behind it.
+const abandonAfter = 5 * time.Second
+
+func (r *Root) abandonAfter() time.Duration {
+	if r.opts.abandonAfter > 0 {
+		return r.opts.abandonAfter
+	}
+	return abandonAfter
+}
+
+// abandon cancels f unless a waiter joins (or it ends) within
+// abandonAfter. Called with fg.mu held, once f.waiters dropped to 0.
+func (r *Root) abandon(f *flight) {
+	time.AfterFunc(r.abandonAfter(), func() {
+		fg := &r.flights
+		fg.mu.Lock()
+		defer fg.mu.Unlock()
+		if f.waiters == 0 && !f.ended && !f.dropped {
+			f.dropped = true
+			f.cancel()
+		}
+	})
 }
 
 // load returns the plaintext of key, pinned (the caller Releases it; a nil
@@ -53,15 +82,16 @@ func (r *Root) load(ctx context.Context, key string, fn func(context.Context) (*
 	fg := &r.flights
 	fg.mu.Lock()
 	f := fg.m[key]
-	if f == nil {
+	if f == nil || f.dropped {
 		// Re-check under the lock: a flight may have just filled the cache.
 		if b, ok := r.cache.Get(key); ok {
 			fg.mu.Unlock()
 			return b, nil
 		}
-		f = &flight{done: make(chan struct{})}
+		fctx, cancel := context.WithCancel(r.ctx)
+		f = &flight{done: make(chan struct{}), cancel: cancel}
 		fg.m[key] = f
-		r.goBG(func() { r.runFlight(key, f, fn) })
+		r.goBG(func() { r.runFlight(fctx, key, f, fn) })
 	}
 	f.waiters++
 	fg.mu.Unlock()
@@ -74,15 +104,18 @@ func (r *Root) load(ctx context.Context, key string, fn func(context.Context) (*
 	}
 }
 
-func (r *Root) runFlight(key string, f *flight, fn func(context.Context) (*plainBuffer, error)) {
-	buf, err := fn(r.ctx)
+func (r *Root) runFlight(ctx context.Context, key string, f *flight, fn func(context.Context) (*plainBuffer, error)) {
+	buf, err := fn(ctx)
+	f.cancel()
 	if err == nil && buf != nil {
 		r.cache.Add(key, buf)
 	}
 	fg := &r.flights
 	fg.mu.Lock()
 	f.buf, f.err, f.ended = buf, err, true
-	delete(fg.m, key)
+	if fg.m[key] == f {
+		delete(fg.m, key)
+	}
 	close(f.done)
 	if f.waiters == 0 && f.buf != nil {
 		f.buf.Release()
@@ -108,6 +141,9 @@ func (r *Root) leave(f *flight, got bool) (*plainBuffer, error) {
 		f.buf = nil
 	}
 	if !got {
+		if f.waiters == 0 && !f.ended {
+			r.abandon(f)
+		}
 		return nil, errInterrupted
 	}
 	return b, err

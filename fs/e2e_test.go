@@ -676,3 +676,41 @@ func TestByDate(t *testing.T) {
 		}
 	}
 }
+
+// TestAbandonedFetchStops: once the last reader of a fetch was
+// interrupted and none came back within abandonAfter, the fetch is
+// cancelled instead of running on detached (before, a download of a slow
+// or endless body went on after its reader was killed). A reader that
+// comes afterwards starts a fresh fetch and gets the bytes.
+func TestAbandonedFetchStops(t *testing.T) {
+	e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 19, TranscriptsPerService: 2}},
+		fetch.Config{Timeout: time.Minute}, func(o *Options) { o.abandonAfter = 100 * time.Millisecond })
+	ti := e.completed(true)[0]
+	r := e.srv.root
+	ts := r.tstate(transcriptFor(t, e, ti))
+	e.sim.SetFaults(twiliosim.Faults{ObjectLatency: 30 * time.Second})
+	e.sim.ResetCounts()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for e.sim.Count(twiliosim.EndpointObjectGet) == 0 { // the download is under way
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+	}()
+	if _, err := r.loadContent(ctx, ts, kindSentences, 0); errnoOf(err) != syscall.EINTR {
+		t.Fatalf("interrupted load: %v, want EINTR", err)
+	}
+	// Well within the 30 s the object takes: the fetch was cancelled.
+	deadline := time.Now().Add(10 * time.Second)
+	for r.inFlight(keySentences(ti.SID)) || e.client.Stats().InFlight != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the abandoned fetch still runs (%d requests in flight)", e.client.Stats().InFlight)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	e.sim.SetFaults(twiliosim.Faults{})
+	got, err := os.ReadFile(filepath.Join(e.tDir(ti.ServiceSID, ti.SID), "sentences.json"))
+	if err != nil || !bytes.Equal(got, e.expected(t, ti)["sentences.json"]) {
+		t.Fatalf("after the abandoned fetch: %v, %d bytes", err, len(got))
+	}
+}

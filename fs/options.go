@@ -109,6 +109,8 @@ type Options struct {
 	// kernels without FUSE_NO_OPEN_SUPPORT and FUSE_NO_OPENDIR_SUPPORT
 	// (handles from OPEN to RELEASE), so tests cover that path here.
 	kernelOpens bool
+	// abandonAfter replaces the constant of that name (tests).
+	abandonAfter time.Duration
 }
 
 // DefaultOptions returns the defaults the CLI starts from; Source and
