@@ -526,8 +526,10 @@ func TestHostileServerMatrix(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Cleanup(func() { goleak.VerifyNone(t, leakIgnores()...) })
+			// Generous attempt timeout: no row is about slowness, and a
+			// 4 MiB header takes a while on a loaded machine.
 			e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 23, TranscriptsPerService: 6}},
-				fetch.Config{MaxAttempts: 2, MaxRetryTime: 3 * time.Second, Timeout: 1500 * time.Millisecond}, nil)
+				fetch.Config{MaxAttempts: 2, MaxRetryTime: 3 * time.Second, Timeout: 20 * time.Second}, nil)
 			var ti twiliosim.TranscriptInfo
 			for _, s := range e.sim.Services() {
 				for _, x := range e.sim.Transcripts(s.SID) {
