@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/intelligencefs/intelligencefs/fetch"
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
@@ -19,7 +20,9 @@ func TestListingMemory(t *testing.T) {
 	}
 	const n = 20000
 	e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 53, TranscriptsPerService: n,
-		NoPlainService: true, NoMixedService: true}}, fetch.Config{}, nil)
+		NoPlainService: true, NoMixedService: true}}, fetch.Config{},
+		// "Within DirCacheTime" must hold however slow the machine (-race).
+		func(o *Options) { o.DirCacheTime = time.Hour })
 	svc := e.sim.Services()[0].SID
 	dir := filepath.Join(e.svcDir(svc), "transcripts")
 	if _, err := os.Stat(dir); err != nil {
