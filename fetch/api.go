@@ -378,7 +378,11 @@ func (c *Client) FetchTranscript(ctx context.Context, sid string) (Transcript, e
 	k := c.newCall(ctx)
 	body, _, err := k.getRaw(intelligenceBase+"/v2/Transcripts/"+sid, url.Values{})
 	if err != nil {
-		return Transcript{}, c.apiError(ctx, op, sid, k.info, err)
+		err = c.apiError(ctx, op, sid, k.info, err)
+		if errors.Is(err, ErrNotFound) {
+			c.DropSealed(sid) // deleted upstream: its sealed objects go too
+		}
+		return Transcript{}, err
 	}
 	if len(body) > MaxResourceBytes {
 		return Transcript{}, c.newError(op, sid, 0, k.info.attempts, nil, "",

@@ -15,6 +15,8 @@ import (
 
 	"github.com/twilio/twilio-go/client"
 	"golang.org/x/time/rate"
+
+	"github.com/intelligencefs/intelligencefs/fetch/sealedcache"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -135,6 +137,11 @@ type Config struct {
 	// Logger receives debug lines per HTTP attempt and warnings when retries
 	// are exhausted; nil discards.
 	Logger *slog.Logger
+
+	// SealedCache, when set, keeps the sealed objects of encrypted
+	// transcripts on disk across runs (OpenSentences, OperatorResultLocations,
+	// OpenOperatorResult). The Client closes it in Close.
+	SealedCache *sealedcache.Store
 
 	// sleep replaces the retry wait in tests (a fake clock).
 	sleep func(ctx context.Context, d time.Duration) error
@@ -309,8 +316,12 @@ var alnum = regexp.MustCompile(`^[a-zA-Z0-9]+$`)
 // it: presigned downloads must not wander, and API credentials must not.
 func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
-// Close releases idle connections. The Client must not be used afterwards.
+// Close releases idle connections and closes the sealed cache, once its
+// queued writes are done. The Client must not be used afterwards.
 func (c *Client) Close() {
+	if c.cfg.SealedCache != nil {
+		c.cfg.SealedCache.Close()
+	}
 	type idleCloser interface{ CloseIdleConnections() }
 	if ic, ok := c.base.(idleCloser); ok {
 		ic.CloseIdleConnections()

@@ -217,11 +217,7 @@ func (r *Root) fetchContent(ctx context.Context, ts *tstate, t Transcript, kind 
 	switch kind {
 	case kindSentences:
 		if t.Encrypted() {
-			env, err := r.src.EncryptedSentences(ctx, t.SID)
-			if err != nil {
-				return nil, err
-			}
-			return r.decrypt(t, env)
+			return r.openSealed(t, func(open opener) error { return r.src.OpenSentences(ctx, t, open) })
 		}
 		doc, err := r.src.PlainSentences(ctx, t.SID)
 		if err != nil {
@@ -254,11 +250,9 @@ func (r *Root) fetchContent(ctx context.Context, ts *tstate, t Transcript, kind 
 			if n < 1 || n > len(locs) {
 				return nil, errNotFoundResult
 			}
-			env, err := r.src.EncryptedOperatorResult(ctx, t.SID, n-1, locs[n-1])
-			if err != nil {
-				return nil, err
-			}
-			return r.decrypt(t, env)
+			return r.openSealed(t, func(open opener) error {
+				return r.src.OpenOperatorResult(ctx, t, n-1, locs[n-1], open)
+			})
 		}
 		docs, err := r.plainOpResults(ctx, ts)
 		if err != nil {
@@ -324,7 +318,7 @@ func (r *Root) locations(ctx context.Context, ts *tstate, fresh bool) ([]string,
 	}
 	ts.mu.Unlock()
 	v, err := r.shared(ctx, ts.sid+"/locations", func(ctx context.Context) (any, error) {
-		locs, err := r.src.EncryptedOperatorResultLocations(ctx, ts.sid)
+		locs, err := r.src.OperatorResultLocations(ctx, ts.transcript())
 		if err != nil {
 			return nil, err
 		}
@@ -426,6 +420,24 @@ func (r *Root) shared(ctx context.Context, key string, fn func(context.Context) 
 	case <-ctx.Done():
 		return nil, errInterrupted
 	}
+}
+
+// openSealed runs get (one of the Source's Open methods) with an opener
+// that decrypts into an off-heap buffer, and returns that buffer. The
+// Source may call the opener twice (an entry of its sealed cache that did
+// not open, then the download): a failed attempt holds no buffer.
+func (r *Root) openSealed(t Transcript, get func(opener) error) (*plainBuffer, error) {
+	var buf *plainBuffer
+	err := get(func(env crypto.Envelope) error {
+		b, err := r.decrypt(t, env)
+		buf = b
+		return err
+	})
+	if err != nil && buf != nil {
+		buf.Release()
+		buf = nil
+	}
+	return buf, err
 }
 
 // decrypt opens env straight into an off-heap buffer: the plaintext never

@@ -16,6 +16,8 @@ type (
 	Transcript = fetch.Transcript
 	// TranscriptQuery selects transcripts (fetch.TranscriptQuery).
 	TranscriptQuery = fetch.TranscriptQuery
+	// opener decrypts one envelope for the Source (fetch.Opener).
+	opener = fetch.Opener
 )
 
 // Short names for the cache types.

@@ -197,6 +197,14 @@ func newEnv(t testing.TB, simOpts twiliosim.Options, cfg fetch.Config, tweak fun
 		t.Fatal(err)
 	}
 	t.Cleanup(sim.Close)
+	return mountSim(t, sim, cfg, tweak)
+}
+
+// mountSim mounts sim with a new fetch client (as a new process would) at
+// a fresh mount point; the keys are the package's test keys.
+func mountSim(t testing.TB, sim *twiliosim.Server, cfg fetch.Config, tweak func(*Options)) *env {
+	t.Helper()
+	k := keys(t)
 	logs := &logBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	cfg.AccountSID, cfg.AuthToken, cfg.APIURL = sim.AccountSID, sim.AuthToken, sim.URL

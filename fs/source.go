@@ -17,11 +17,17 @@ type Source interface {
 	FetchService(ctx context.Context, sid string) (Service, error)
 	ListTranscripts(ctx context.Context, q TranscriptQuery, page func([]Transcript) error) error
 	FetchTranscript(ctx context.Context, sid string) (Transcript, error)
-	EncryptedSentences(ctx context.Context, transcriptSID string) (crypto.Envelope, error)
-	EncryptedOperatorResultLocations(ctx context.Context, transcriptSID string) ([]string, error)
-	EncryptedOperatorResult(ctx context.Context, transcriptSID string, index int, location string) (crypto.Envelope, error)
+	// OpenSentences, OperatorResultLocations and OpenOperatorResult serve
+	// encrypted content, from the sealed cache when there is one (see
+	// fetch.Client); open decrypts, the Source never does.
+	OpenSentences(ctx context.Context, t Transcript, open opener) error
+	OperatorResultLocations(ctx context.Context, t Transcript) ([]string, error)
+	OpenOperatorResult(ctx context.Context, t Transcript, index int, location string, open opener) error
 	PlainSentences(ctx context.Context, transcriptSID string) ([]byte, error)
 	PlainOperatorResults(ctx context.Context, transcriptSID string) ([][]byte, error)
+	// DropSealed forgets what the Source keeps on disk of a transcript
+	// deleted upstream (the sealed cache's entries).
+	DropSealed(transcriptSID string)
 }
 
 // Decrypter opens one envelope with the key bound to credentialSID,

@@ -231,6 +231,7 @@ func (r *Root) transcriptGone(sid string) {
 		return
 	}
 	r.log.Info("transcript deleted upstream; removed from the mount and the cache", "transcript", sid)
+	r.src.DropSealed(sid)
 	r.listMu.Lock()
 	ls := make([]*listing, 0, len(r.listings))
 	for _, l := range r.listings {

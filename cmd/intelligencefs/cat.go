@@ -50,21 +50,23 @@ Takes the same credentials, --api-url and --private-key settings as mount.`,
 		if !t.Completed() {
 			return fmt.Errorf("transcript %s is %q: its content exists once it is completed", t.SID, t.Status)
 		}
-		open := func(env crypto.Envelope) ([]byte, error) {
-			plain, err := c.Keys.Open(t.EncryptionCredentialSID, env, make([]byte, 0, max(env.PlaintextLen(), 0)))
-			if err != nil {
-				return nil, openError(t, err)
+		// open decrypts one envelope into *doc. The client may call it
+		// twice (a sealed-cache entry that does not open, then the
+		// download); its error keeps the crypto sentinel for that.
+		open := func(doc *[]byte) fetch.Opener {
+			return func(env crypto.Envelope) error {
+				plain, err := c.Keys.Open(t.EncryptionCredentialSID, env, make([]byte, 0, max(env.PlaintextLen(), 0)))
+				if err != nil {
+					return openError(t, err)
+				}
+				*doc = plain
+				return nil
 			}
-			return plain, nil
 		}
 		if !operatorResults {
 			var doc []byte
 			if t.Encrypted() {
-				env, err := c.Client.EncryptedSentences(ctx, t.SID)
-				if err != nil {
-					return err
-				}
-				if doc, err = open(env); err != nil {
+				if err := c.Client.OpenSentences(ctx, t, open(&doc)); err != nil {
 					return err
 				}
 			} else if doc, err = c.Client.PlainSentences(ctx, t.SID); err != nil {
@@ -80,7 +82,7 @@ Takes the same credentials, --api-url and --private-key settings as mount.`,
 }
 
 // catOperatorResults prints each operator result compacted onto one line.
-func (a *app) catOperatorResults(cmd *cobra.Command, client *fetch.Client, t fetch.Transcript, open func(crypto.Envelope) ([]byte, error)) error {
+func (a *app) catOperatorResults(cmd *cobra.Command, client *fetch.Client, t fetch.Transcript, open func(*[]byte) fetch.Opener) error {
 	ctx := cmd.Context()
 	var line bytes.Buffer
 	defer func() { clear(line.Bytes()[:line.Cap()]) }()
@@ -106,17 +108,13 @@ func (a *app) catOperatorResults(cmd *cobra.Command, client *fetch.Client, t fet
 		}
 		return nil
 	}
-	locs, err := client.EncryptedOperatorResultLocations(ctx, t.SID)
+	locs, err := client.OperatorResultLocations(ctx, t)
 	if err != nil {
 		return err
 	}
 	for i, loc := range locs {
-		env, err := client.EncryptedOperatorResult(ctx, t.SID, i, loc)
-		if err != nil {
-			return err
-		}
-		doc, err := open(env)
-		if err != nil {
+		var doc []byte
+		if err := client.OpenOperatorResult(ctx, t, i, loc, open(&doc)); err != nil {
 			return err
 		}
 		if err := emit(i, doc); err != nil {

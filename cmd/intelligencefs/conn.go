@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"regexp"
 	"runtime"
@@ -46,7 +47,8 @@ type connFlags struct {
 	apiURL     string // --api-url, else INTELLIGENCEFS_API_URL
 	unredacted bool   // --unredacted
 
-	keys *keyFlags // nil for commands that do not decrypt
+	keys   *keyFlags    // nil for commands that do not decrypt
+	sealed *sealedFlags // --sealed-cache; nil for commands that do not decrypt
 
 	// envVars caches the env file's variables once read.
 	envVars map[string]string
@@ -81,6 +83,7 @@ func (a *app) addConnFlags(cmd *cobra.Command, withKeys bool) *connFlags {
 	fs.BoolVar(&c.unredacted, "unredacted", false, "ask the API for unredacted content (PII not replaced), where the service keeps it")
 	if withKeys {
 		c.keys = a.addKeyFlags(fs)
+		c.sealed = addSealedFlags(fs)
 	}
 	return c
 }
@@ -417,9 +420,20 @@ func (c *connFlags) connect(tune func(*fetch.Config)) (*connection, error) {
 	if tune != nil {
 		tune(&cfg)
 	}
+	log := cfg.Logger
+	if log == nil { // cat, search: the cache's one warning goes to stderr
+		log = slog.New(slog.NewTextHandler(c.app.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	if cfg.SealedCache, err = c.sealed.open(log, cfg.MaxBodyBytes); err != nil {
+		ring.Zero()
+		return nil, err
+	}
 	client, err := fetch.New(cfg)
 	if err != nil {
 		ring.Zero()
+		if cfg.SealedCache != nil {
+			cfg.SealedCache.Close()
+		}
 		return nil, usageError{err}
 	}
 	return &connection{Client: client, Keys: ring, LoadedKeys: loaded, Credentials: cr.Kind()}, nil

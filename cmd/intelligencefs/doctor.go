@@ -114,6 +114,7 @@ func (a *app) runDoctor(ctx context.Context, r *doctorReport, conn *connFlags) {
 	// its own line; connect only builds the client.
 	noKeys := *conn
 	noKeys.keys = nil
+	noKeys.sealed = nil // checked below, on its own line
 	var client *fetch.Client
 	c, err := noKeys.connect(nil)
 	if err != nil {
@@ -138,6 +139,7 @@ func (a *app) runDoctor(ctx context.Context, r *doctorReport, conn *connFlags) {
 			crypto.ZeroPrivateKey(k.key)
 		}
 	}()
+	doctorSealedCache(r, conn.sealed, ring)
 	if client == nil {
 		r.info("services: not checked (no working credentials)")
 		return

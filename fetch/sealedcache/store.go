@@ -36,6 +36,9 @@ const writers = 4
 // file: no write takes that long, so it was left by a crash.
 const tempMaxAge = time.Hour
 
+// ErrNotExist is Open's error for a missing directory with MustExist.
+var ErrNotExist = errors.New("does not exist")
+
 // Options configure Open.
 type Options struct {
 	// Dir is the cache directory. It is created 0700 when missing (with
@@ -162,7 +165,7 @@ func prepareRoot(root string, mustExist bool) error {
 		fi, err = os.Stat(root)
 	}
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("sealed cache: %s does not exist", root)
+		return fmt.Errorf("sealed cache: %s %w", root, ErrNotExist)
 	}
 	if err != nil {
 		return fmt.Errorf("sealed cache: %s: %w", root, unwrapPath(err))
