@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
+)
+
+// TestSealedCacheCat: cat with --sealed-cache serves a second run (another
+// process) from the cache, exact bytes, with no location request and no
+// download; processes sharing the directory at once all print exact bytes;
+// plain transcripts leave nothing there; du and purge report and remove.
+func TestSealedCacheCat(t *testing.T) {
+	sim, keyPath := catSim(t)
+	env := simEnv(sim)
+	dir := filepath.Join(t.TempDir(), "sealed")
+	var enc, plain []twiliosim.TranscriptInfo
+	for _, svc := range sim.Services() {
+		for _, tr := range sim.Transcripts(svc.SID) {
+			switch {
+			case tr.Status != twiliosim.StatusCompleted:
+			case tr.EncryptionCredentialSID != "":
+				enc = append(enc, tr)
+			default:
+				plain = append(plain, tr)
+			}
+		}
+	}
+	if len(enc) < 4 || len(plain) == 0 {
+		t.Fatalf("corpus: %d encrypted, %d plain completed transcripts", len(enc), len(plain))
+	}
+	opsWant := func(tr twiliosim.TranscriptInfo) string {
+		var b bytes.Buffer
+		for _, doc := range sim.OperatorResultPlaintexts(tr.SID, tr.Redaction) {
+			json.Compact(&b, doc)
+			b.WriteByte('\n')
+		}
+		return b.String()
+	}
+	tr := enc[0]
+	for round := range 2 {
+		sim.ResetCounts()
+		res := mustRun(t, env, "cat", "--sealed-cache", dir, "--private-key", keyPath, tr.SID)
+		if res.stdout != string(sim.SentencesPlaintext(tr.SID, tr.Redaction)) {
+			t.Fatalf("round %d: cat printed other bytes", round)
+		}
+		res = mustRun(t, env, "cat", "--operator-results", "--sealed-cache", dir, "--private-key", keyPath, tr.SID)
+		if res.stdout != opsWant(tr) {
+			t.Fatalf("round %d: cat --operator-results printed other bytes", round)
+		}
+		c := sim.Counts()
+		downloads := c[twiliosim.EndpointObjectGet] + c[twiliosim.EndpointEncryptedSentences] + c[twiliosim.EndpointEncryptedOperatorResults]
+		if round == 0 && downloads == 0 {
+			t.Fatal("first cat downloaded nothing")
+		}
+		if round == 1 && downloads != 0 {
+			t.Errorf("second cat: %v, want no location request and no download", c)
+		}
+	}
+
+	// A plain transcript leaves nothing.
+	mustRun(t, env, "cat", "--sealed-cache", dir, "--private-key", keyPath, plain[0].SID)
+	if m, _ := filepath.Glob(filepath.Join(dir, "v1", "*", plain[0].SID+".*")); len(m) != 0 {
+		t.Errorf("a plain transcript's content reached the sealed cache: %v", m)
+	}
+
+	// Processes sharing the directory at once.
+	shared := filepath.Join(t.TempDir(), "shared")
+	var wg sync.WaitGroup
+	for p := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 3 {
+				tr := enc[(p+i)%len(enc)]
+				res := runCLI(t, env, "cat", "--operator-results", "--sealed-cache", shared, "--private-key", keyPath, tr.SID)
+				if res.code != 0 || res.stdout != opsWant(tr) {
+					t.Errorf("concurrent cat %s: exit %d, %d bytes: %s", tr.SID, res.code, len(res.stdout), res.stderr)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+
+	res := mustRun(t, env, "sealed-cache", "du", "--sealed-cache", dir)
+	if !strings.Contains(res.stdout, "(of 1 transcripts)") || !strings.Contains(res.stdout, "oldest use") {
+		t.Errorf("du:\n%s", res.stdout)
+	}
+	mustRun(t, env, "sealed-cache", "purge", "--sealed-cache", dir, tr.SID)
+	if m, _ := filepath.Glob(filepath.Join(dir, "v1", "*", "GT*")); len(m) != 0 {
+		t.Errorf("purge left %v", m)
+	}
+	oneErrorLine(t, runCLI(t, env, "sealed-cache", "purge", "--sealed-cache", dir, "GTnope"), 2, "not a transcript SID")
+	oneErrorLine(t, runCLI(t, env, "sealed-cache", "du", "--sealed-cache", filepath.Join(dir, "missing")), 1, "does not exist")
+
+	// An unsafe directory is refused in one line, before any request.
+	open := filepath.Join(t.TempDir(), "open")
+	if err := os.Mkdir(open, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(open, 0o755)
+	oneErrorLine(t, runCLI(t, env, "cat", "--sealed-cache", open, "--private-key", keyPath, tr.SID), 1, "mode 0755")
+}
+
+// TestSealedCacheDoctor: doctor shows the cache and warns about entries
+// that none of the given keys opens.
+func TestSealedCacheDoctor(t *testing.T) {
+	sim, keyPath := catSim(t)
+	env := simEnv(sim)
+	dir := filepath.Join(t.TempDir(), "sealed")
+	var tr twiliosim.TranscriptInfo
+	for _, svc := range sim.Services() {
+		for _, x := range sim.Transcripts(svc.SID) {
+			if x.Status == twiliosim.StatusCompleted && x.EncryptionCredentialSID != "" {
+				tr = x
+			}
+		}
+	}
+	mustRun(t, env, "cat", "--sealed-cache", dir, "--private-key", keyPath, tr.SID)
+	res := runCLI(t, env, "doctor", "--sealed-cache", dir, "--private-key", keyPath)
+	if !strings.Contains(res.stdout, "sealed cache "+dir+": 1 entries of 1 transcripts") || strings.Contains(res.stdout, "none of the given keys") {
+		t.Errorf("doctor with the right key:\n%s", res.stdout)
+	}
+	_, other := genKeyFile(t, t.TempDir(), "other.pem", nil, 0o600)
+	res = runCLI(t, env, "doctor", "--sealed-cache", dir, "--private-key", other)
+	if !strings.Contains(res.stdout, "1 entries are sealed to credential "+tr.EncryptionCredentialSID+", which none of the given keys opens") {
+		t.Errorf("doctor with another key does not warn:\n%s", res.stdout)
+	}
+}
+
+// TestSealedCacheOption: -o sealed_cache= and sealed_cache_size= set the
+// flags of the fstab form.
+func TestSealedCacheOption(t *testing.T) {
+	cmd, m := newTestMountFlags()
+	opts, err := ParseMountOptions("sealed_cache=/var/cache/ifs,sealed_cache_size=1GiB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := applyMountOptions(cmd.Flags(), opts, func(string) {}); err != nil {
+		t.Fatal(err)
+	}
+	if m.conn.sealed.dir != "/var/cache/ifs" || m.conn.sealed.size != 1<<30 {
+		t.Errorf("sealed flags: %+v", *m.conn.sealed)
+	}
+}
