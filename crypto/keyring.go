@@ -1,9 +1,12 @@
 package crypto
 
 import (
+	"crypto/hkdf"
 	"crypto/rsa"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -184,4 +187,33 @@ func (k *Keyring) Zero() {
 	clear(k.learned)
 	clear(k.unbound)
 	k.unbound = nil
+}
+
+// DeriveSecret returns 32 bytes derived (HKDF-SHA256, label as info) from
+// every private key on the ring, in an order that does not depend on how
+// they were added: a secret only the holder of these keys can compute, for
+// authenticating what this program keeps on disk (the sealed cache's
+// entries). It is nil for an empty ring. The caller zeroes it when done.
+func (k *Keyring) DeriveSecret(label string) []byte {
+	k.mu.RLock()
+	keys := append([]*rsa.PrivateKey(nil), k.unbound...)
+	for _, key := range k.bound {
+		keys = append(keys, key)
+	}
+	k.mu.RUnlock()
+	if len(keys) == 0 {
+		return nil
+	}
+	slices.SortFunc(keys, func(a, b *rsa.PrivateKey) int { return a.N.Cmp(b.N) })
+	keys = slices.CompactFunc(keys, func(a, b *rsa.PrivateKey) bool { return a.N.Cmp(b.N) == 0 })
+	var ikm []byte
+	for _, key := range keys {
+		ikm = append(ikm, key.D.Bytes()...)
+	}
+	defer clear(ikm)
+	out, err := hkdf.Key(sha256.New, ikm, nil, label, 32)
+	if err != nil { // only for lengths hkdf cannot produce
+		panic(err)
+	}
+	return out
 }

@@ -424,7 +424,7 @@ func (c *connFlags) connect(tune func(*fetch.Config)) (*connection, error) {
 	if log == nil { // cat, search: the cache's one warning goes to stderr
 		log = slog.New(slog.NewTextHandler(c.app.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	if cfg.SealedCache, err = c.sealed.open(log, cfg.MaxBodyBytes); err != nil {
+	if cfg.SealedCache, err = c.sealed.open(log, cfg.MaxBodyBytes, ring); err != nil {
 		ring.Zero()
 		return nil, err
 	}

@@ -36,15 +36,18 @@ func addSealedFlags(fs *pflag.FlagSet) *sealedFlags {
 }
 
 // open opens the store named by --sealed-cache, or returns nil without it.
-// log receives its one warning should writing fail (full disk, read-only).
-func (s *sealedFlags) open(log *slog.Logger, maxEntry int64) (*sealedcache.Store, error) {
+// log receives its one warning should writing fail (full disk, read-only);
+// ring's keys authenticate the entries.
+func (s *sealedFlags) open(log *slog.Logger, maxEntry int64, ring *crypto.Keyring) (*sealedcache.Store, error) {
 	if s == nil || s.dir == "" {
 		return nil, nil
 	}
 	if s.size < 1<<20 {
 		return nil, usagef("--sealed-cache-size must be at least 1MiB")
 	}
-	return sealedcache.Open(sealedcache.Options{Dir: s.dir, MaxBytes: int64(s.size), MaxEntryBytes: maxEntry, Logger: log})
+	key := ring.DeriveSecret(sealedcache.SealKeyLabel)
+	defer clear(key)
+	return sealedcache.Open(sealedcache.Options{Dir: s.dir, MaxBytes: int64(s.size), MaxEntryBytes: maxEntry, Logger: log, SealKey: key})
 }
 
 // newSealedCacheCmd builds `sealed-cache du|purge`.

@@ -2,6 +2,9 @@ package sealedcache
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,6 +40,30 @@ type header struct {
 	ObjectKeys []string `json:"object_keys,omitempty"`
 	// Len is the body's length: a file with more or fewer bytes is damaged.
 	Len int64 `json:"len"`
+	// MAC is the hex HMAC-SHA256, under the store's seal key, of the
+	// header (this field empty) and the body.
+	MAC string `json:"mac"`
+}
+
+// mac computes the header's MAC over itself (MAC empty) and body.
+func (h header) mac(key, body []byte) []byte {
+	h.MAC = ""
+	m := hmac.New(sha256.New, key)
+	m.Write(encodeHeader(h, h.Len))
+	m.Write(body)
+	return m.Sum(nil)
+}
+
+// seal sets Len and MAC for body.
+func (h *header) seal(key, body []byte) {
+	h.Len = int64(len(body))
+	h.MAC = hex.EncodeToString(h.mac(key, body))
+}
+
+// sealedWith reports whether the header's MAC verifies under key.
+func (h header) sealedWith(key, body []byte) bool {
+	got, err := hex.DecodeString(h.MAC)
+	return err == nil && hmac.Equal(got, h.mac(key, body))
 }
 
 func newHeader(sid, part string, v Version) header {

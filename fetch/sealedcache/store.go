@@ -1,6 +1,7 @@
 package sealedcache
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -36,6 +37,11 @@ const writers = 4
 // file: no write takes that long, so it was left by a crash.
 const tempMaxAge = time.Hour
 
+// SealKeyLabel is the label to derive Options.SealKey with
+// (crypto.Keyring.DeriveSecret): every program sharing a directory must use
+// it to read the others' entries.
+const SealKeyLabel = "intelligencefs sealed-cache v1"
+
 // ErrNotExist is Open's error for a missing directory with MustExist.
 var ErrNotExist = errors.New("does not exist")
 
@@ -56,6 +62,13 @@ type Options struct {
 	// Logger receives the one warning of a failed write and debug lines
 	// for removed entries; nil discards.
 	Logger *slog.Logger
+	// SealKey authenticates entries (HMAC-SHA256 over header and body): a
+	// secret derived from the private keys (crypto.Keyring.DeriveSecret),
+	// so that nobody without them can plant an entry, not even one sealed
+	// to the user's public key in place of another transcript's. Without
+	// it (du, purge, doctor) entries are listed and removed but never read
+	// or written. The store keeps a copy and zeroes it in Close.
+	SealKey []byte
 }
 
 // Version is what makes an entry current: the transcript's content as of
@@ -105,6 +118,7 @@ type Store struct {
 	max      int64
 	maxEntry int64
 	log      *slog.Logger
+	sealKey  []byte
 
 	writeOff atomic.Bool // a write failed: no more writes
 	sem      chan struct{}
@@ -142,6 +156,7 @@ func Open(o Options) (*Store, error) {
 		log:      o.Logger,
 		sem:      make(chan struct{}, writers),
 		pending:  map[string]*pendingWrite{},
+		sealKey:  bytes.Clone(o.SealKey),
 	}
 	if s.max <= 0 {
 		s.max = DefaultMaxBytes
@@ -213,7 +228,7 @@ var entryPattern = regexp.MustCompile(`^(GT[0-9a-fA-F]{32})\.[ru]\.(s|n|o[0-9]+)
 // operator result, the hash of its object's path. A missing, stale or
 // damaged entry is a miss (a stale or damaged one is removed).
 func (s *Store) Get(sid string, obj Object, v Version) (env crypto.Envelope, objectKey string, ok bool) {
-	if !sidPattern.MatchString(sid) || !v.valid() {
+	if !s.usable(sid, v) {
 		return crypto.Envelope{}, "", false
 	}
 	p := s.path(sid, v.Unredacted, obj.name())
@@ -232,7 +247,7 @@ func (s *Store) Get(sid string, obj Object, v Version) (env crypto.Envelope, obj
 // Count returns the operator results' object hashes of sid as recorded with
 // PutCount (their count is the length), when current.
 func (s *Store) Count(sid string, v Version) (objectKeys []string, ok bool) {
-	if !sidPattern.MatchString(sid) || !v.valid() {
+	if !s.usable(sid, v) {
 		return nil, false
 	}
 	p := s.path(sid, v.Unredacted, countName)
@@ -248,6 +263,11 @@ func (s *Store) Count(sid string, v Version) (objectKeys []string, ok bool) {
 		h.ObjectKeys = []string{}
 	}
 	return h.ObjectKeys, true
+}
+
+// usable reports whether entries of sid at v may be read and written.
+func (s *Store) usable(sid string, v Version) bool {
+	return len(s.sealKey) > 0 && sidPattern.MatchString(sid) && v.valid()
 }
 
 // read loads and checks the file at p: a regular 0600 file of this user,
@@ -266,6 +286,9 @@ func (s *Store) read(p, sid, part string, v Version) (header, []byte, bool) {
 		return header{}, nil, false
 	}
 	h, body, err := decode(data)
+	if err == nil && !h.sealedWith(s.sealKey, body) {
+		err = errors.New("it is not sealed with these keys")
+	}
 	if err != nil {
 		s.discard(p, err.Error())
 		return header{}, nil, false
@@ -309,7 +332,7 @@ func (s *Store) Remove(sid string, obj Object) {
 // it only for an envelope that opened: the cache never keeps what did not
 // authenticate. The caller must not modify env's slices afterwards.
 func (s *Store) Put(sid string, obj Object, v Version, env crypto.Envelope, objectKey string) {
-	if !sidPattern.MatchString(sid) || !v.valid() {
+	if !s.usable(sid, v) {
 		return
 	}
 	h := newHeader(sid, obj.name(), v)
@@ -320,7 +343,7 @@ func (s *Store) Put(sid string, obj Object, v Version, env crypto.Envelope, obje
 // PutCount records, in the background, the operator results of sid at
 // version v: one object hash per result, in the order of the first answer.
 func (s *Store) PutCount(sid string, v Version, objectKeys []string) {
-	if !sidPattern.MatchString(sid) || !v.valid() {
+	if !s.usable(sid, v) {
 		return
 	}
 	h := newHeader(sid, countName, v)
@@ -387,6 +410,7 @@ func (s *Store) writeFile(p string, pw *pendingWrite, h header, body []byte) (in
 			os.Remove(tmp)
 		}
 	}()
+	h.seal(s.sealKey, body)
 	head := encodeHeader(h, int64(len(body)))
 	if _, err := f.Write(head); err != nil {
 		return 0, err
@@ -468,6 +492,7 @@ func (s *Store) Close() {
 	s.closed = true
 	s.mu.Unlock()
 	s.wg.Wait()
+	clear(s.sealKey)
 }
 
 // overBound reports (s.mu held) whether the bytes known plus those added

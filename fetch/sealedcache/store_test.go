@@ -64,10 +64,14 @@ func (l *logSink) String() string {
 	return l.b.String()
 }
 
+// sealKey is the tests' entry key (the product derives it from the keys).
+var sealKey = bytes.Repeat([]byte{7}, 32)
+
 func open(t *testing.T, dir string, max int64) (*Store, *logSink) {
 	t.Helper()
 	var sink logSink
-	s, err := Open(Options{Dir: dir, MaxBytes: max, Logger: slog.New(slog.NewTextHandler(&sink, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	s, err := Open(Options{Dir: dir, MaxBytes: max, SealKey: sealKey,
+		Logger: slog.New(slog.NewTextHandler(&sink, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,6 +220,16 @@ func TestDamagedEntries(t *testing.T) {
 			b, _ := os.ReadFile(p)
 			flip(t, p, bytes.Index(b, []byte(sid(1)))+10)
 		}},
+		{"byte flipped in the MAC", func(t *testing.T, p string, _ *Store) {
+			b, _ := os.ReadFile(p)
+			i := bytes.Index(b, []byte(`"mac":"`)) + 9
+			if b[i] == '0' { // another hex digit
+				b[i] = '1'
+			} else {
+				b[i] = '0'
+			}
+			write(t, p, b, 0o600)
+		}},
 		{"byte flipped in date_updated", func(t *testing.T, p string, _ *Store) {
 			b, _ := os.ReadFile(p)
 			flip(t, p, bytes.Index(b, []byte("2026-"))+3)
@@ -247,6 +261,27 @@ func TestDamagedEntries(t *testing.T) {
 			if err := syscall.Mkfifo(p, 0o600); err != nil {
 				t.Skip("mkfifo:", err)
 			}
+		}},
+		{"planted: sealed to the same public key, header copied", func(t *testing.T, p string, s *Store) {
+			// Anyone with the public key can seal; without the seal key
+			// the MAC cannot be made, so it is not served.
+			b, _ := os.ReadFile(p)
+			h, _, err := decode(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			forged := seal(t, "forged")
+			h.Key, h.IV = forged.EncodedKey(), forged.EncodedIV()
+			h.seal([]byte("not the key"), forged.Body)
+			write(t, p, append(encodeHeader(h, int64(len(forged.Body))), forged.Body...), 0o600)
+		}},
+		{"written under another key set", func(t *testing.T, p string, _ *Store) {
+			other, err := Open(Options{Dir: filepath.Dir(filepath.Dir(filepath.Dir(p))), SealKey: []byte("another key set")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			other.Put(sid(1), Sentences, v1, seal(t, "other keys"), "")
+			other.Close()
 		}},
 		{"bad base64 key", func(t *testing.T, p string, s *Store) {
 			b, _ := os.ReadFile(p)
@@ -352,6 +387,15 @@ func TestStale(t *testing.T) {
 	s.Flush()
 	if u, _ := s.Usage(); u.Entries != 0 {
 		t.Error("an entry without date_updated was stored")
+	}
+	nokey, err := Open(Options{Dir: s.root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nokey.Put(sid(1), Sentences, v1, seal(t, "x"), "")
+	nokey.Close()
+	if u, _ := s.Usage(); u.Entries != 0 {
+		t.Error("a store without a seal key wrote an entry")
 	}
 }
 
