@@ -409,8 +409,13 @@ func (c *Client) DeleteTranscript(ctx context.Context, sid string) error {
 	}
 	k := c.newCall(ctx)
 	if err := k.intelligence().DeleteTranscript(sid); err != nil {
-		return c.apiError(ctx, op, sid, k.info, err)
+		err = c.apiError(ctx, op, sid, k.info, err)
+		if errors.Is(err, ErrNotFound) {
+			c.DropSealed(sid) // already gone: its sealed objects go too
+		}
+		return err
 	}
+	c.DropSealed(sid)
 	return nil
 }
 

@@ -64,6 +64,21 @@ func TestSealedCacheCat(t *testing.T) {
 		}
 	}
 
+	// search goes through the same client: a second search downloads nothing.
+	searchDir := filepath.Join(t.TempDir(), "search")
+	for round := range 2 {
+		sim.ResetCounts()
+		res := mustRun(t, env, "search", "-l", "--sealed-cache", searchDir, "--private-key", keyPath, ".")
+		if !strings.Contains(res.stdout, tr.SID) {
+			t.Fatalf("search -l . did not list %s:\n%s", tr.SID, res.stdout)
+		}
+		c := sim.Counts()
+		n := c[twiliosim.EndpointObjectGet] + c[twiliosim.EndpointEncryptedSentences]
+		if (round == 0) == (n == 0) {
+			t.Errorf("search round %d: %v", round, c)
+		}
+	}
+
 	// A plain transcript leaves nothing.
 	mustRun(t, env, "cat", "--sealed-cache", dir, "--private-key", keyPath, plain[0].SID)
 	if m, _ := filepath.Glob(filepath.Join(dir, "v1", "*", plain[0].SID+".*")); len(m) != 0 {
@@ -92,6 +107,15 @@ func TestSealedCacheCat(t *testing.T) {
 	if !strings.Contains(res.stdout, "(of 1 transcripts)") || !strings.Contains(res.stdout, "oldest use") {
 		t.Errorf("du:\n%s", res.stdout)
 	}
+	// transcripts delete removes the entries of what it deletes.
+	if m, _ := filepath.Glob(filepath.Join(shared, "v1", "*", enc[1].SID+".*")); len(m) == 0 {
+		t.Fatal("no entries to delete")
+	}
+	mustRun(t, env, "transcripts", "delete", "--yes", "--sealed-cache", shared, enc[1].SID)
+	if m, _ := filepath.Glob(filepath.Join(shared, "v1", "*", enc[1].SID+".*")); len(m) != 0 {
+		t.Errorf("transcripts delete left %v", m)
+	}
+
 	mustRun(t, env, "sealed-cache", "purge", "--sealed-cache", dir, tr.SID)
 	if m, _ := filepath.Glob(filepath.Join(dir, "v1", "*", "GT*")); len(m) != 0 {
 		t.Errorf("purge left %v", m)

@@ -60,12 +60,15 @@ any deletion failed.
 
 Without --yes it shows how many transcripts and which, and asks for "yes"
 on the terminal; with no terminal to ask on it refuses. --dry-run checks
-that each transcript exists and deletes nothing.`,
+that each transcript exists and deletes nothing. With --sealed-cache DIR
+(as given to mount, cat and search) the transcripts' sealed objects are
+removed from that cache too.`,
 		Example: `  intelligencefs transcripts delete --dry-run GT0123…
   intelligencefs search -l -F '+14155550100' | intelligencefs transcripts delete --yes -`,
 		Args: cobra.MinimumNArgs(1),
 	}
 	conn := a.addConnFlags(cmd, false)
+	conn.sealed = addSealedFlags(cmd.Flags()) // its entries of the deleted transcripts go too
 	cmd.Flags().BoolVar(&yes, "yes", false, "delete without asking")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "check each transcript exists and print what would be deleted; delete nothing")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {

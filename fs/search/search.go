@@ -44,9 +44,11 @@ import (
 type Source interface {
 	ListServices(ctx context.Context) ([]fetch.Service, error)
 	ListTranscripts(ctx context.Context, q fetch.TranscriptQuery, page func([]fetch.Transcript) error) error
-	EncryptedSentences(ctx context.Context, transcriptSID string) (crypto.Envelope, error)
-	EncryptedOperatorResultLocations(ctx context.Context, transcriptSID string) ([]string, error)
-	EncryptedOperatorResult(ctx context.Context, transcriptSID string, index int, location string) (crypto.Envelope, error)
+	// The encrypted content, from the sealed cache when the client has one
+	// (--sealed-cache); open decrypts, the Source never does.
+	OpenSentences(ctx context.Context, t fetch.Transcript, open fetch.Opener) error
+	OperatorResultLocations(ctx context.Context, t fetch.Transcript) ([]string, error)
+	OpenOperatorResult(ctx context.Context, t fetch.Transcript, index int, location string, open fetch.Opener) error
 	PlainSentences(ctx context.Context, transcriptSID string) ([]byte, error)
 	PlainOperatorResults(ctx context.Context, transcriptSID string) ([][]byte, error)
 }
@@ -526,11 +528,23 @@ func Sentences(ctx context.Context, src Source, dec Decrypter, t fetch.Transcrip
 	if !t.Encrypted() {
 		return src.PlainSentences(ctx, t.SID)
 	}
-	env, err := src.EncryptedSentences(ctx, t.SID)
+	var doc []byte
+	err := src.OpenSentences(ctx, t, opener(dec, t, "sentences", &doc))
 	if err != nil {
+		clear(doc)
 		return nil, err
 	}
-	return open(dec, t, env, "sentences")
+	return doc, nil
+}
+
+// opener decrypts into *out for the Source's Open methods (which may call
+// it twice: a sealed-cache entry that does not open, then the download).
+func opener(dec Decrypter, t fetch.Transcript, what string, out *[]byte) fetch.Opener {
+	return func(env crypto.Envelope) error {
+		d, err := open(dec, t, env, what)
+		*out = d
+		return err
+	}
 }
 
 // OperatorResults returns the operator results of t (decrypted when t is
@@ -543,18 +557,15 @@ func OperatorResults(ctx context.Context, src Source, dec Decrypter, t fetch.Tra
 	if !t.Encrypted() {
 		return src.PlainOperatorResults(ctx, t.SID)
 	}
-	locs, err := src.EncryptedOperatorResultLocations(ctx, t.SID)
+	locs, err := src.OperatorResultLocations(ctx, t)
 	if err != nil {
 		return nil, err
 	}
 	docs := make([][]byte, 0, len(locs))
 	for i, loc := range locs {
-		env, err := src.EncryptedOperatorResult(ctx, t.SID, i, loc)
-		if err == nil {
-			var d []byte
-			d, err = open(dec, t, env, fmt.Sprintf("operator result %d", i+1))
-			docs = append(docs, d)
-		}
+		var d []byte
+		err := src.OpenOperatorResult(ctx, t, i, loc, opener(dec, t, fmt.Sprintf("operator result %d", i+1), &d))
+		docs = append(docs, d)
 		if err != nil {
 			for _, d := range docs {
 				clear(d)
