@@ -138,6 +138,7 @@ func (s *Server) transcripts(w http.ResponseWriter, r *http.Request) {
 	}
 	sort.SliceStable(got, func(i, j int) bool { return got[i].DateCreated.After(got[j].DateCreated) })
 	p.Transcripts = got
+	s.content.listed(got)
 	page := func(n int) string {
 		v := url.Values{}
 		for _, k := range []string{"since", "until", "status"} {
@@ -185,36 +186,56 @@ type transcriptPage struct {
 	Error     string
 }
 
-// transcript shows one transcript: conversation, operator results, metadata.
+// transcript shows one transcript: conversation, operator results,
+// metadata. A cold page costs one fetch and decrypt of its documents (and
+// the record, unless a listing showed it); a warm one is served from the
+// page rendered before, kept off-heap in the plaintext cache like the
+// documents (parsing a long conversation is most of a page's time). The
+// next transcripts of its listing are then warmed in the background.
 func (s *Server) transcript(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	t, err := s.o.Source.FetchTranscript(ctx, r.PathValue("sid"))
+	t, err := s.content.transcript(ctx, r.PathValue("sid"))
 	if err != nil {
 		s.fail(w, "fetching the transcript", err)
 		return
 	}
+	defer s.content.prefetch(t.SID, s.o.Prefetch)
+	key := t.SID + "/page"
+	if b, ok := s.o.Cache.Get(key); ok {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write(b.Bytes())
+		b.Release()
+		return
+	}
 	p := transcriptPage{T: t, Completed: t.Completed(), Metadata: indent(t.JSON())}
 	if t.Completed() {
-		doc, err := search.Sentences(ctx, s.o.Source, s.o.Decrypter, t)
+		d, err := s.content.load(ctx, t)
 		if err != nil {
-			p.Error = "The conversation cannot be shown: " + fetch.Redact(err.Error())
+			p.Error = "The transcript cannot be shown: " + fetch.Redact(err.Error())
 		} else {
-			p.Sentences, err = sentenceViews(t, doc)
-			clear(doc)
+			p.Sentences, err = sentenceViews(t, d.sentences)
 			if err != nil {
 				p.Error = "The sentences document is not in a shape this viewer knows: " + err.Error()
 			}
-		}
-		docs, err := search.OperatorResults(ctx, s.o.Source, s.o.Decrypter, t)
-		if err != nil && p.Error == "" {
-			p.Error = "The operator results cannot be shown: " + fetch.Redact(err.Error())
-		}
-		for _, d := range docs {
-			p.Ops = append(p.Ops, opViewOf(d))
-			clear(d)
+			for _, o := range d.ops {
+				p.Ops = append(p.Ops, opViewOf(o))
+			}
+			d.release()
 		}
 	}
-	s.render(w, "transcript.html", p)
+	var page bytes.Buffer
+	if err := s.pages.ExecuteTemplate(&page, "transcript.html", p); err != nil {
+		s.log.Warn("web: rendering a page failed", "page", "transcript", "err", err)
+		http.Error(w, "rendering the page failed", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(page.Bytes())
+	if t.Completed() && p.Error == "" {
+		s.content.put(key, page.Bytes()) // wipes the heap copy
+	} else {
+		clear(page.Bytes())
+	}
 }
 
 // sentenceViews parses doc into the conversation's lines, naming each
@@ -326,7 +347,7 @@ func indent(b []byte) string {
 // explicit choice to put plaintext on disk.
 func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	t, err := s.o.Source.FetchTranscript(ctx, r.PathValue("sid"))
+	t, err := s.content.transcript(ctx, r.PathValue("sid"))
 	if err != nil {
 		s.fail(w, "fetching the transcript", err)
 		return
@@ -335,39 +356,32 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the transcript is not completed: it has no content yet", http.StatusNotFound)
 		return
 	}
+	d, err := s.content.load(ctx, t)
+	if err != nil {
+		s.fail(w, "fetching the transcript's content", err)
+		return
+	}
+	defer d.release()
 	var body []byte
 	ctype := "application/json"
 	file := r.PathValue("file")
 	switch file {
-	case "sentences.json", "sentences.txt":
-		doc, err := search.Sentences(ctx, s.o.Source, s.o.Decrypter, t)
+	case "sentences.json":
+		body = append([]byte(nil), d.sentences...)
+	case "sentences.txt":
+		ctype = "text/plain; charset=utf-8"
+		body, err = sentencetext.Render(d.sentences)
 		if err != nil {
-			s.fail(w, "fetching the sentences", err)
+			http.Error(w, "sentences.txt cannot be derived from this document", http.StatusNotFound)
 			return
-		}
-		body = doc
-		if file == "sentences.txt" {
-			ctype = "text/plain; charset=utf-8"
-			body, err = sentencetext.Render(doc)
-			clear(doc)
-			if err != nil {
-				http.Error(w, "sentences.txt cannot be derived from this document", http.StatusNotFound)
-				return
-			}
 		}
 	case "operator-results.jsonl":
-		docs, err := search.OperatorResults(ctx, s.o.Source, s.o.Decrypter, t)
-		if err != nil {
-			s.fail(w, "fetching the operator results", err)
-			return
-		}
 		var b bytes.Buffer
-		for _, d := range docs {
-			if json.Compact(&b, d) != nil {
-				b.Write(d)
+		for _, o := range d.ops {
+			if json.Compact(&b, o) != nil {
+				b.Write(o)
 			}
 			b.WriteByte('\n')
-			clear(d)
 		}
 		body = b.Bytes()
 		ctype = "application/jsonl"

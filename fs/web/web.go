@@ -33,11 +33,12 @@ import (
 	"strings"
 
 	"github.com/intelligencefs/intelligencefs/fetch"
+	"github.com/intelligencefs/intelligencefs/fs/plaincache"
 	"github.com/intelligencefs/intelligencefs/fs/search"
 )
 
 //go:embed assets templates
-var content embed.FS
+var files embed.FS
 
 // Source is what the viewer needs from Twilio; *fetch.Client satisfies it.
 type Source interface {
@@ -61,21 +62,33 @@ type Options struct {
 	Hosts []string
 	// Workers bounds the transcripts a search fetches at once.
 	Workers int
+	// Cache holds decrypted documents between page views (off-heap,
+	// bounded, zeroed when dropped: the mount's plaintext cache). nil: a
+	// private 64 MiB cache, closed by Close.
+	Cache *plaincache.Cache
+	// Prefetch is how many transcripts listed after an opened one are
+	// fetched and decrypted ahead (0: DefaultPrefetch; negative: none).
+	Prefetch int
 	// Logger receives one line per failed request (never content, token
 	// or URL query); nil discards.
 	Logger *slog.Logger
 }
+
+// DefaultPrefetch is the default of Options.Prefetch.
+const DefaultPrefetch = 4
 
 // CookieName is the name of the access cookie.
 const CookieName = "intelligencefs_token"
 
 // Server is the viewer's http.Handler.
 type Server struct {
-	o     Options
-	log   *slog.Logger
-	pages *template.Template
-	mux   *http.ServeMux
-	eng   *search.Engine
+	o        Options
+	log      *slog.Logger
+	pages    *template.Template
+	mux      *http.ServeMux
+	eng      *search.Engine
+	content  *content
+	ownCache *plaincache.Cache
 }
 
 // New builds a Server.
@@ -93,13 +106,28 @@ func New(o Options) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	t, err := template.New("").Funcs(funcs).ParseFS(content, "templates/*.html")
+	t, err := template.New("").Funcs(funcs).ParseFS(files, "templates/*.html")
 	if err != nil {
 		return nil, err
 	}
 	s.pages = t
 	s.eng = search.New(search.Options{Source: o.Source, Decrypter: o.Decrypter, Workers: o.Workers})
-	assets, _ := fs.Sub(content, "assets")
+	if o.Cache == nil {
+		c, err := plaincache.New(plaincache.Options{MaxBytes: 64 << 20, MaxAge: plaincache.DefaultMaxAge, Mlock: plaincache.MlockOff})
+		if err != nil {
+			return nil, err
+		}
+		o.Cache, s.ownCache = c, c
+	}
+	switch {
+	case o.Prefetch == 0:
+		o.Prefetch = DefaultPrefetch
+	case o.Prefetch < 0:
+		o.Prefetch = 0
+	}
+	s.o = o
+	s.content = newContent(o.Source, o.Decrypter, o.Cache, o.Prefetch)
+	assets, _ := fs.Sub(files, "assets")
 	s.mux = http.NewServeMux()
 	s.mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServerFS(assets)))
 	s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
@@ -111,6 +139,14 @@ func New(o Options) (*Server, error) {
 	s.mux.HandleFunc("GET /transcripts/{sid}/download/{file}", s.download)
 	s.mux.HandleFunc("GET /search", s.search)
 	return s, nil
+}
+
+// Close frees the cache the Server made for itself (not one given in
+// Options).
+func (s *Server) Close() {
+	if s.ownCache != nil {
+		s.ownCache.Close()
+	}
 }
 
 // securityHeaders are set on every response.

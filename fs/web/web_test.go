@@ -7,13 +7,16 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/intelligencefs/intelligencefs/crypto"
 	"github.com/intelligencefs/intelligencefs/fetch"
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
+	"github.com/intelligencefs/intelligencefs/fs/plaincache"
 	"github.com/intelligencefs/intelligencefs/fs/sentencetext"
 )
 
@@ -26,19 +29,24 @@ const (
 
 // viewer is a Server over a simulator, behind a real listener.
 type viewer struct {
-	sim  *twiliosim.Server
-	srv  *httptest.Server
-	host string
+	sim     *twiliosim.Server
+	srv     *httptest.Server
+	host    string
+	handler *Server
 }
 
-func newViewer(t *testing.T) *viewer {
+func newViewer(t testing.TB, tweak ...func(*Options)) *viewer {
+	return newViewerOf(t, twiliosim.CorpusOptions{Seed: 19, TranscriptsPerService: 6, Markers: []string{scriptMarker}}, tweak...)
+}
+
+// newViewerOf is newViewer over a corpus of the caller's.
+func newViewerOf(t testing.TB, corpus twiliosim.CorpusOptions, tweak ...func(*Options)) *viewer {
 	t.Helper()
 	k, err := crypto.GenerateKey(2048)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim, err := twiliosim.NewServer(twiliosim.Options{Keys: []twiliosim.Credential{{PublicKey: &k.PublicKey}},
-		Corpus: twiliosim.CorpusOptions{Seed: 19, TranscriptsPerService: 6, Markers: []string{scriptMarker}}})
+	sim, err := twiliosim.NewServer(twiliosim.Options{Keys: []twiliosim.Credential{{PublicKey: &k.PublicKey}}, Corpus: corpus})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,11 +63,16 @@ func newViewer(t *testing.T) *viewer {
 	v.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(v.srv.Close)
 	v.host = strings.TrimPrefix(v.srv.URL, "http://")
-	s, err := New(Options{Source: c, Decrypter: ring, Token: testToken, Hosts: HostsFor(v.host)})
+	o := Options{Source: c, Decrypter: ring, Token: testToken, Hosts: HostsFor(v.host)}
+	for _, f := range tweak {
+		f(&o)
+	}
+	s, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h = s
+	t.Cleanup(s.Close)
+	h, v.handler = s, s
 	return v
 }
 
@@ -153,7 +166,7 @@ func TestAccessAndHeaders(t *testing.T) {
 // no content; search marks its matches and links them to their sentence;
 // downloads are the mount's bytes.
 func TestPages(t *testing.T) {
-	v := newViewer(t)
+	v := newViewer(t, func(o *Options) { o.Prefetch = -1 }) // counts requests per page
 	c := v.client(t, true)
 	seen := map[bool]bool{}
 	for _, svc := range v.sim.Services() {
@@ -217,4 +230,66 @@ func bytesToStrings(bs [][]byte) []string {
 		out[i] = string(b)
 	}
 	return out
+}
+
+// contentRequests counts the requests for transcript content.
+func contentRequests(sim *twiliosim.Server) int64 {
+	var n int64
+	for _, ep := range []string{twiliosim.EndpointEncryptedSentences, twiliosim.EndpointListSentences, twiliosim.EndpointEncryptedOperatorResults, twiliosim.EndpointListOperatorResults, twiliosim.EndpointObjectGet, twiliosim.EndpointFetchTranscript} {
+		n += sim.Count(ep)
+	}
+	return n
+}
+
+// TestCacheAndPrefetch: a page opened from its listing fetches no record;
+// a second view of it fetches nothing; opening one warms the next ones of
+// its listing, whose pages then fetch nothing either.
+func TestCacheAndPrefetch(t *testing.T) {
+	cache, err := plaincache.New(plaincache.Options{MaxBytes: 16 << 20, Mlock: plaincache.MlockOff})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cache.Close)
+	v := newViewer(t, func(o *Options) { o.Prefetch, o.Cache = 2, cache })
+	c := v.client(t, true)
+	svc := v.sim.Services()[0]
+	var order []string // the listing's order, newest first, completed only
+	_, page := get(t, c, v.srv.URL+"/services/"+svc.SID)
+	for _, tr := range v.sim.Transcripts(svc.SID) {
+		if tr.Status == twiliosim.StatusCompleted {
+			order = append(order, tr.SID)
+		}
+	}
+	sort.Slice(order, func(i, j int) bool { return strings.Index(page, order[i]) < strings.Index(page, order[j]) })
+	if len(order) < 4 {
+		t.Fatalf("%d completed transcripts", len(order))
+	}
+	v.sim.ResetCounts()
+	get(t, c, v.srv.URL+"/transcripts/"+order[0])
+	if n := v.sim.Count(twiliosim.EndpointFetchTranscript); n != 0 {
+		t.Errorf("a page opened from its listing fetched its record %d times", n)
+	}
+	// The next two of the listing are warmed in the background, not the
+	// third.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, ok1 := cache.Peek(order[1] + "/s")
+		_, ok2 := cache.Peek(order[2] + "/s")
+		if ok1 && ok2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the transcripts after the opened one were not prefetched")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, ok := cache.Peek(order[3] + "/s"); ok {
+		t.Error("prefetch went further than 2")
+	}
+	v.sim.ResetCounts()
+	get(t, c, v.srv.URL+"/transcripts/"+order[0])
+	get(t, c, v.srv.URL+"/transcripts/"+order[1])
+	if n := contentRequests(v.sim); n != 0 {
+		t.Errorf("warm pages made %d content requests", n)
+	}
 }
