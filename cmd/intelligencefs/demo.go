@@ -47,6 +47,7 @@ web viewer of serve on it instead (no mount point, no FUSE).`,
 	}
 	m := addMountFlags(cmd, nil)
 	sf := addServeFlags(cmd.Flags())
+	sf.cache = m.cacheFlags
 	fl := cmd.Flags()
 	fl.DurationVar(&latency, "latency", 0, "delay every simulated API request and download by this much (e.g. 80ms)")
 	fl.IntVar(&transcripts, "transcripts", 67, "transcripts per simulated service (three services)")

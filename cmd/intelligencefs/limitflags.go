@@ -2,10 +2,12 @@ package main
 
 import (
 	"math"
+	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/intelligencefs/intelligencefs/fetch"
+	"github.com/intelligencefs/intelligencefs/fs/plaincache"
 )
 
 // limitFlags are the request limits of every command that fetches content
@@ -39,4 +41,47 @@ func (l *limitFlags) validate() error {
 func (l *limitFlags) tune(c *fetch.Config) {
 	c.MaxConcurrency = l.maxConcurrency
 	c.RateLimit = l.rateLimit
+}
+
+// cacheFlags are the plaintext cache's settings, shared by every command
+// that keeps decrypted content between requests (mount, demo, serve).
+type cacheFlags struct {
+	cacheSize   byteSize
+	cacheMaxAge time.Duration
+	mlock       string
+}
+
+// addCacheFlags registers --cache-size, --cache-max-age and --mlock on fs.
+func addCacheFlags(fs *pflag.FlagSet) *cacheFlags {
+	c := &cacheFlags{cacheSize: 256 << 20}
+	fs.Var(&c.cacheSize, "cache-size", "bound of the in-memory plaintext cache (64MiB, 1G, …; K/M/G/T are powers of 1024)")
+	fs.DurationVar(&c.cacheMaxAge, "cache-max-age", time.Hour, "drop (and zero) cached plaintext older than this")
+	fs.StringVar(&c.mlock, "mlock", "auto", "lock cached plaintext in RAM (never swapped): auto (as far as RLIMIT_MEMLOCK allows, warn once), required (refuse to mount without it), off")
+	return c
+}
+
+// validate checks the values.
+func (c *cacheFlags) validate() error {
+	switch {
+	case c.cacheSize < 1<<20:
+		return usagef("--cache-size must be at least 1MiB")
+	case c.cacheMaxAge < 0:
+		return usagef("durations must not be negative")
+	}
+	switch c.mlock {
+	case "auto", "required", "off":
+	default:
+		return usagef("--mlock must be auto, required or off (got %q)", truncate(c.mlock, 20))
+	}
+	return nil
+}
+
+// options are the plaincache options of the flags (the caller adds its
+// logger and callbacks).
+func (c *cacheFlags) options() (plaincache.Options, error) {
+	mlock, err := plaincache.ParseMlockMode(c.mlock)
+	if err != nil {
+		return plaincache.Options{}, usageError{err}
+	}
+	return plaincache.Options{MaxBytes: int64(c.cacheSize), MaxAge: c.cacheMaxAge, Mlock: mlock}, nil
 }

@@ -116,22 +116,18 @@ func (a *app) runMount(ctx context.Context, req mountRequest) (err error) {
 		return err
 	}
 
-	mlock, err := plaincache.ParseMlockMode(m.mlock)
+	copts, err := m.cacheFlags.options()
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	var root atomic.Pointer[fs.Root]
-	cache, err := plaincache.New(plaincache.Options{
-		MaxBytes: int64(m.cacheSize),
-		MaxAge:   m.cacheMaxAge,
-		Mlock:    mlock,
-		Logger:   log,
-		OnDrop: func(key string) {
-			if r := root.Load(); r != nil {
-				r.CacheDropped(key)
-			}
-		},
-	})
+	copts.Logger = log
+	copts.OnDrop = func(key string) {
+		if r := root.Load(); r != nil {
+			r.CacheDropped(key)
+		}
+	}
+	cache, err := plaincache.New(copts)
 	if err != nil {
 		return fmt.Errorf("plaintext cache: %w", err)
 	}
@@ -165,7 +161,7 @@ func (a *app) runMount(ctx context.Context, req mountRequest) (err error) {
 	opts.Cache = cache
 	opts.CacheSize = int64(m.cacheSize)
 	opts.CacheMaxAge = m.cacheMaxAge
-	opts.Mlock = mlock
+	opts.Mlock = copts.Mlock
 	opts.Logger = log
 	if m.uid >= 0 {
 		opts.UID = uint32(m.uid)

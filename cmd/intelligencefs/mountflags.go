@@ -19,8 +19,7 @@ import (
 type mountFlags struct {
 	conn *connFlags
 
-	cacheSize    byteSize
-	cacheMaxAge  time.Duration
+	*cacheFlags
 	dirCacheTime time.Duration
 	fullRelist   time.Duration
 	prefetch     int
@@ -28,7 +27,6 @@ type mountFlags struct {
 	allowOther    bool
 	uid, gid      int
 	umask         octalMode
-	mlock         string
 	logLevel      string
 	logFormat     string
 	logFile       string
@@ -41,11 +39,10 @@ type mountFlags struct {
 // addMountFlags registers the mount flags on cmd. conn is the command's
 // connection flags (nil for demo, whose simulator needs none).
 func addMountFlags(cmd *cobra.Command, conn *connFlags) *mountFlags {
-	m := &mountFlags{conn: conn, cacheSize: 256 << 20}
+	m := &mountFlags{conn: conn}
 	fs := cmd.Flags()
 	m.limitFlags = addLimitFlags(fs)
-	fs.Var(&m.cacheSize, "cache-size", "bound of the in-memory plaintext cache (64MiB, 1G, …; K/M/G/T are powers of 1024)")
-	fs.DurationVar(&m.cacheMaxAge, "cache-max-age", time.Hour, "drop (and zero) cached plaintext older than this")
+	m.cacheFlags = addCacheFlags(fs)
 	fs.DurationVar(&m.dirCacheTime, "dir-cache-time", time.Minute, "trust a folder listing this long before asking the API what is new")
 	fs.DurationVar(&m.fullRelist, "full-relist", time.Hour, "relist folders completely this often (notices deletions)")
 	fs.IntVar(&m.prefetch, "prefetch", 8, "fetch and decrypt the next N transcripts of a walk (any stat, open or listing of content) in the background, widening while the walk goes on (0: off)")
@@ -53,7 +50,6 @@ func addMountFlags(cmd *cobra.Command, conn *connFlags) *mountFlags {
 	fs.IntVar(&m.uid, "uid", -1, "owner of every file (default: the mounting user)")
 	fs.IntVar(&m.gid, "gid", -1, "group of every file (default: the mounting user's group)")
 	fs.Var(&m.umask, "umask", "share with a group: modes become 0444/0555 minus this octal mask (e.g. 0027 with --gid and --allow-other); default private 0400/0500")
-	fs.StringVar(&m.mlock, "mlock", "auto", "lock cached plaintext in RAM (never swapped): auto (as far as RLIMIT_MEMLOCK allows, warn once), required (refuse to mount without it), off")
 	fs.StringVar(&m.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&m.logFormat, "log-format", "text", "text or json")
 	fs.StringVar(&m.logFile, "log-file", "", "append log lines to this file (mode 0600) instead of stderr; a daemon without it logs nowhere once mounted")
@@ -69,21 +65,17 @@ func (m *mountFlags) validate() error {
 	if err := m.limitFlags.validate(); err != nil {
 		return err
 	}
+	if err := m.cacheFlags.validate(); err != nil {
+		return err
+	}
 	switch {
 	case m.prefetch < 0:
 		return usagef("--prefetch must be 0 or more")
-	case m.cacheSize < 1<<20:
-		return usagef("--cache-size must be at least 1MiB")
-	case m.cacheMaxAge < 0 || m.dirCacheTime < 0 || m.fullRelist < 0 || m.statsInterval < 0:
+	case m.dirCacheTime < 0 || m.fullRelist < 0 || m.statsInterval < 0:
 		return usagef("durations must not be negative")
 	case m.uid < -1 || m.gid < -1 || m.uid >= math.MaxUint32 || m.gid >= math.MaxUint32:
 		// 4294967295 is (uid_t)-1, "no owner": the kernel refuses it.
 		return usagef("--uid and --gid take a numeric id below 4294967295")
-	}
-	switch m.mlock {
-	case "auto", "required", "off":
-	default:
-		return usagef("--mlock must be auto, required or off (got %q)", truncate(m.mlock, 20))
 	}
 	if _, err := parseLogLevel(m.logLevel); err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/intelligencefs/intelligencefs/fs/plaincache"
 	"github.com/intelligencefs/intelligencefs/fs/web"
 )
 
@@ -25,6 +26,7 @@ type serveFlags struct {
 	addr            string
 	allowRemote     bool
 	tlsCert, tlsKey string
+	cache           *cacheFlags // the plaintext cache's settings, shared with mount
 }
 
 // addServeFlags registers --addr, --allow-remote, --tls-cert and --tls-key.
@@ -74,12 +76,17 @@ Ctrl-C stops it. Works on Linux, macOS and Windows (no FUSE).`,
 	}
 	conn := a.addConnFlags(cmd, true)
 	limits := addLimitFlags(cmd.Flags())
+	cf := addCacheFlags(cmd.Flags())
 	sf := addServeFlags(cmd.Flags())
+	sf.cache = cf
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := sf.validate(); err != nil {
 			return err
 		}
 		if err := limits.validate(); err != nil {
+			return err
+		}
+		if err := cf.validate(); err != nil {
 			return err
 		}
 		c, err := conn.connect(limits.tune)
@@ -108,7 +115,17 @@ func (a *app) runServe(ctx context.Context, c *connection, sf *serveFlags, worke
 		return fmt.Errorf("listening on %s: %w", sf.addr, err)
 	}
 	defer ln.Close()
-	h, err := web.New(web.Options{Source: c.Client, Decrypter: c.Keys, Token: token, Hosts: web.HostsFor(ln.Addr().String()), Workers: workers})
+	copts, err := sf.cache.options()
+	if err != nil {
+		return err
+	}
+	cache, err := plaincache.New(copts)
+	if err != nil {
+		return fmt.Errorf("plaintext cache: %w", err)
+	}
+	defer cache.Close() // zeroed and unmapped, after the server stopped
+	h, err := web.New(web.Options{Source: c.Client, Decrypter: c.Keys, Token: token, Hosts: web.HostsFor(ln.Addr().String()),
+		Workers: workers, Cache: cache})
 	if err != nil {
 		return err
 	}
