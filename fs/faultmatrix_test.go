@@ -522,6 +522,43 @@ func TestHostileServerMatrix(t *testing.T) {
 				}
 				oneProblem(t, e, before, "malformed envelope", ti.SID)
 			}},
+		{name: "oversized-listed-transcript",
+			faults: func(e *env, ti twiliosim.TranscriptInfo) twiliosim.Faults {
+				return twiliosim.Faults{OversizedTranscript: twiliosim.Rule{Fraction: 1, TranscriptSID: ti.SID}, OversizeBytes: 1 << 20}
+			},
+			check: func(t *testing.T, e *env, ti twiliosim.TranscriptInfo) {
+				before := len(e.logs.String())
+				errno, names := lsErrno(t, filepath.Join(e.svcDir(ti.ServiceSID), "transcripts"))
+				if errno != 0 {
+					t.Fatalf("ls transcripts: %v", errno)
+				}
+				if n := len(e.sim.Transcripts(ti.ServiceSID)); len(names) != n-1 || strings.Contains(strings.Join(names, " "), ti.SID) {
+					t.Errorf("ls transcripts: %d names of %d, the 1 MiB one included: %v", len(names), n, strings.Contains(strings.Join(names, " "), ti.SID))
+				}
+				oneProblem(t, e, before, "larger than any real one", "bytes=1049")
+			}},
+		{name: "transcript-json-keeps-new-fields",
+			faults: func(e *env, ti twiliosim.TranscriptInfo) twiliosim.Faults {
+				return twiliosim.Faults{OversizedTranscript: twiliosim.Rule{Fraction: 1, TranscriptSID: ti.SID}, OversizeBytes: 100}
+			},
+			check: func(t *testing.T, e *env, ti twiliosim.TranscriptInfo) {
+				errno, got := readErrno(t, filepath.Join(e.tDir(ti.ServiceSID, ti.SID), "transcript.json"))
+				if want := e.sim.TranscriptJSON(ti.SID); errno != 0 || !bytes.Equal(got, want) {
+					t.Fatalf("transcript.json: %v\n got %s\nwant %s", errno, got, want)
+				}
+				if !bytes.Contains(got, []byte(`"padding":"`+strings.Repeat("x", 100)+`"`)) {
+					t.Errorf("the field the server added is missing: %s", got)
+				}
+			}},
+		{name: "too-many-locations",
+			faults: func(*env, twiliosim.TranscriptInfo) twiliosim.Faults { return twiliosim.Faults{ManyLocations: 1500} },
+			check: func(t *testing.T, e *env, ti twiliosim.TranscriptInfo) {
+				before := len(e.logs.String())
+				if errno, names := lsErrno(t, filepath.Join(e.tDir(ti.ServiceSID, ti.SID), "operator-results")); errno != syscall.EIO {
+					t.Errorf("ls operator-results: %v, %d names, want EIO", errno, len(names))
+				}
+				oneProblem(t, e, before, "1500 operator result locations", ti.SID)
+			}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
