@@ -1,12 +1,10 @@
 package fetch
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
@@ -60,24 +58,6 @@ func TestTranscriptKeepsAPIBytes(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log sink safe for concurrent writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestResourceCaps: a listed transcript padded with a field far larger
 // than any real resource is skipped with one warning while the others are
 // listed (it was kept: 400 MiB in the listing); looking it up is an error;
@@ -87,7 +67,7 @@ func TestResourceCaps(t *testing.T) {
 	svc := s.ServiceSID("call-centre-encrypted")
 	all := s.Transcripts(svc)
 	fat := all[2]
-	logs := &lockedBuffer{}
+	logs := &syncBuffer{}
 	c, _ := simClient(t, s, func(cfg *Config) {
 		cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	})

@@ -335,7 +335,7 @@ func lsErrno(t *testing.T, dir string) (syscall.Errno, []string) {
 	return errno, names
 }
 
-// oneLine checks that the log since before holds exactly one warn/error
+// oneProblem checks that the log since before holds exactly one warn/error
 // line, containing each of says.
 func oneProblem(t *testing.T, e *env, before int, says ...string) {
 	t.Helper()
@@ -349,6 +349,24 @@ func oneProblem(t *testing.T, e *env, before int, says ...string) {
 			t.Errorf("log line lacks %q: %s", s, lines[0])
 		}
 	}
+}
+
+// objectFault turns the rule of an object fault into a row's faults, hitting
+// every object of the row's transcript.
+func objectFault(f func(twiliosim.Rule) twiliosim.Faults) func(*env, twiliosim.TranscriptInfo) twiliosim.Faults {
+	return func(_ *env, ti twiliosim.TranscriptInfo) twiliosim.Faults {
+		return f(twiliosim.Rule{Fraction: 1, TranscriptSID: ti.SID})
+	}
+}
+
+// sentencesMalformed checks that sentences.json is EIO (not EACCES) with
+// one "malformed envelope" line naming the transcript.
+func sentencesMalformed(t *testing.T, e *env, ti twiliosim.TranscriptInfo) {
+	before := len(e.logs.String())
+	if errno, b := readErrno(t, filepath.Join(e.tDir(ti.ServiceSID, ti.SID), fSentences)); errno != syscall.EIO || len(b) != 0 {
+		t.Errorf("sentences.json: %v, %d bytes, want EIO", errno, len(b))
+	}
+	oneProblem(t, e, before, "malformed envelope", ti.SID)
 }
 
 // TestHostileServerMatrix: a server that never ends its paging, sends
@@ -500,28 +518,10 @@ func TestHostileServerMatrix(t *testing.T) {
 				}
 				oneProblem(t, e, before, "not a well-formed SID", twiliosim.HostileTranscriptSID)
 			}},
-		{name: "huge-wrapped-key",
-			faults: func(e *env, ti twiliosim.TranscriptInfo) twiliosim.Faults {
-				return twiliosim.Faults{HugeWrappedKey: twiliosim.Rule{Fraction: 1, TranscriptSID: ti.SID}}
-			},
-			check: func(t *testing.T, e *env, ti twiliosim.TranscriptInfo) {
-				before := len(e.logs.String())
-				if errno, b := readErrno(t, filepath.Join(e.tDir(ti.ServiceSID, ti.SID), fSentences)); errno != syscall.EIO || len(b) != 0 {
-					t.Errorf("sentences.json: %v, %d bytes, want EIO (not EACCES)", errno, len(b))
-				}
-				oneProblem(t, e, before, "malformed envelope", ti.SID)
-			}},
-		{name: "aes-128-content-key",
-			faults: func(e *env, ti twiliosim.TranscriptInfo) twiliosim.Faults {
-				return twiliosim.Faults{ShortContentKey: twiliosim.Rule{Fraction: 1, TranscriptSID: ti.SID}}
-			},
-			check: func(t *testing.T, e *env, ti twiliosim.TranscriptInfo) {
-				before := len(e.logs.String())
-				if errno, b := readErrno(t, filepath.Join(e.tDir(ti.ServiceSID, ti.SID), fSentences)); errno != syscall.EIO || len(b) != 0 {
-					t.Errorf("sentences.json: %v, %d bytes, want EIO", errno, len(b))
-				}
-				oneProblem(t, e, before, "malformed envelope", ti.SID)
-			}},
+		{name: "huge-wrapped-key", faults: objectFault(func(r twiliosim.Rule) twiliosim.Faults { return twiliosim.Faults{HugeWrappedKey: r} }),
+			check: sentencesMalformed},
+		{name: "aes-128-content-key", faults: objectFault(func(r twiliosim.Rule) twiliosim.Faults { return twiliosim.Faults{ShortContentKey: r} }),
+			check: sentencesMalformed},
 		{name: "oversized-listed-transcript",
 			faults: func(e *env, ti twiliosim.TranscriptInfo) twiliosim.Faults {
 				return twiliosim.Faults{OversizedTranscript: twiliosim.Rule{Fraction: 1, TranscriptSID: ti.SID}, OversizeBytes: 1 << 20}

@@ -180,23 +180,11 @@ func marshal(v any) []byte {
 // listAll serves a list endpoint without filters: every item, rendered
 // under the read lock, paged by offset (Page/PageToken, PageSize up to 1000).
 func listAll[T any](s *Server, r *http.Request, key, path string, items func() []T, render func(T) []byte) (int, []byte, *apiError) {
-	p, e := parsePage(r.URL.Query(), 1000)
-	if e != nil {
-		return 0, nil, e
-	}
-	s.mu.RLock()
-	all := items()
-	rendered := make([][]byte, len(all))
-	for i, it := range all {
-		rendered[i] = render(it)
-	}
-	s.mu.RUnlock()
-	body, e := s.offsetPage(key, path, nil, p, rendered)
-	return 200, body, e
+	return listAllPlus(s, r, key, path, items, render, nil)
 }
 
 // listAllPlus is listAll with extra items appended to every page: more(the
-// page's first item, or nil) returns them (HostileServices).
+// page's first item, or nil) returns them (HostileServices); nil adds none.
 func listAllPlus[T any](s *Server, r *http.Request, key, path string, items func() []T, render func(T) []byte, more func(first []byte) [][]byte) (int, []byte, *apiError) {
 	p, e := parsePage(r.URL.Query(), 1000)
 	if e != nil {
@@ -220,7 +208,9 @@ func listAllPlus[T any](s *Server, r *http.Request, key, path string, items func
 	if len(page) > 0 {
 		first = page[0]
 	}
-	page = append(page, more(first)...)
+	if more != nil {
+		page = append(page, more(first)...)
+	}
 	prev := max(start-p.size, 0)
 	return 200, s.listBody(key, path, nil, p, page, start > 0, offsetToken(prev), end < len(rendered), offsetToken(end)), nil
 }
