@@ -84,6 +84,7 @@ func BenchmarkSealedScan(b *testing.B) {
 		}
 	}
 	e.sim.SetFaults(twiliosim.Faults{})
+	b.Logf("without %v\nfirst %v\nremount %v\nfloor %v (decrypt %v)", without, first, remount, floor, decrypt)
 	mw, mf, mr, fl := median(without), median(first), median(remount), median(floor)
 	b.ReportMetric(mw.Seconds(), "s_without")
 	b.ReportMetric(mf.Seconds(), "s_first")

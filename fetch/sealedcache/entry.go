@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 )
 
@@ -146,12 +145,4 @@ func readPrivate(p string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%w: grew past %d bytes", errForeign, limit)
 	}
 	return data, nil
-}
-
-// syncDir fsyncs a folder so a rename in it survives a crash; best effort.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
 }
