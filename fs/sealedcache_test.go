@@ -28,6 +28,22 @@ func sealedEnv(t *testing.T, sim *twiliosim.Server, dir string) *env {
 	return mountSim(t, sim, fetch.Config{SealedCache: store}, nil)
 }
 
+// sealedSim starts a simulator sealing to the package's test keys, with n
+// transcripts per service, and names a sealed-cache directory to create.
+func sealedSim(t *testing.T, seed int64, n int) (*twiliosim.Server, string) {
+	t.Helper()
+	requireFUSE(t)
+	sim, err := twiliosim.NewServer(twiliosim.Options{
+		Corpus: twiliosim.CorpusOptions{Seed: seed, TranscriptsPerService: n},
+		Keys:   []twiliosim.Credential{{PublicKey: &keys(t)[0].PublicKey}, {PublicKey: &keys(t)[1].PublicKey}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	return sim, filepath.Join(t.TempDir(), "sealed")
+}
+
 // walk reads every completed transcript's folder under the mount with cat
 // (as a user's grep -r would) and compares the bytes with what the
 // simulator sealed.
@@ -49,16 +65,7 @@ var encryptedContentRequests = []string{twiliosim.EndpointObjectGet, twiliosim.E
 // request or a download, exact bytes; the directory holds only the sealed
 // objects of encrypted transcripts: no plaintext, no plain transcript, no URL.
 func TestSealedCacheRemount(t *testing.T) {
-	requireFUSE(t)
-	sim, err := twiliosim.NewServer(twiliosim.Options{
-		Corpus: twiliosim.CorpusOptions{Seed: 41, TranscriptsPerService: 8},
-		Keys:   []twiliosim.Credential{{PublicKey: &keys(t)[0].PublicKey}, {PublicKey: &keys(t)[1].PublicKey}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sim.Close)
-	dir := filepath.Join(t.TempDir(), "sealed")
+	sim, dir := sealedSim(t, 41, 8)
 
 	first := sealedEnv(t, sim, dir)
 	all := first.completed(false)
@@ -123,16 +130,7 @@ func TestSealedCacheRemount(t *testing.T) {
 // TestSealedCacheDamage: a damaged or planted entry costs one download and
 // yields exact bytes, never an error; the entry is then whole again.
 func TestSealedCacheDamage(t *testing.T) {
-	requireFUSE(t)
-	sim, err := twiliosim.NewServer(twiliosim.Options{
-		Corpus: twiliosim.CorpusOptions{Seed: 43, TranscriptsPerService: 10},
-		Keys:   []twiliosim.Credential{{PublicKey: &keys(t)[0].PublicKey}, {PublicKey: &keys(t)[1].PublicKey}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sim.Close)
-	dir := filepath.Join(t.TempDir(), "sealed")
+	sim, dir := sealedSim(t, 43, 10)
 	first := sealedEnv(t, sim, dir)
 	tis := first.completed(true)
 	first.walkAndCompare(t, tis)
@@ -247,16 +245,7 @@ func flipAt(t *testing.T, p string, off int) {
 // another credential, or whose date_updated moved, are not served; a
 // transcript deleted upstream loses its entries.
 func TestSealedCacheStaleAndDeleted(t *testing.T) {
-	requireFUSE(t)
-	sim, err := twiliosim.NewServer(twiliosim.Options{
-		Corpus: twiliosim.CorpusOptions{Seed: 47, TranscriptsPerService: 6},
-		Keys:   []twiliosim.Credential{{PublicKey: &keys(t)[0].PublicKey}, {PublicKey: &keys(t)[1].PublicKey}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sim.Close)
-	dir := filepath.Join(t.TempDir(), "sealed")
+	sim, dir := sealedSim(t, 47, 6)
 	first := sealedEnv(t, sim, dir)
 	tis := first.completed(true)
 	first.walkAndCompare(t, tis)
