@@ -90,6 +90,16 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("after the token: at %s, page %q", loc, services)
 	}
 
+	// The headers of every page the browser loads (and of the 403 below).
+	for _, p := range []string{"/services", "/services/" + tr.ServiceSID, "/search?q=thank", "/transcripts/" + tr.SID} {
+		resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(v.srv.URL+p))
+		must(err)
+		for k, want := range securityHeaders {
+			if got := headerValue(resp.Headers, k); got != want {
+				t.Errorf("%s in the browser: %s = %q, want %q", p, k, got, want)
+			}
+		}
+	}
 	must(chromedp.Do(ctx, chromedp.Navigate(v.srv.URL+"/transcripts/"+tr.SID)))
 	texts, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll(".conv li .text")).map(e => e.textContent)`))
 	must(err)
@@ -140,10 +150,26 @@ func TestBrowser(t *testing.T) {
 	// A fresh browser (no cookie): 403.
 	fresh, cancel := chromedp.NewContext(ctx, chromedp.WithNewBrowserContext())
 	defer cancel()
-	must(chromedp.Do(fresh, chromedp.Navigate(v.srv.URL+"/transcripts/"+tr.SID)))
+	resp, err := chromedp.Run(fresh, chromedp.NavigateResponse(v.srv.URL+"/transcripts/"+tr.SID))
+	must(err)
+	if resp.Status != 403 || headerValue(resp.Headers, "Cache-Control") != "no-store" {
+		t.Errorf("without the token: status %d, headers %v", resp.Status, resp.Headers)
+	}
 	body, err := chromedp.Run(fresh, chromedp.Text(chromedp.CSS("body")))
 	must(err)
 	if !strings.Contains(body, "forbidden") || strings.Contains(body, want[0]) {
 		t.Errorf("without the token the browser shows %q", body)
 	}
+}
+
+// headerValue reads a header from the DevTools protocol's map, whose keys
+// keep the server's spelling.
+func headerValue(h map[string]any, name string) string {
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			s, _ := v.(string)
+			return s
+		}
+	}
+	return ""
 }
