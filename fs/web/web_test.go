@@ -271,39 +271,40 @@ func TestCacheAndPrefetch(t *testing.T) {
 	}
 	// The next two of the listing are warmed in the background, not the
 	// third.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		_, ok1 := cache.Peek(order[1] + "/s")
-		_, ok2 := cache.Peek(order[2] + "/s")
-		if ok1 && ok2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the transcripts after the opened one were not prefetched")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitCached(t, cache, order[1], order[2])
 	if _, ok := cache.Peek(order[3] + "/s"); ok {
 		t.Error("prefetch went further than 2")
 	}
 	// Opening the third warms the two after it, so that below no
 	// background fetch runs while requests are counted.
 	get(t, c, v.srv.URL+"/transcripts/"+order[2])
-	for {
-		_, ok3 := cache.Peek(order[3] + "/s")
-		_, ok4 := cache.Peek(order[4] + "/s")
-		if ok3 && ok4 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the transcripts after the third were not prefetched")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitCached(t, cache, order[3], order[4])
 	v.sim.ResetCounts()
 	get(t, c, v.srv.URL+"/transcripts/"+order[0])
 	get(t, c, v.srv.URL+"/transcripts/"+order[1])
 	if n := contentRequests(v.sim); n != 0 {
 		t.Errorf("warm pages made %d content requests", n)
+	}
+}
+
+// waitCached waits until the sentences of every SID are in cache (the
+// prefetch runs in the background), failing after 30 s.
+func waitCached(t *testing.T, cache *plaincache.Cache, sids ...string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		all := true
+		for _, sid := range sids {
+			if _, ok := cache.Peek(sid + "/s"); !ok {
+				all = false
+			}
+		}
+		if all {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%v were not prefetched", sids)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
