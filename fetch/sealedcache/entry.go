@@ -108,6 +108,41 @@ func decode(data []byte) (header, []byte, error) {
 	return h, body, nil
 }
 
+// headerPeek is how much of a file readHeader reads: an object entry's
+// header is a few hundred bytes.
+const headerPeek = 16 << 10
+
+// readHeader reads and parses the header of the entry at p without its
+// body, with readPrivate's checks.
+func readHeader(p string) (header, error) {
+	f, err := openNoFollow(p)
+	if err != nil {
+		return header{}, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return header{}, err
+	}
+	if !fi.Mode().IsRegular() || checkPrivate(p, fi) != nil {
+		return header{}, errForeign
+	}
+	data, err := io.ReadAll(io.LimitReader(f, headerPeek))
+	if err != nil {
+		return header{}, err
+	}
+	rest, ok := bytes.CutPrefix(data, []byte(magic))
+	i := bytes.IndexByte(rest, '\n')
+	if !ok || i < 0 {
+		return header{}, fmt.Errorf("%w: no header line", errDamaged)
+	}
+	var h header
+	if err := json.Unmarshal(rest[:i], &h); err != nil {
+		return header{}, fmt.Errorf("%w: header does not parse", errDamaged)
+	}
+	return h, nil
+}
+
 // errForeign marks a file at an entry's name that this program did not
 // write: not a regular file, another owner, group/other access, too big.
 var errForeign = errors.New("not a private regular file of this user")

@@ -679,16 +679,20 @@ func (s *Store) ByCredential() ([]Sealed, error) {
 		if f.part == countName {
 			continue
 		}
-		data, err := readPrivate(f.path, s.maxEntry+maxHeader+int64(len(magic)))
-		if err != nil {
-			continue
-		}
-		h, body, err := decode(data)
+		h, err := readHeader(f.path) // not the body: DIR may hold gigabytes
 		if err != nil {
 			continue
 		}
 		g := by[h.Credential]
 		if g == nil {
+			data, err := readPrivate(f.path, s.maxEntry+maxHeader+int64(len(magic)))
+			if err != nil {
+				continue
+			}
+			h, body, err := decode(data)
+			if err != nil {
+				continue
+			}
 			env, err := crypto.ParseEnvelope(h.Key, h.IV, body)
 			if err != nil {
 				continue
