@@ -95,6 +95,7 @@ func TestSealedOpeners(t *testing.T) {
 	}
 	bad := crypto.Envelope{WrappedKey: env.WrappedKey, IV: env.IV, Body: bytes.Clone(env.Body)}
 	bad.Body[0] ^= 1
+	st2.Remove(ti.SID, sealedcache.Sentences) // an entry is never overwritten
 	st2.Put(ti.SID, sealedcache.Sentences, sealedcache.Version{Credential: tr.EncryptionCredentialSID, Updated: tr.DateUpdated}, bad, "")
 	st2.Flush()
 	var doc []byte

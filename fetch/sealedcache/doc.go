@@ -23,13 +23,17 @@
 //
 // Every file is 0600 and self-describing: a magic line, one JSON header line
 // (SID, object, redaction, credential SID, date_updated, wrapped key, IV,
-// body length) and the body. A file is written to a temporary name in its
-// folder, fsynced, then renamed over the entry, so readers (in this process
-// or another sharing DIR) see a complete entry or none, and a crash leaves
-// at most a temporary file that a later eviction pass removes. Anything that
-// does not parse, whose length is wrong, that names another transcript or
-// object, that is not a regular 0600 file of the user, is removed and read
-// as a miss: a damaged or planted file costs a download, never an error.
+// body length, and an HMAC-SHA256 of it all under a secret derived from the
+// private keys) and the body. A file is written to a temporary name in its
+// folder, fsynced, then hard-linked to the entry's name, which fails if the
+// entry exists: the first complete copy wins and is never overwritten (one
+// writer per entry, across processes too; rename where there are no hard
+// links). Readers (in this process or another sharing DIR) see a complete
+// entry or none, and a crash leaves at most a temporary file that a later
+// eviction pass removes. Anything that does not parse, whose length or MAC
+// is wrong, that names another transcript or object, that is not a regular
+// 0600 file of the user, is removed and read as a miss: a damaged or planted
+// file costs a download, never an error.
 // The caller (fetch) also removes an entry whose envelope fails to open.
 //
 // Size is bounded (least recently used out first): a read touches the

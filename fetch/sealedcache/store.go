@@ -431,8 +431,22 @@ func (s *Store) writeFile(p string, pw *pendingWrite, h header, body []byte) (in
 		ok = true
 		return 0, nil
 	}
-	if err := os.Rename(tmp, p); err != nil {
-		return 0, err
+	// Link, not rename: the first complete entry wins and is never
+	// overwritten by another process's copy (one writer per entry); a
+	// stale or damaged entry was removed by the read that missed. Where
+	// the file system has no hard links, rename (last writer wins; each
+	// copy is complete).
+	switch err := os.Link(tmp, p); {
+	case err == nil:
+		os.Remove(tmp)
+	case errors.Is(err, fs.ErrExist):
+		os.Remove(tmp)
+		ok = true
+		return 0, nil
+	default:
+		if err := os.Rename(tmp, p); err != nil {
+			return 0, err
+		}
 	}
 	// The folder is not fsynced: a rename lost in a crash is a miss, and
 	// an entry torn by one fails its length and MAC checks (a miss too).

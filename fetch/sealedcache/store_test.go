@@ -280,6 +280,7 @@ func TestDamagedEntries(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			os.Remove(p) // an entry is never overwritten
 			other.Put(sid(1), Sentences, v1, seal(t, "other keys"), "")
 			other.Close()
 		}},
@@ -522,6 +523,26 @@ func TestSharedDir(t *testing.T) {
 		if !ok || !bytes.Equal(env.Body, envs[i].Body) {
 			t.Errorf("entry %d: ok %v after the storm", i, ok)
 		}
+	}
+}
+
+// TestFirstWriterWins: an entry is written once; another copy of it (a
+// second process that also downloaded the object) does not replace it.
+func TestFirstWriterWins(t *testing.T) {
+	dir := newDir(t)
+	a, _ := open(t, dir, 0)
+	b, _ := open(t, dir, 0)
+	a.Put(sid(1), Sentences, v1, seal(t, "first"), "")
+	a.Flush()
+	b.Put(sid(1), Sentences, v1, seal(t, "second"), "")
+	b.Flush()
+	env, _, ok := b.Get(sid(1), Sentences, v1)
+	if !ok {
+		t.Fatal("miss")
+	}
+	mustOpen(t, env, "first")
+	if m, _ := filepath.Glob(filepath.Join(dir, "v1", "*", ".tmp-*")); len(m) != 0 {
+		t.Errorf("temporary files left: %v", m)
 	}
 }
 
