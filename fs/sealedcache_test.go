@@ -44,6 +44,18 @@ func sealedSim(t *testing.T, seed int64, n int) (*twiliosim.Server, string) {
 	return sim, filepath.Join(t.TempDir(), "sealed")
 }
 
+// sealedFilled is sealedSim with the cache filled by a first mount that
+// read every encrypted transcript (and ended); it returns those transcripts.
+func sealedFilled(t *testing.T, seed int64, n int) (*twiliosim.Server, string, []twiliosim.TranscriptInfo) {
+	t.Helper()
+	sim, dir := sealedSim(t, seed, n)
+	first := sealedEnv(t, sim, dir)
+	tis := first.completed(true)
+	first.walkAndCompare(t, tis)
+	first.client.Close()
+	return sim, dir, tis
+}
+
 // walk reads every completed transcript's folder under the mount with cat
 // (as a user's grep -r would) and compares the bytes with what the
 // simulator sealed.
@@ -130,11 +142,7 @@ func TestSealedCacheRemount(t *testing.T) {
 // TestSealedCacheDamage: a damaged or planted entry costs one download and
 // yields exact bytes, never an error; the entry is then whole again.
 func TestSealedCacheDamage(t *testing.T) {
-	sim, dir := sealedSim(t, 43, 10)
-	first := sealedEnv(t, sim, dir)
-	tis := first.completed(true)
-	first.walkAndCompare(t, tis)
-	first.client.Close()
+	sim, dir, tis := sealedFilled(t, 43, 10)
 
 	entry := func(sid, part string) string {
 		return filepath.Join(dir, "v1", strings.ToLower(sid[len(sid)-2:]), sid+".r."+part)
@@ -245,11 +253,7 @@ func flipAt(t *testing.T, p string, off int) {
 // another credential, or whose date_updated moved, are not served; a
 // transcript deleted upstream loses its entries.
 func TestSealedCacheStaleAndDeleted(t *testing.T) {
-	sim, dir := sealedSim(t, 47, 6)
-	first := sealedEnv(t, sim, dir)
-	tis := first.completed(true)
-	first.walkAndCompare(t, tis)
-	first.client.Close()
+	sim, dir, tis := sealedFilled(t, 47, 6)
 
 	// date_updated moves: the status is set again.
 	moved := tis[0]

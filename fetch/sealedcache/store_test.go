@@ -87,6 +87,16 @@ func mustOpen(t *testing.T, env crypto.Envelope, want string) {
 	}
 }
 
+// mustGet reads sid(1)'s sentences entry and checks it opens to want.
+func mustGet(t *testing.T, s *Store, want string) {
+	t.Helper()
+	env, _, ok := s.Get(sid(1), Sentences, v1)
+	if !ok {
+		t.Fatal("miss")
+	}
+	mustOpen(t, env, want)
+}
+
 func TestRoundTripAndModes(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "a", "cache")
 	s, _ := open(t, dir, 0)
@@ -308,11 +318,7 @@ func TestDamagedEntries(t *testing.T) {
 			// The object is stored again and read back exactly.
 			s.Put(sid(1), Sentences, v1, seal(t, "hello again"), "")
 			s.Flush()
-			env, _, ok := s.Get(sid(1), Sentences, v1)
-			if !ok {
-				t.Fatal("miss after storing again")
-			}
-			mustOpen(t, env, "hello again")
+			mustGet(t, s, "hello again")
 		})
 	}
 }
@@ -536,11 +542,7 @@ func TestFirstWriterWins(t *testing.T) {
 	a.Flush()
 	b.Put(sid(1), Sentences, v1, seal(t, "second"), "")
 	b.Flush()
-	env, _, ok := b.Get(sid(1), Sentences, v1)
-	if !ok {
-		t.Fatal("miss")
-	}
-	mustOpen(t, env, "first")
+	mustGet(t, b, "first")
 	if m, _ := filepath.Glob(filepath.Join(dir, "v1", "*", ".tmp-*")); len(m) != 0 {
 		t.Errorf("temporary files left: %v", m)
 	}
