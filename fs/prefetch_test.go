@@ -204,22 +204,7 @@ func TestPrefetchUnderRandomAccess(t *testing.T) {
 		run(t, filepath.Join(e.svcDir(s.SID), "transcripts"), "ls") // listed: prefetch knows the order
 	}
 	base := runtime.NumGoroutine()
-	var peak atomic.Int64
-	stop := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		for {
-			if n := int64(runtime.NumGoroutine()); n > peak.Load() {
-				peak.Store(n)
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(2 * time.Millisecond):
-			}
-		}
-	}()
+	peaks := samplePeaks(2 * time.Millisecond)
 	var wg sync.WaitGroup
 	var reads atomic.Int64
 	for r := range 64 {
@@ -241,18 +226,17 @@ func TestPrefetchUnderRandomAccess(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	close(stop)
-	<-sampled
+	peak, _ := peaks()
 	atStop := e.sim.Count(twiliosim.EndpointObjectGet)
 	st := e.srv.root.prefetcher.stats()
 	waitIdle(t, e)
 	after := e.sim.Count(twiliosim.EndpointObjectGet) - atStop
 	t.Logf("%d reads, %d downloads, goroutines %d before, peak %d; at stop %+v; %d downloads after the readers stopped",
-		reads.Load(), atStop, base, peak.Load(), st, after)
+		reads.Load(), atStop, base, peak, st, after)
 	// The readers, their FUSE requests, the HTTP connections of both
 	// limits and the prefetch workers: a few per slot, nothing per job.
-	if bound := int64(base + 64*4 + 3*e.opts.Concurrency*4); peak.Load() > bound {
-		t.Errorf("peak %d goroutines, want at most %d: prefetch jobs are piling up", peak.Load(), bound)
+	if bound := int64(base + 64*4 + 3*e.opts.Concurrency*4); peak > bound {
+		t.Errorf("peak %d goroutines, want at most %d: prefetch jobs are piling up", peak, bound)
 	}
 	if max := int64(st.queued + st.workers); after > max {
 		t.Errorf("%d downloads after the readers stopped, want at most the %d jobs queued or running then", after, max)

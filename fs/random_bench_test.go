@@ -45,22 +45,7 @@ func BenchmarkRandomReaders(b *testing.B) {
 	}
 	for b.Loop() {
 		e.sim.ResetCounts()
-		var peakG, peakRSS atomic.Int64
-		stop := make(chan struct{})
-		var sampler sync.WaitGroup
-		sampler.Go(func() {
-			for {
-				peakG.Store(max(peakG.Load(), int64(runtime.NumGoroutine())))
-				if _, rss, err := procMemKB(os.Getpid()); err == nil {
-					peakRSS.Store(max(peakRSS.Load(), rss))
-				}
-				select {
-				case <-stop:
-					return
-				case <-time.After(20 * time.Millisecond):
-				}
-			}
-		})
+		peaks := samplePeaks(20 * time.Millisecond)
 		var reads atomic.Int64
 		var wg sync.WaitGroup
 		end := time.Now().Add(*benchRandomFor)
@@ -87,13 +72,39 @@ func BenchmarkRandomReaders(b *testing.B) {
 				last, lastAt = n, time.Now()
 			}
 		}
-		close(stop)
-		sampler.Wait()
+		peakG, peakRSS := peaks()
 		b.ReportMetric(float64(reads.Load()), "reads")
 		b.ReportMetric(float64(atStop)/float64(reads.Load()), "downloads/read")
-		b.ReportMetric(float64(peakG.Load()), "peak_goroutines")
-		b.ReportMetric(float64(peakRSS.Load())/1024, "peak_RSS_MiB")
+		b.ReportMetric(float64(peakG), "peak_goroutines")
+		b.ReportMetric(float64(peakRSS)/1024, "peak_RSS_MiB")
 		b.ReportMetric(float64(last-atStop), "downloads_after_stop")
 		b.ReportMetric(lastAt.Sub(stopped).Seconds(), "s_fetching_after_stop")
+	}
+}
+
+// samplePeaks samples the number of goroutines and this process's RSS
+// every interval until the returned function is called, which reports
+// their peaks (RSS in KiB).
+func samplePeaks(every time.Duration) func() (goroutines, rssKiB int64) {
+	var g, rss int64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			g = max(g, int64(runtime.NumGoroutine()))
+			if _, r, err := procMemKB(os.Getpid()); err == nil {
+				rss = max(rss, r)
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(every):
+			}
+		}
+	})
+	return func() (int64, int64) {
+		close(done)
+		wg.Wait()
+		return g, rss
 	}
 }
