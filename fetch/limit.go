@@ -59,6 +59,8 @@ type limiter struct {
 	// Read without the lock by Stats.
 	cur        atomic.Int64 // floor(limit)
 	inFlight64 atomic.Int64
+	lossCuts   atomic.Int64 // cuts after a refusal
+	delayCuts  atomic.Int64 // cuts after the round trip rose
 	losses     atomic.Int64
 }
 
@@ -126,19 +128,17 @@ func (l *limiter) acquire(ctx context.Context) (*slot, error) {
 		}
 	}
 	l.mu.Lock()
-	queued := false
 	if l.inFlight >= l.slots() || l.waiting.Len() > 0 {
-		queued = true
-		ch := make(chan struct{})
-		e := l.waiting.PushBack(ch)
+		w := &waiter{ch: make(chan struct{})}
+		e := l.waiting.PushBack(w)
 		l.mu.Unlock()
 		select {
-		case <-ch: // admitted by wake, inFlight already counted
-			l.mu.Lock()
+		case <-w.ch: // admitted by wakeLocked, which filled in w.s
+			return w.s, nil
 		case <-ctx.Done():
 			l.mu.Lock()
 			select {
-			case <-ch: // admitted meanwhile: give the slot back
+			case <-w.ch: // admitted meanwhile: give the slot back
 				l.inFlight--
 				l.wakeLocked()
 			default:
@@ -147,14 +147,27 @@ func (l *limiter) acquire(ctx context.Context) (*slot, error) {
 			l.mu.Unlock()
 			return nil, ctx.Err()
 		}
-	} else {
-		l.inFlight++
 	}
-	s := &slot{l: l, epoch: l.epoch, busy: l.inFlight, start: time.Now()}
-	s.used = queued || 2*l.inFlight >= l.slots()
-	l.inFlight64.Store(int64(l.inFlight))
+	s := l.admitLocked(false)
 	l.mu.Unlock()
 	return s, nil
+}
+
+// waiter is a request queued for a slot.
+type waiter struct {
+	ch chan struct{} // closed once admitted
+	s  *slot
+}
+
+// admitLocked counts one more request in flight and returns its slot. The
+// slot's epoch is the one it was admitted under: a request admitted before
+// a cut belongs to the congestion the cut answered, even if its goroutine
+// runs after it.
+func (l *limiter) admitLocked(queued bool) *slot {
+	l.inFlight++
+	l.inFlight64.Store(int64(l.inFlight))
+	return &slot{l: l, epoch: l.epoch, busy: l.inFlight, start: time.Now(),
+		used: queued || 2*l.inFlight >= l.slots()}
 }
 
 // slots is the whole number of requests the limit admits (at least 1).
@@ -168,8 +181,9 @@ func (l *limiter) wakeLocked() {
 			break
 		}
 		l.waiting.Remove(e)
-		l.inFlight++
-		close(e.Value.(chan struct{}))
+		w := e.Value.(*waiter)
+		w.s = l.admitLocked(true)
+		close(w.ch)
 	}
 	l.inFlight64.Store(int64(l.inFlight))
 }
@@ -194,6 +208,7 @@ func (s *slot) done(o outcome) {
 	case outcomeLoss:
 		if s.epoch == l.epoch {
 			l.lossAt = float64(min(s.busy, int(math.Ceil(l.limit))))
+			l.lossCuts.Add(1)
 			l.cutLocked(lossBeta * l.lossAt)
 		}
 	}
@@ -217,6 +232,7 @@ func (l *limiter) sampleLocked(s *slot, rtt float64, grow bool) {
 			// The gradient, in [0.5, 1): how much of the rise the limit
 			// takes back.
 			g := max(0.5, gradientTolerance*l.longRTT/l.shortRTT)
+			l.delayCuts.Add(1)
 			l.cutLocked(l.limit * g)
 		}
 		return

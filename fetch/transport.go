@@ -70,6 +70,9 @@ type Stats struct {
 	InFlight int64
 	// APILimit and ObjectLimit are the adaptive concurrency limits now.
 	APILimit, ObjectLimit int
+	// LimitCuts counts cuts of the API limit after a 429, DelayCuts after
+	// its round trip rose (the latency gradient).
+	LimitCuts, DelayCuts int64
 }
 
 // Stats returns the current counters.
@@ -86,6 +89,8 @@ func (c *Client) Stats() Stats {
 		InFlight:        c.lim.inFlight64.Load() + c.objLim.inFlight64.Load(),
 		APILimit:        c.lim.Limit(),
 		ObjectLimit:     c.objLim.Limit(),
+		LimitCuts:       c.lim.lossCuts.Load(),
+		DelayCuts:       c.lim.delayCuts.Load(),
 	}
 }
 
@@ -198,7 +203,8 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			t.st.retries.Add(1)
 			t.log.Debug("fetch: throttled, retrying", "kind", t.kind, "method", req.Method, "path", req.URL.Path,
-				"attempt", attempt, "wait", wait)
+				"attempt", attempt, "wait", wait, "limit", t.lim.Limit(), "in_flight", t.lim.inFlight64.Load(),
+				"concurrent_requests", resp.Header.Get("Twilio-Concurrent-Requests"))
 			if err := t.sleep(ctx, wait); err != nil {
 				return nil, err
 			}

@@ -26,8 +26,10 @@ import (
 // What is fetched follows what the walk reads: each kind (sentences.json,
 // sentences.txt, operator result bodies) once the walk has stat'ed, opened
 // or read one; the operator-result locations once it has listed an
-// operator-results/ folder or read a result; sentences.json before the
-// walk has said anything. A `grep -r --include=sentences.json` thus gets
+// operator-results/ folder or read a result; sentences.json and the
+// locations before the walk has said anything. On a jump the transcript
+// reached is fetched too, beside the reader: what it reads next of it
+// (the locations while it reads the sentences). A `grep -r --include=sentences.json` thus gets
 // sentences and locations, a glob over sentences.txt no locations, `jq`
 // over operator results no sentences.
 //
@@ -191,11 +193,19 @@ func (p *prefetcher) touched(l *listing, sid string, kinds kindMask) {
 		if grew {
 			from = w.last + 1
 		}
+		if !seq[o] {
+			// A jump (or the first step): the reader waits for this
+			// transcript itself; fetch what it will read next of it
+			// (its locations while it reads the sentences) beside it.
+			from = w.last
+		}
 		w.ahead = max(w.ahead, to)
 	}
 	kinds = ws.kinds
 	if kinds == 0 {
-		kinds = maskOf(kindSentences) // nothing read yet: the usual first read
+		// Nothing read yet: what `grep -r`, tar and a Python loop read
+		// first (the sentences, then the folder of operator results).
+		kinds = maskOf(kindSentences) | maskOpList
 	}
 	p.mu.Unlock()
 
