@@ -176,6 +176,32 @@ func TestLimiterWaitersInOrder(t *testing.T) {
 	}
 }
 
+// TestLimiterQueuedEpoch: a request admitted from the queue before a cut
+// belongs to the congestion the cut answered, however late its goroutine
+// runs: its refusal does not cut again.
+func TestLimiterQueuedEpoch(t *testing.T) {
+	l := newLimiter("api", 10, 64, nil)
+	ss := fill(t, l, 10)
+	got := make(chan *slot)
+	go func() {
+		s, _ := l.acquire(context.Background())
+		got <- s
+	}()
+	for l.waitingLen() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	ss[0].done(outcomeIgnore) // admits the waiter, before the cut
+	ss[9].done(outcomeLoss)   // the cut: 10 → 7
+	queued := <-got
+	queued.done(outcomeLoss) // the same congestion event
+	if got := l.Limit(); got != 7 {
+		t.Errorf("limit %d, want 7: one cut for one congestion event", got)
+	}
+	for _, s := range ss[1:9] {
+		s.done(outcomeIgnore)
+	}
+}
+
 func (l *limiter) waitingLen() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
