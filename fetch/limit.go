@@ -33,8 +33,10 @@ import (
 //     or at least half the slots were busy): before the first loss by one
 //     per success (doubling per round trip, a slow start); below lossAt by
 //     half the distance to it per round trip (a binary search for the
-//     limit); at or above lossAt slowly, one per round trip, faster the
-//     longer no loss comes (the room grew: another application stopped).
+//     limit, as BIC does); within one slot of lossAt by a quarter of a slot
+//     per round trip (the refused concurrency is probed rarely: each probe
+//     costs the account a refusal); beyond it faster the longer no loss
+//     comes (the room grew: another application stopped).
 //   - Rising latency is a loss without a refusal: a short-term average of
 //     the round trip above gradientTolerance times the long-term one cuts
 //     the limit by the gradient (at most once per round trip), as Netflix's
@@ -65,12 +67,16 @@ type limiter struct {
 }
 
 const (
-	lossBeta          = 0.7 // the multiplicative cut on a loss
+	lossBeta          = 0.8 // the multiplicative cut on a loss
 	gradientTolerance = 2.0 // short/long round trip ratio tolerated
 	shortAlpha        = 0.1
 	longAlpha         = 0.01
 	minSamples        = 20 // round trips seen before latency may cut
 	maxStep           = 16 // the most the limit grows per round trip
+	// probeStep is the growth per round trip just below and at the
+	// refused concurrency: a slot every four round trips, so a stable
+	// account limit is probed (and refused) rarely.
+	probeStep = 0.25
 	// minRTTRise is the least rise of the round trip that counts: on
 	// loopback round trips of microseconds vary by multiples.
 	minRTTRise = 5 * time.Millisecond
@@ -246,12 +252,14 @@ func (l *limiter) sampleLocked(s *slot, rtt float64, grow bool) {
 	switch {
 	case l.lossAt == 0:
 		step = l.limit // slow start: double per round trip
+	case l.limit < l.lossAt-1:
+		step = max((l.lossAt-l.limit)/2, 1) // binary search
 	case l.limit < l.lossAt:
-		step = (l.lossAt - l.limit) / 2
+		step = probeStep // one slot short of the refusal: hold, probe slowly
 	default:
-		step = l.limit - l.lossAt
+		step = max(l.limit-l.lossAt, probeStep) // beyond it: speed up
 	}
-	step = min(max(step, 1), maxStep)
+	step = min(step, maxStep)
 	l.setLocked(l.limit + step/l.limit)
 }
 

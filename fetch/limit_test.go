@@ -70,26 +70,26 @@ func TestLimiterMoves(t *testing.T) {
 			t.Errorf("limit %d after holds, want 8", got)
 		}
 	})
-	t.Run("a loss cuts to 0.7 of the refused concurrency, once per round trip", func(t *testing.T) {
+	t.Run("a loss cuts to 0.8 of the refused concurrency, once per round trip", func(t *testing.T) {
 		l := newLimiter("api", 20, 64, nil)
 		ss := fill(t, l, 20)
 		ss[19].done(outcomeLoss) // the 20th in flight was refused
-		if got := l.Limit(); got != 14 {
-			t.Fatalf("limit %d after a loss at 20, want 14", got)
+		if got := l.Limit(); got != 16 {
+			t.Fatalf("limit %d after a loss at 20, want 16", got)
 		}
 		for _, s := range ss[10:19] { // the same congestion event
 			s.done(outcomeLoss)
 		}
-		if got := l.Limit(); got != 14 {
-			t.Errorf("limit %d after more losses of the same round trip, want 14", got)
+		if got := l.Limit(); got != 16 {
+			t.Errorf("limit %d after more losses of the same round trip, want 16", got)
 		}
 		for _, s := range ss[:10] {
 			s.done(outcomeSuccess)
 		}
 		s := fill(t, l, 1)[0] // admitted after the cut: a new event
 		s.done(outcomeLoss)
-		if got := l.Limit(); got >= 14 {
-			t.Errorf("limit %d after a loss of the next round trip, want below 14", got)
+		if got := l.Limit(); got >= 16 {
+			t.Errorf("limit %d after a loss of the next round trip, want below 16", got)
 		}
 	})
 	t.Run("the floor is 1", func(t *testing.T) {
@@ -109,8 +109,8 @@ func TestLimiterMoves(t *testing.T) {
 		for _, s := range ss[:29] {
 			s.done(outcomeSuccess)
 		}
-		if got := l.Limit(); got != 21 {
-			t.Fatalf("limit %d after a loss at 30, want 21", got)
+		if got := l.Limit(); got != 24 {
+			t.Fatalf("limit %d after a loss at 30, want 24", got)
 		}
 		var seen []int
 		for range 6 {
@@ -119,8 +119,9 @@ func TestLimiterMoves(t *testing.T) {
 			}
 			seen = append(seen, l.Limit())
 		}
-		// Half the distance to 30 per round trip, then one per round trip.
-		if seen[0] < 23 || seen[0] > 27 || seen[2] < 26 || seen[5] < 29 || seen[5] > 34 {
+		// Half the distance to 30 per round trip, then a quarter of a
+		// slot per round trip one short of it.
+		if seen[0] < 26 || seen[0] > 28 || seen[2] < 28 || seen[5] < 29 || seen[5] > 30 {
 			t.Errorf("limits per round trip %v: want a binary search to ~30, then slow probing", seen)
 		}
 	})
@@ -191,11 +192,11 @@ func TestLimiterQueuedEpoch(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	ss[0].done(outcomeIgnore) // admits the waiter, before the cut
-	ss[9].done(outcomeLoss)   // the cut: 10 → 7
+	ss[9].done(outcomeLoss)   // the cut: 10 → 8
 	queued := <-got
 	queued.done(outcomeLoss) // the same congestion event
-	if got := l.Limit(); got != 7 {
-		t.Errorf("limit %d, want 7: one cut for one congestion event", got)
+	if got := l.Limit(); got != 8 {
+		t.Errorf("limit %d, want 8: one cut for one congestion event", got)
 	}
 	for _, s := range ss[1:9] {
 		s.done(outcomeIgnore)
