@@ -3,7 +3,6 @@ package fetch
 import (
 	"container/list"
 	"context"
-	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,11 +21,11 @@ import (
 //   - It starts at the configured initial value (today's fixed default)
 //     and never leaves [1, ceiling].
 //   - A loss (429, and for the object store also 503 SlowDown) cuts it
-//     multiplicatively to lossBeta of the concurrency that was refused, and
-//     remembers that concurrency (lossAt). Twilio refuses requests beyond a
+//     multiplicatively to lossBeta of the limit that was refused, and
+//     remembers that limit (lossAt). Twilio refuses requests beyond a
 //     per-account concurrency that the customer does not know and that
-//     other applications share, so the refused concurrency is the best
-//     estimate of the room there is. Losses of requests admitted before the
+//     other applications share, so the refused limit is the best estimate
+//     of the room there is. Losses of requests admitted before the
 //     last cut are the same congestion event and do not cut again (one cut
 //     per round trip, as TCP NewReno).
 //   - Successes grow it, only while it is used (requests waited for a slot
@@ -118,7 +117,6 @@ type slot struct {
 	l       *limiter
 	epoch   uint64
 	used    bool // the limit was in use when the request was admitted or ended
-	busy    int  // requests in flight when it was admitted, itself included
 	start   time.Time
 	settled atomic.Bool
 }
@@ -172,7 +170,7 @@ type waiter struct {
 func (l *limiter) admitLocked(queued bool) *slot {
 	l.inFlight++
 	l.inFlight64.Store(int64(l.inFlight))
-	return &slot{l: l, epoch: l.epoch, busy: l.inFlight, start: time.Now(),
+	return &slot{l: l, epoch: l.epoch, start: time.Now(),
 		used: queued || 2*l.inFlight >= l.slots()}
 }
 
@@ -213,7 +211,10 @@ func (s *slot) done(o outcome) {
 		l.sampleLocked(s, rtt, o == outcomeSuccess)
 	case outcomeLoss:
 		if s.epoch == l.epoch {
-			l.lossAt = float64(min(s.busy, int(math.Ceil(l.limit))))
+			// The limit the refusal answered, as TCP's W_max: which of the
+			// requests in flight the server counted last is unknown
+			// (they overtake each other on the way).
+			l.lossAt = l.limit
 			l.lossCuts.Add(1)
 			l.cutLocked(lossBeta * l.lossAt)
 		}
