@@ -16,6 +16,7 @@ import (
 	"os"
 	"runtime"
 	"syscall"
+	"strings"
 
 	"github.com/youmark/pkcs8"
 )
@@ -316,13 +317,21 @@ func LoadPrivateKeyFile(path string, opts LoadOptions) (*rsa.PrivateKey, error) 
 		return nil, pathErr(err)
 	}
 	defer f.Close()
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 && !opts.AllowInsecurePerms && runtime.GOOS != "windows" {
-		return nil, pathErr(fmt.Errorf("%w (mode %#o); fix with: chmod 600 %s", ErrInsecurePermissions, perm, path))
-	}
+	perm := fi.Mode().Perm()
+	insecure := perm&0o077 != 0 && !opts.AllowInsecurePerms && runtime.GOOS != "windows"
 	data, err := readAllLimited(f, fi.Size())
 	defer clear(data)
 	if err != nil {
 		return nil, pathErr(err)
+	}
+	if insecure {
+		// A public key is readable by everyone by design (keygen writes
+		// public_key.pem 0644): say that it is the wrong file before
+		// asking for a chmod that would not help.
+		if holdsOnlyPublicKey(data) {
+			return nil, pathErr(fmt.Errorf("%w (a public key PEM)", ErrPublicKeyGiven))
+		}
+		return nil, pathErr(fmt.Errorf("%w (mode %#o); fix with: chmod 600 %s", ErrInsecurePermissions, perm, path))
 	}
 	key, err := ParsePrivateKeyPEM(data, opts.Passphrase)
 	if err != nil {
@@ -361,6 +370,28 @@ func OpenRegularFile(path string) (*os.File, fs.FileInfo, error) {
 		return nil, nil, err
 	}
 	return f, fi, nil
+}
+
+// holdsOnlyPublicKey reports whether data is PEM with a public key or
+// certificate block and no private key block. Decoded blocks are zeroed.
+func holdsOnlyPublicKey(data []byte) bool {
+	public := false
+	for rest := data; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			return public
+		}
+		clear(block.Bytes)
+		switch block.Type {
+		case "PUBLIC KEY", "RSA PUBLIC KEY", "CERTIFICATE":
+			public = true
+		default:
+			if strings.Contains(block.Type, "PRIVATE KEY") {
+				return false
+			}
+		}
+	}
 }
 
 // readAllLimited reads f into one buffer sized from its stat, so that no

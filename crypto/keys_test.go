@@ -352,6 +352,10 @@ func TestLoadPrivateKeyFileErrors(t *testing.T) {
 	if _, err := LoadPrivateKeyFile(writeKey(t, dir, "pub.pem", pub, 0o600), LoadOptions{}); !errors.Is(err, ErrPublicKeyGiven) {
 		t.Fatalf("public key: %v", err)
 	}
+	// keygen writes public_key.pem 0644: what it is comes before its mode.
+	if _, err := LoadPrivateKeyFile(writeKey(t, dir, "pub644.pem", pub, 0o644), LoadOptions{}); !errors.Is(err, ErrPublicKeyGiven) || strings.Contains(err.Error(), "chmod") {
+		t.Fatalf("public key 0644: %v", err)
+	}
 	_, err = LoadPrivateKeyFile(encPath, LoadOptions{Passphrase: func() ([]byte, error) { return []byte("nope"), nil }})
 	if !errors.Is(err, ErrWrongPassphrase) || !strings.Contains(err.Error(), encPath) {
 		t.Fatalf("wrong passphrase: %v", err)

@@ -137,6 +137,12 @@ type Config struct {
 	// Logger receives debug lines per HTTP attempt and warnings when retries
 	// are exhausted; nil discards.
 	Logger *slog.Logger
+	// ObserveAttempt, when set, is told the duration of every HTTP attempt
+	// (from holding a concurrency slot to the whole body read, or the
+	// failure), with its kind: AttemptAPI or AttemptObject. The CLI feeds
+	// its latency histograms from it. It must be quick and safe for
+	// concurrent use.
+	ObserveAttempt func(kind string, d time.Duration)
 
 	// SealedCache, when set, keeps the sealed objects of encrypted
 	// transcripts on disk across runs (OpenSentences, OperatorResultLocations,
@@ -296,7 +302,7 @@ func New(cfg Config) (*Client, error) {
 		p := *pol
 		p.maxBody = maxBody
 		return &transport{base: c.base, kind: kind, pol: &p, lim: lim, st: c.stats,
-			log: c.log, redact: c.Redact, sleep: sleep}
+			log: c.log, redact: c.Redact, sleep: sleep, observe: cfg.ObserveAttempt}
 	}
 	c.apiRT = mk(kindAPI, c.lim, cfg.MaxAPIBodyBytes)
 	c.objRT = mk(kindObject, c.objLim, cfg.MaxBodyBytes)

@@ -18,9 +18,16 @@ import (
 	"time"
 )
 
+// The kinds of HTTP attempt Config.ObserveAttempt is told about.
 const (
-	kindAPI    = "api"
-	kindObject = "object"
+	// AttemptAPI is a request to the Twilio REST API.
+	AttemptAPI = "api"
+	// AttemptObject is a download from the object store (a presigned
+	// location).
+	AttemptObject = "object"
+
+	kindAPI    = AttemptAPI
+	kindObject = AttemptObject
 )
 
 // policy is the retry and size policy shared by both transports.
@@ -55,7 +62,8 @@ type Stats struct {
 	ObjectDownloads int64
 	// Retries counts attempts that were repeated (API and objects).
 	Retries int64
-	// Errors counts Client method calls that returned an error.
+	// Errors counts Client method calls that failed: not those answered
+	// 404 (not found) nor those cancelled by their caller.
 	Errors int64
 	// BytesDownloaded counts object store body bytes received.
 	BytesDownloaded int64
@@ -66,8 +74,9 @@ type Stats struct {
 	// Throttled counts attempts answered 429 (Twilio's 20429, the object
 	// store's SlowDown), API and objects.
 	Throttled int64
-	// InFlight is the number of HTTP requests holding a concurrency slot now.
-	InFlight int64
+	// InFlight is the number of HTTP requests holding a concurrency slot
+	// now: APIInFlight to the API plus ObjectsInFlight to the object store.
+	InFlight, APIInFlight, ObjectsInFlight int64
 	// APILimit and ObjectLimit are the adaptive concurrency limits now.
 	APILimit, ObjectLimit int
 	// LimitCuts counts cuts of the API limit after a 429, DelayCuts after
@@ -77,7 +86,7 @@ type Stats struct {
 
 // Stats returns the current counters.
 func (c *Client) Stats() Stats {
-	return Stats{
+	st := Stats{
 		APIRequests:     c.stats.apiRequests.Load(),
 		ObjectDownloads: c.stats.objectRequests.Load(),
 		Retries:         c.stats.retries.Load(),
@@ -86,12 +95,15 @@ func (c *Client) Stats() Stats {
 		APIBytes:        c.stats.apiBytes.Load(),
 		RetryWait:       time.Duration(c.stats.retryWait.Load()),
 		Throttled:       c.stats.throttled.Load(),
-		InFlight:        c.lim.inFlight64.Load() + c.objLim.inFlight64.Load(),
+		APIInFlight:     c.lim.inFlight64.Load(),
+		ObjectsInFlight: c.objLim.inFlight64.Load(),
 		APILimit:        c.lim.Limit(),
 		ObjectLimit:     c.objLim.Limit(),
 		LimitCuts:       c.lim.lossCuts.Load(),
 		DelayCuts:       c.lim.delayCuts.Load(),
 	}
+	st.InFlight = st.APIInFlight + st.ObjectsInFlight
+	return st
 }
 
 // callInfo travels in a request's context and records what the transport
@@ -123,6 +135,8 @@ type transport struct {
 	log    *slog.Logger
 	redact func(string) string
 	sleep  func(ctx context.Context, d time.Duration) error
+	// observe, when set, is told each attempt's duration (Config.ObserveAttempt).
+	observe func(kind string, d time.Duration)
 }
 
 // bufferedBody is a fully read response body.
@@ -266,6 +280,10 @@ func (t *transport) attempt(ctx context.Context, req *http.Request, getBody func
 	}
 	o := outcomeIgnore
 	defer func() { sl.done(o) }()
+	if t.observe != nil {
+		began := time.Now()
+		defer func() { t.observe(t.kind, time.Since(began)) }()
+	}
 	if t.kind == kindAPI {
 		t.st.apiRequests.Add(1)
 	} else {

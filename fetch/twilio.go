@@ -160,7 +160,12 @@ func isTransportError(err error) bool {
 // newError builds a redacted *Error and counts it. kindMsg replaces the
 // kind's own text when set.
 func (c *Client) newError(op, sid string, status, attempts int, kind error, kindMsg string, cause error) error {
-	c.stats.errors.Add(1)
+	// A 404 answers a lookup of a name that does not exist, and a request
+	// its caller gave up on (an interrupted read) did not fail: neither
+	// is counted as an error.
+	if kind != ErrNotFound && !errors.Is(cause, context.Canceled) {
+		c.stats.errors.Add(1)
+	}
 	cause = stripURLError(cause)
 	var parts []string
 	if kindMsg == "" && kind != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/intelligencefs/intelligencefs/crypto"
+	"github.com/intelligencefs/intelligencefs/fs/sentencetext"
 )
 
 // Cache keys: one per content file, shared by every path showing it.
@@ -182,9 +183,18 @@ func contentKey(sid string, kind contentKind, n int) string {
 // DESIGN.md §5 on failure, and handles a deletion upstream.
 func (r *Root) loadContent(ctx context.Context, ts *tstate, kind contentKind, n int) (*plainBuffer, error) {
 	key := contentKey(ts.sid, kind, n)
+	if err := r.denied.check(ts.sid); err != nil {
+		if b, ok := r.cache.Get(key); ok { // cached before: still served
+			return b, nil
+		}
+		return nil, err
+	}
 	buf, err := r.load(ctx, key, func(ctx context.Context) (*plainBuffer, error) {
 		t := ts.transcript()
 		b, err := r.fetchContent(ctx, ts, t, kind, n)
+		if errors.Is(err, crypto.ErrUnwrap) && !errors.As(err, new(loggedError)) {
+			r.denied.add(ts.sid)
+		}
 		switch {
 		case err == nil:
 			ts.setSize(key, int64(bufLen(b)))
@@ -233,7 +243,7 @@ func (r *Root) fetchContent(ctx context.Context, ts *tstate, t Transcript, kind 
 		if src != nil {
 			doc = src.Bytes()
 		}
-		txt, err := r.deriveTxt(doc) // straight into the arena
+		txt, err := r.deriveTxt(doc, sentencetext.LabelsFromChannel(t.Channel())) // straight into the arena
 		if src != nil {
 			src.Release()
 		}
@@ -445,14 +455,19 @@ func (r *Root) openSealed(t Transcript, get func(opener) error) (*plainBuffer, e
 func (r *Root) decrypt(t Transcript, env crypto.Envelope) (*plainBuffer, error) {
 	n := env.PlaintextLen()
 	if n < 0 {
+		r.decryptFailures.Add(1)
 		return nil, fmt.Errorf("envelope body shorter than the GCM tag: %w", crypto.ErrMalformed)
 	}
 	if r.dec == nil {
+		r.decryptFailures.Add(1)
 		return nil, fmt.Errorf("no private keys loaded: %w", crypto.ErrUnwrap)
 	}
 	if n == 0 {
 		out, err := r.dec.Open(t.EncryptionCredentialSID, env, nil)
 		clear(out)
+		if err != nil {
+			r.decryptFailures.Add(1)
+		}
 		return nil, err
 	}
 	buf, err := r.cache.Alloc(n)
@@ -462,6 +477,7 @@ func (r *Root) decrypt(t Transcript, env crypto.Envelope) (*plainBuffer, error) 
 	dst := buf.Bytes()
 	out, err := r.dec.Open(t.EncryptionCredentialSID, env, dst[:0])
 	if err != nil {
+		r.decryptFailures.Add(1)
 		buf.Release()
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"context"
 	"io"
 	"log"
 	"log/slog"
@@ -38,7 +39,15 @@ func (d debugScrubber) Write(p []byte) (int, error) {
 }
 
 // newDebugFUSELogger returns the logger go-fuse's Debug output goes to: the
-// mount's slog handler at debug level, with payload previews removed.
+// mount's slog handler at debug level, with payload previews removed. The
+// lines are written whatever the handler's level: --debug-fuse asks for
+// them by itself, without --log-level debug.
 func newDebugFUSELogger(h slog.Handler) *log.Logger {
-	return log.New(io.Writer(debugScrubber{to: slog.NewLogLogger(h, slog.LevelDebug)}), "", 0)
+	return log.New(io.Writer(debugScrubber{to: slog.NewLogLogger(alwaysEnabled{h}, slog.LevelDebug)}), "", 0)
 }
+
+// alwaysEnabled passes every record to its handler, whatever its level.
+type alwaysEnabled struct{ slog.Handler }
+
+// Enabled is always true.
+func (alwaysEnabled) Enabled(context.Context, slog.Level) bool { return true }

@@ -41,7 +41,8 @@ func TestDebugFUSEScrubbed(t *testing.T) {
 	e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 31, TranscriptsPerService: 3, Markers: []string{marker}}}, fetch.Config{}, nil)
 	logs := &logBuffer{}
 	opts := e.opts
-	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	// At info: DebugFUSE logs requests by itself, without debug level.
+	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	opts.DebugFUSE = true
 	opts.Cache = nil
 	root, err := NewRoot(opts)

@@ -46,6 +46,11 @@ type handlelessDirs struct {
 	// ignore are capabilities treated as not offered (tests).
 	ignore uint64
 
+	// statfs, when set, answers STATFS for every node of the mount (the
+	// node bridge would ask only the node the path ends at, and leave the
+	// figures zero for any node that does not implement it).
+	statfs func(out *fuse.StatfsOut)
+
 	mu       sync.Mutex
 	srv      *fuse.Server
 	handless bool // the kernel supports OPENDIR-less folders
@@ -82,9 +87,19 @@ func newHandlelessDirs(inner fuse.RawFileSystem, cacheTime time.Duration, onInit
 	}
 }
 
+// StatFs answers from statfs when set, whatever node the path ends at.
+func (h *handlelessDirs) StatFs(cancel <-chan struct{}, in *fuse.InHeader, out *fuse.StatfsOut) fuse.Status {
+	if h.statfs == nil {
+		return h.RawFileSystem.StatFs(cancel, in, out)
+	}
+	h.statfs(out)
+	return fuse.OK
+}
+
 // Init keeps the server for cache notifications and reads what the kernel
 // supports. A kernel without FUSE_NO_OPENDIR_SUPPORT (before 5.1) would
 // pass ENOSYS on to the caller: folders are then opened as usual.
+
 func (h *handlelessDirs) Init(srv *fuse.Server) {
 	flags := srv.KernelSettings().Flags64() &^ h.ignore
 	h.mu.Lock()

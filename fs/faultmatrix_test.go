@@ -61,6 +61,10 @@ type faultCase struct {
 	errno syscall.Errno // 0: the fault is absorbed (retries) and the read succeeds
 	cause string        // in the one warn/error line, with the transcript SID
 	cred  bool          // that line also names the credential SID
+	// remembered: the failure is remembered for the transcript (deniedTTL),
+	// so after the first file the others fail alike at once: no download,
+	// no further line.
+	remembered bool
 }
 
 // rule hits every request about the case's transcript.
@@ -143,10 +147,13 @@ func TestFaultMatrix(t *testing.T) {
 		// results whose locations are known still read.
 		{name: "wrong-credentials", files: []string{fSentences, fTxt}, errno: syscall.EACCES, cause: "credentials rejected",
 			set: simFaults(func(fe *faultEnv) twiliosim.Faults { return twiliosim.Faults{WrongCredentials: true} })},
-		{name: "no-matching-key", errno: syscall.EACCES, cause: "no matching private key", cred: true,
+		{name: "no-matching-key", errno: syscall.EACCES, cause: "no matching private key", cred: true, remembered: true,
 			set: func(t *testing.T, fe *faultEnv) func() {
 				fe.keys.set(crypto.NewKeyring())
-				return func() { fe.keys.set(fe.ring) }
+				return func() {
+					fe.keys.set(fe.ring)
+					fe.srv.root.Forget() // what SIGHUP does once the key is fixed
+				}
 			}},
 		{name: "simulator-killed-and-restarted", errno: syscall.EIO, cause: "upstream unavailable", set: killSim},
 	}
@@ -161,7 +168,22 @@ func TestFaultMatrix(t *testing.T) {
 				files = allContent
 			}
 			clear := tc.set(t, fe)
-			for _, f := range files {
+			for i, f := range files {
+				if tc.remembered && i > 0 {
+					fe.sim.ResetCounts()
+					before := len(fe.logs.String())
+					_, err := os.ReadFile(filepath.Join(fe.tDir(fe.ti.ServiceSID, fe.ti.SID), f))
+					if !errors.Is(err, tc.errno) {
+						t.Errorf("%s (remembered): %v, want %v", f, err, tc.errno)
+					}
+					if n := fe.sim.Count(twiliosim.EndpointObjectGet); n != 0 {
+						t.Errorf("%s (remembered): %d downloads, want 0", f, n)
+					}
+					if l := problemLines(fe.logs.String()[before:], ""); len(l) != 0 {
+						t.Errorf("%s (remembered): logged again: %q", f, l)
+					}
+					continue
+				}
 				readUnderFault(t, fe, tc, f)
 			}
 			clear()

@@ -261,8 +261,13 @@ func (e *env) expected(t testing.TB, ti twiliosim.TranscriptInfo) map[string][]b
 		results = e.sim.OperatorResultResources(ti.SID, ti.Redaction)
 	}
 	want["sentences.json"] = doc
-	if txt, err := sentencetext.Render(bytes.Clone(doc)); err == nil {
-		want["sentences.txt"] = txt
+	var resource struct{ Channel json.RawMessage }
+	if err := json.Unmarshal(want["transcript.json"], &resource); err != nil {
+		t.Fatal(err)
+	}
+	if ss, err := sentencetext.Parse(bytes.Clone(doc)); err == nil {
+		sentencetext.LabelsFromChannel(resource.Channel).Apply(ss)
+		want["sentences.txt"] = sentencetext.Append(nil, ss)
 	}
 	for i, r := range results {
 		want[fmt.Sprintf("operator-results/%d.json", i+1)] = r

@@ -55,6 +55,9 @@ func Mount(mountpoint string, opts Options) (*Server, error) {
 func serve(mountpoint string, root gofs.InodeEmbedder, o *gofs.Options, dirCacheTime time.Duration, onInit func(uint64), ignore uint64) (*fuse.Server, *handlelessDirs, error) {
 	raw := newHandlelessDirs(gofs.NewNodeFS(root, o), dirCacheTime, onInit)
 	raw.ignore = ignore
+	if sf, ok := root.(interface{ statfs(*fuse.StatfsOut) }); ok {
+		raw.statfs = sf.statfs
+	}
 	srv, err := fuse.NewServer(raw, mountpoint, &o.MountOptions)
 	if err != nil {
 		return nil, nil, err
@@ -85,7 +88,7 @@ func (r *Root) fuseOptions() *gofs.Options {
 		FsName: fsName,
 		Name:   "intelligencefs",
 		// ro: writes fail with EROFS at the VFS. default_permissions: the
-		// kernel enforces the 0400/0500 modes (needed once allow_other
+		// kernel enforces the 0600/0700 modes (needed once allow_other
 		// lets other users in).
 		Options:              []string{"ro", "default_permissions"},
 		AllowOther:           o.AllowOther,

@@ -211,7 +211,46 @@ func (d *serviceDir) OnAdd(ctx context.Context) {
 	}}, gofs.StableAttr{Mode: syscall.S_IFREG}), false)
 	l := d.r.listing(TranscriptQuery{ServiceSID: sid}, "")
 	d.AddChild("transcripts", d.NewPersistentInode(ctx, &transcriptsDir{r: d.r, l: l}, gofs.StableAttr{Mode: syscall.S_IFDIR}), false)
+	d.AddChild("transcripts.jsonl", d.NewPersistentInode(ctx, &indexFile{r: d.r, l: l}, gofs.StableAttr{Mode: syscall.S_IFREG}), false)
 	d.AddChild("by-date", d.NewPersistentInode(ctx, &dateDir{r: d.r, service: sid}, gofs.StableAttr{Mode: syscall.S_IFDIR}), false)
+}
+
+// listedInService are the entries a listing of services/<GA> shows.
+// by-date/ is left out on purpose: it holds the same transcripts again, so
+// a recursive walk (grep -r, find, du, tar, rg) from the root or services/
+// would meet every transcript twice and cost a second round of requests.
+// It resolves on lookup, like transcripts/<GT>: `ls by-date/2026/02/` and
+// `grep -r by-date/2026/02/09` work by path.
+var listedInService = []fuse.DirEntry{
+	{Name: "service.json", Mode: syscall.S_IFREG},
+	{Name: "transcripts", Mode: syscall.S_IFDIR},
+	{Name: "transcripts.jsonl", Mode: syscall.S_IFREG},
+}
+
+var _ = (gofs.NodeReaddirer)((*serviceDir)(nil))
+
+var _ = (gofs.NodeLookuper)((*serviceDir)(nil))
+
+// Lookup resolves the fixed children without any request: transcripts.jsonl
+// reports its size once a GETATTR measured it (zero attribute timeout until
+// then), as content files do.
+func (d *serviceDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	ch := d.GetChild(name)
+	if ch == nil {
+		return nil, syscall.ENOENT
+	}
+	if a, ok := ch.Operations().(attrer); ok {
+		setEntryTimeouts(out, d.r.opts.DirCacheTime, a.attr(&out.Attr))
+	} else {
+		d.r.dirAttr(&out.Attr, time.Time{})
+		setEntryTimeouts(out, d.r.opts.DirCacheTime, d.r.opts.DirCacheTime)
+	}
+	return ch, 0
+}
+
+// Readdir lists the service's folder without by-date/ (listedInService).
+func (d *serviceDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	return gofs.NewListDirStream(listedInService), 0
 }
 
 var _ = (gofs.NodeGetattrer)((*serviceDir)(nil))

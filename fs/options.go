@@ -59,9 +59,11 @@ type Options struct {
 
 	// UID and GID own every node. Zero means the mounting user's.
 	UID, GID uint32
-	// Umask, when non-nil, widens modes to 0444 (files) and 0555 (dirs)
+	// Umask, when non-nil, sets modes to 0666 (files) and 0777 (dirs)
 	// minus these bits, to share the mount with a group (with AllowOther).
-	// Nil keeps them private: files 0400, dirs 0500.
+	// Nil keeps them private: files 0600, dirs 0700. The write bits are
+	// reported so that copies (cp -r) are owner-writable and can be
+	// deleted; the mount itself is read-only (EROFS).
 	Umask *uint32
 	// AllowOther lets users other than the mounting one in (FUSE
 	// allow_other; needs user_allow_other in /etc/fuse.conf when not root).

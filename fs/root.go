@@ -54,6 +54,23 @@ type Root struct {
 	flights    flightGroup
 	notifier   *notifier
 	prefetcher *prefetcher
+
+	denied          deniedSet    // transcripts no key opened, for a short while
+	decryptFailures atomic.Int64 // envelopes that did not open (Stats)
+}
+
+// Stats are the mount's own counters (the fetch client and the cache keep
+// theirs).
+type Stats struct {
+	// DecryptFailures counts envelopes that did not open: no key unwrapped
+	// the content key (EACCES), or the content failed authentication or
+	// was malformed (EIO).
+	DecryptFailures int64
+}
+
+// Stats returns the mount's counters.
+func (r *Root) Stats() Stats {
+	return Stats{DecryptFailures: r.decryptFailures.Load()}
 }
 
 var _ = (gofs.NodeOnAdder)((*Root)(nil))
@@ -74,8 +91,8 @@ func NewRoot(opts Options) (*Root, error) {
 		cache:    opts.Cache,
 		uid:      opts.UID,
 		gid:      opts.GID,
-		fileMode: 0400,
-		dirMode:  0500,
+		fileMode: 0600,
+		dirMode:  0700,
 		started:  time.Now(),
 		svcExtra: map[string]Service{},
 		listings: map[string]*listing{},
@@ -90,8 +107,8 @@ func NewRoot(opts Options) (*Root, error) {
 		r.gid = uint32(os.Getgid())
 	}
 	if opts.Umask != nil {
-		r.fileMode = 0444 &^ *opts.Umask
-		r.dirMode = 0555 &^ *opts.Umask
+		r.fileMode = 0666 &^ *opts.Umask
+		r.dirMode = 0777 &^ *opts.Umask
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.notifier = newNotifier()
@@ -166,6 +183,9 @@ func (r *Root) fileAttr(a *fuse.Attr, size int64, mtime time.Time) {
 	a.Mode = syscall.S_IFREG | r.fileMode
 	a.Nlink = 1
 	a.Size = uint64(size)
+	// du and ls -s count 512-byte blocks; report the ones the size needs
+	// (a size not known yet reports none).
+	a.Blocks = (uint64(size) + 511) / 512
 	r.common(a, mtime)
 }
 
@@ -182,8 +202,30 @@ func (r *Root) common(a *fuse.Attr, mtime time.Time) {
 	if mtime.IsZero() {
 		mtime = r.started
 	}
-	a.SetTimes(nil, &mtime, &mtime)
+	// atime = mtime: nothing here is ever accessed in a sense worth
+	// recording, and 1970 confuses tools that sort or prune by atime.
+	a.SetTimes(&mtime, &mtime, &mtime)
 	a.Blksize = 4096
+}
+
+// statfsBlock is the block size statfs reports.
+const statfsBlock = 4096
+
+// statfs reports the filesystem's figures for df and stat -f: its size is
+// the plaintext cache budget (what the mount can hold in memory), used is
+// what the cache holds now, and names are up to 255 bytes. There is no
+// inode table to report, so the file counts stay zero (like most network
+// filesystems).
+func (r *Root) statfs(out *fuse.StatfsOut) {
+	st := r.cache.Stats()
+	budget := uint64(r.opts.CacheSize) / statfsBlock
+	used := min(uint64(max(st.Bytes, 0))/statfsBlock, budget)
+	out.Bsize = statfsBlock
+	out.Frsize = statfsBlock
+	out.Blocks = budget
+	out.Bfree = budget - used
+	out.Bavail = budget - used
+	out.NameLen = 255
 }
 
 // setEntryTimeouts sets both timeouts of an entry explicitly. go-fuse

@@ -24,7 +24,7 @@ func TestDeriveTxtInArena(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	buf, err := r.deriveTxt(doc)
+	buf, err := r.deriveTxt(doc, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,10 +35,10 @@ func TestDeriveTxtInArena(t *testing.T) {
 		t.Errorf("the text view is not in the cache's arena: %+v", st)
 	}
 	buf.Release()
-	if _, err := r.deriveTxt([]byte(`{"sentences":5}`)); errnoOf(err) != 2 /* ENOENT */ || !strings.Contains(err.Error(), "not derivable") {
+	if _, err := r.deriveTxt([]byte(`{"sentences":5}`), nil); errnoOf(err) != 2 /* ENOENT */ || !strings.Contains(err.Error(), "not derivable") {
 		t.Errorf("bad document: %v", err)
 	}
-	if _, err := r.deriveTxt([]byte(`{"sentences":[{"transcript":"SECRETTEXT"}x`)); err == nil || strings.Contains(err.Error(), "SECRETTEXT") || strings.Contains(err.Error(), "'x'") {
+	if _, err := r.deriveTxt([]byte(`{"sentences":[{"transcript":"SECRETTEXT"}x`), nil); err == nil || strings.Contains(err.Error(), "SECRETTEXT") || strings.Contains(err.Error(), "'x'") {
 		t.Errorf("syntax error quotes the document: %v", err)
 	}
 }

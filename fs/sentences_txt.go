@@ -9,12 +9,13 @@ import (
 // deriveTxt renders sentences.txt from the sentences document doc straight
 // into an off-heap buffer of the exact size (nil for empty output), with the
 // one renderer the search command and the viewer share (package
-// sentencetext). Parse failures wrap errNoTxt.
-func (r *Root) deriveTxt(doc []byte) (*plainBuffer, error) {
+// sentencetext), speakers named by labels. Parse failures wrap errNoTxt.
+func (r *Root) deriveTxt(doc []byte, labels sentencetext.Labels) (*plainBuffer, error) {
 	lines, err := sentencetext.Parse(doc)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errNoTxt, err)
 	}
+	labels.Apply(lines)
 	n := sentencetext.Len(lines)
 	if n == 0 {
 		return nil, nil

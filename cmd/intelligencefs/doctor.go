@@ -144,7 +144,11 @@ func (a *app) runDoctor(ctx context.Context, r *doctorReport, conn *connFlags) {
 		r.info("services: not checked (no working credentials)")
 		return
 	}
-	doctorServices(ctx, r, client, ring, keys)
+	given := 0
+	if conn.keys != nil {
+		given = len(conn.keys.privateKeys)
+	}
+	doctorServices(ctx, r, client, ring, keys, given)
 }
 
 // doctorKeys checks each --private-key on its own line and returns the
@@ -172,6 +176,12 @@ func (a *app) doctorKeys(r *doctorReport, k *keyFlags, lookup func(string) (stri
 		}
 		insecure := runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0
 		if insecure && !k.allowInsecurePerms {
+			// Without the flag the loader stops at the mode, before any
+			// passphrase; it first tells a public key from a private one.
+			if _, err := crypto.LoadPrivateKeyFile(s.Path, crypto.LoadOptions{}); errors.Is(err, crypto.ErrPublicKeyGiven) {
+				r.fail("key %s: %s", name, keyFix(err))
+				continue
+			}
 			r.fail("key %s: mode %04o gives group or others access: run chmod 600 %s (or pass --allow-insecure-key-perms)", name, fi.Mode().Perm(), shellQuote(s.Path))
 			continue
 		}
@@ -239,7 +249,7 @@ const maxTrialScan = 1000
 
 // doctorServices lists the services, warns where data logging is on and, for
 // each encrypted service, decrypts one real encrypted object with ring.
-func doctorServices(ctx context.Context, r *doctorReport, client *fetch.Client, ring *crypto.Keyring, keys []doctorKey) {
+func doctorServices(ctx context.Context, r *doctorReport, client *fetch.Client, ring *crypto.Keyring, keys []doctorKey, given int) {
 	svcs, err := client.ListServices(ctx)
 	if err != nil {
 		r.fail("services: could not list them: %v", err)
@@ -253,7 +263,7 @@ func doctorServices(ctx context.Context, r *doctorReport, client *fetch.Client, 
 		if !s.Encrypted() {
 			r.info("%s: not encrypted with your key (intelligencefs services encrypt turns it on)", name)
 		} else {
-			trialDecrypt(ctx, r, client, ring, keys, name, s)
+			trialDecrypt(ctx, r, client, ring, keys, given, name, s)
 		}
 		if s.DataLogging {
 			r.warn("%s", dataLoggingWarning(s))
@@ -263,23 +273,11 @@ func doctorServices(ctx context.Context, r *doctorReport, client *fetch.Client, 
 
 // trialDecrypt finds the newest completed encrypted transcript of s and
 // opens its sentences with ring, reporting the result only. The plaintext is
-// decrypted in place and zeroed.
-func trialDecrypt(ctx context.Context, r *doctorReport, client *fetch.Client, ring *crypto.Keyring, keys []doctorKey, name string, s fetch.Service) {
-	var pick fetch.Transcript
-	scanned := 0
-	err := client.ListTranscripts(ctx, fetch.TranscriptQuery{ServiceSID: s.SID, Status: "completed", PageSize: 100}, func(ts []fetch.Transcript) error {
-		for _, t := range ts {
-			if t.Completed() && t.Encrypted() {
-				pick = t
-				return errStopListing
-			}
-		}
-		if scanned += len(ts); scanned >= maxTrialScan {
-			return errStopListing
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errStopListing) {
+// decrypted in place and zeroed. given is how many --private-key were
+// given (some may have failed to load).
+func trialDecrypt(ctx context.Context, r *doctorReport, client *fetch.Client, ring *crypto.Keyring, keys []doctorKey, given int, name string, s fetch.Service) {
+	pick, err := trialTranscript(ctx, client, s.SID)
+	if err != nil {
 		r.fail("%s: could not list its transcripts: %v", name, err)
 		return
 	}
@@ -290,21 +288,19 @@ func trialDecrypt(ctx context.Context, r *doctorReport, client *fetch.Client, ri
 	cred := pick.EncryptionCredentialSID
 	obj := fmt.Sprintf("transcript %s (encrypted with %s)", pick.SID, cred)
 	if len(keys) == 0 {
+		if given > 0 {
+			r.fail("%s: the --private-key given did not load (see above), so %s cannot be read: pass --private-key %s=PATH with the private key registered as %s", name, obj, cred, cred)
+			return
+		}
 		r.fail("%s: no --private-key given, so %s cannot be read: pass --private-key %s=PATH with the private key registered as %s", name, obj, cred, cred)
 		return
 	}
-	env, err := client.EncryptedSentences(ctx, pick.SID)
-	if err != nil {
+	var fix string
+	err = trialOpen(ctx, client, ring, pick, func(env crypto.Envelope) { fix = unwrapFix(env, cred, keys) })
+	if errors.Is(err, errTrialDownload) {
 		r.fail("%s: could not download the encrypted sentences of %s: %v", name, obj, err)
 		return
 	}
-	out, err := ring.Open(cred, env, env.Body[:0])
-	var fix string
-	if errors.Is(err, crypto.ErrUnwrap) {
-		fix = unwrapFix(env, cred, keys)
-	}
-	clear(out)
-	clear(env.Body)
 	switch {
 	case err == nil:
 		r.ok("%s: your keys open %s", name, obj)

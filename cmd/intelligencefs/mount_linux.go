@@ -36,6 +36,9 @@ const (
 // or an unmount from outside.
 func (a *app) runMount(ctx context.Context, req mountRequest) (err error) {
 	m := req.flags
+	if err := m.applyOptions(); err != nil {
+		return err
+	}
 	if err := m.validate(); err != nil {
 		return err
 	}
@@ -48,9 +51,14 @@ func (a *app) runMount(ctx context.Context, req mountRequest) (err error) {
 		m.conn.keys.inherited = a.child.passphrases
 	}
 
-	// Signals first, so Ctrl-C during the checks stops them.
-	sigCtx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	// Signals first, so Ctrl-C during the checks stops them. SIGHUP does
+	// not stop the mount: it drops the cached listings (rclone's
+	// vfs/forget), and is ignored until mounted.
+	sigCtx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 
 	if req.daemon && a.child == nil {
 		// The parent: fail fast here (credentials, keys, prompting on this
@@ -78,9 +86,11 @@ func (a *app) runMount(ctx context.Context, req mountRequest) (err error) {
 		return err
 	}
 
+	latency := newFetchLatency()
 	conn, err := req.connect(func(c *fetch.Config) {
 		m.limitFlags.tune(c)
 		c.Logger = log
+		c.ObserveAttempt = observeLatency(latency)
 	})
 	if err != nil {
 		return err
@@ -115,6 +125,11 @@ func (a *app) runMount(ctx context.Context, req mountRequest) (err error) {
 	if err != nil {
 		return err
 	}
+	if !m.allowNonEmpty && !isFDMountPoint(mp) {
+		if err := refuseNonEmpty(mp); err != nil {
+			return err
+		}
+	}
 
 	copts, err := m.cacheFlags.options()
 	if err != nil {
@@ -139,17 +154,22 @@ func (a *app) runMount(ctx context.Context, req mountRequest) (err error) {
 
 	snap := func() counters {
 		cs, fst := cache.Stats(), conn.Client.Stats()
-		return counters{
+		c := counters{
 			CacheHits: cs.Hits, CacheMisses: cs.Misses, CacheBytes: cs.Bytes,
 			CacheEntries: cs.Entries, CacheEvictions: cs.Evictions,
 			APIRequests: fst.APIRequests, ObjectDownloads: fst.ObjectDownloads,
 			Retries: fst.Retries, Errors: fst.Errors, BytesDownloaded: fst.BytesDownloaded,
 			Throttled: fst.Throttled, APILimit: fst.APILimit, ObjectLimit: fst.ObjectLimit,
+			APIInFlight: fst.APIInFlight, ObjectsInFlight: fst.ObjectsInFlight,
 		}
+		if r := root.Load(); r != nil {
+			c.DecryptFailures = r.Stats().DecryptFailures
+		}
+		return c
 	}
 	var metrics *metricsServer
 	if m.metricsAddr != "" {
-		if metrics, err = startMetrics(m.metricsAddr, newMetricsRegistry(snap), log); err != nil {
+		if metrics, err = startMetrics(m.metricsAddr, newMetricsRegistry(snap, latency), log); err != nil {
 			return err
 		}
 		defer metrics.close()
@@ -225,11 +245,33 @@ func (a *app) runMount(ctx context.Context, req mountRequest) (err error) {
 	}()
 	go statsLoop(statsCtx, log, m.statsInterval, usr1Tick, snap)
 
-	select {
-	case <-served:
-		log.Info("unmounted from outside", "mountpoint", mp)
-		return nil
-	case <-sigCtx.Done():
+	// A key that opens none of an encrypted service's transcripts is said
+	// now, once per service, not at the first EACCES. Stopped (and waited
+	// for) before the keys are zeroed.
+	if conn.Keys.Len() > 0 {
+		checkCtx, stopCheck := context.WithCancel(sigCtx)
+		checked := make(chan struct{})
+		go func() {
+			defer close(checked)
+			checkKeysInBackground(checkCtx, conn.Client, conn.Keys, log)
+		}()
+		defer func() {
+			stopCheck()
+			<-checked
+		}()
+	}
+
+	for {
+		select {
+		case <-served:
+			log.Info("unmounted from outside", "mountpoint", mp)
+			return nil
+		case <-hup:
+			srv.Root().Forget()
+			continue
+		case <-sigCtx.Done():
+		}
+		break
 	}
 	stopStats()
 	_ = sdNotify(a.getenv("NOTIFY_SOCKET"), "STOPPING=1")
@@ -327,6 +369,24 @@ func mountError(mp string, allowOther bool, err error) error {
 	return err
 }
 
+// refuseNonEmpty fails when mp holds files: mounting over them would hide
+// them silently until unmounted (--allow-non-empty, -o nonempty accept it).
+func refuseNonEmpty(mp string) error {
+	f, err := os.Open(mp)
+	if err != nil {
+		return fmt.Errorf("mount point: %w", err)
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	if len(names) > 0 {
+		return fmt.Errorf("mount point %s is not empty (it holds %q): mounting would hide its files; choose an empty folder or pass --allow-non-empty", mp, truncate(names[0], 40))
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("mount point: %w", err)
+	}
+	return nil
+}
+
 // fileExists reports whether path exists.
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
@@ -354,7 +414,7 @@ func (a *app) runFstab(ctx context.Context, args []string) error {
 	conn := a.addConnFlags(cmd, true)
 	m := addMountFlags(cmd, conn)
 	flags := cmd.Flags()
-	if err := applyMountOptions(flags, inv.Options, func(note string) { fmt.Fprintln(a.stderr, "intelligencefs: note: "+note) }); err != nil {
+	if err := applyMountOptions(flags, inv.Options); err != nil {
 		return err
 	}
 	if inv.Debug {

@@ -43,12 +43,18 @@ Runs in the foreground: Ctrl-C or SIGTERM unmounts. With --daemon it detaches
 once the mount is ready. Under systemd (Type=notify) it signals readiness on
 $NOTIFY_SOCKET. SIGUSR1 logs a line of cache and fetch counters.
 
+The tree: services/<GA>/{service.json, transcripts.jsonl,
+transcripts/<GT>/…}, services/<unique_name> -> <GA>. A recursive walk from
+the mount or services/ (grep -r, find, du, tar, rg) meets each transcript
+once: services/<GA>/by-date/YYYY/MM/DD/<GT> (grouped by date_created, UTC)
+and transcripts/<GT> are not listed but resolve by path.
+
 Credentials come from TWILIO_ACCOUNT_SID + TWILIO_AUTH_TOKEN, or TWILIO_API_KEY
 + TWILIO_API_SECRET (+ TWILIO_ACCOUNT_SID), in the environment or an
 --env-file; never from flags.`,
 		Example: `  export TWILIO_ACCOUNT_SID=AC… TWILIO_AUTH_TOKEN=…
   intelligencefs mount --private-key ~/.config/intelligencefs/private_key.pem ~/ci
-  grep -rl refund ~/ci/services/*/transcripts/*/sentences.txt`,
+  grep -rl --include=sentences.txt refund ~/ci/services/`,
 		Args: exactArgs(1, "one MOUNTPOINT"),
 	}
 	conn := a.addConnFlags(cmd, true)

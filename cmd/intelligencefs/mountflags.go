@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // mountFlags are the settings of `mount` (and of demo and the fstab form,
@@ -34,12 +35,17 @@ type mountFlags struct {
 	metricsAddr   string
 	statsInterval time.Duration
 	daemon        bool
+	allowNonEmpty bool
+	// options are the -o arguments, applied over the flags by
+	// applyOptions (the fstab form's keys, on the subcommand).
+	options []string
+	flagSet *pflag.FlagSet
 }
 
 // addMountFlags registers the mount flags on cmd. conn is the command's
 // connection flags (nil for demo, whose simulator needs none).
 func addMountFlags(cmd *cobra.Command, conn *connFlags) *mountFlags {
-	m := &mountFlags{conn: conn}
+	m := &mountFlags{conn: conn, flagSet: cmd.Flags()}
 	fs := cmd.Flags()
 	m.limitFlags = addLimitFlags(fs)
 	m.cacheFlags = addCacheFlags(fs)
@@ -49,7 +55,7 @@ func addMountFlags(cmd *cobra.Command, conn *connFlags) *mountFlags {
 	fs.BoolVar(&m.allowOther, "allow-other", false, "let other users in (FUSE allow_other; needs user_allow_other in /etc/fuse.conf unless root)")
 	fs.IntVar(&m.uid, "uid", -1, "owner of every file (default: the mounting user)")
 	fs.IntVar(&m.gid, "gid", -1, "group of every file (default: the mounting user's group)")
-	fs.Var(&m.umask, "umask", "share with a group: modes become 0444/0555 minus this octal mask (e.g. 0027 with --gid and --allow-other); default private 0400/0500")
+	fs.Var(&m.umask, "umask", "share with a group: modes become 0666/0777 minus this octal mask (e.g. 0027 with --gid and --allow-other); default private 0600/0700 (the mount stays read-only)")
 	fs.StringVar(&m.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&m.logFormat, "log-format", "text", "text or json")
 	fs.StringVar(&m.logFile, "log-file", "", "append log lines to this file (mode 0600) instead of stderr; a daemon without it logs nowhere once mounted")
@@ -57,7 +63,28 @@ func addMountFlags(cmd *cobra.Command, conn *connFlags) *mountFlags {
 	fs.StringVar(&m.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9464)")
 	fs.DurationVar(&m.statsInterval, "stats-interval", 5*time.Minute, "log a line of cache and fetch counters this often (and on SIGUSR1); 0: only on SIGUSR1")
 	fs.BoolVar(&m.daemon, "daemon", false, "detach once the mount is ready (the command returns 0 only when mounted)")
+	fs.BoolVar(&m.allowNonEmpty, "allow-non-empty", false, "mount over a folder that is not empty (its files are hidden while mounted)")
+	fs.StringArrayVarP(&m.options, "options", "o", nil, "mount options as in fstab, comma-separated: every flag above is a key, dashes as underscores (-o cache_size=64MiB,allow_other); applied after the flags")
+	_ = cmd.RegisterFlagCompletionFunc("mlock", cobra.FixedCompletions([]string{"auto", "required", "off"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("log-level", cobra.FixedCompletions([]string{"debug", "info", "warn", "error"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("log-format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return m
+}
+
+// applyOptions applies the -o arguments over the flags, as the fstab form
+// applies its options: mount -o cache_size=64MiB,allow_other MNT.
+func (m *mountFlags) applyOptions() error {
+	for _, arg := range m.options {
+		opts, err := ParseMountOptions(arg)
+		if err != nil {
+			return usageError{err}
+		}
+		if err := applyMountOptions(m.flagSet, opts); err != nil {
+			return err
+		}
+	}
+	m.options = nil // applied once (the daemon parent and child both run this)
+	return nil
 }
 
 // validate checks the values flags cannot check themselves.

@@ -56,10 +56,9 @@ const (
 	optFlag optionKind = iota
 	// optIgnored is a standard option meant for mount(8), systemd or the
 	// kernel, or implied by what intelligencefs always does; it is accepted.
+	// rw is one: mount.fuse3 adds it to every mount(8) mount by itself, and
+	// the mount is read-only regardless.
 	optIgnored
-	// optIgnoredWithNote is accepted but deserves a one-line note (rw: the
-	// mount is read-only regardless).
-	optIgnoredWithNote
 	// optSecret looks like a secret and is refused.
 	optSecret
 )
@@ -68,7 +67,7 @@ const (
 // mount(8), systemd, fusermount3 or the kernel (FUSE mounts are always
 // nosuid,nodev for users; intelligencefs is always read-only).
 var standardOptions = map[string]bool{
-	"ro": true, "defaults": true, "nodev": true, "dev": true, "nosuid": true, "suid": true,
+	"ro": true, "rw": true, "defaults": true, "nodev": true, "dev": true, "nosuid": true, "suid": true,
 	"noexec": true, "exec": true, "noatime": true, "atime": true, "relatime": true,
 	"strictatime": true, "nodiratime": true, "diratime": true, "lazytime": true,
 	"_netdev": true, "user": true, "users": true, "nouser": true, "owner": true, "group": true,
@@ -81,6 +80,8 @@ var standardOptions = map[string]bool{
 // fstabOnlyKeys map -o keys that are not mount flags to what they mean.
 var fstabOnlyKeys = map[string]string{
 	"env_file": "env-file",
+	// libfuse's name for mounting over a folder that is not empty.
+	"nonempty": "allow-non-empty",
 }
 
 // secretWords are substrings of option names that hold secrets. Options
@@ -111,8 +112,6 @@ func classifyMountOption(o mountOption) (kind optionKind, flag string) {
 		}
 	}
 	switch {
-	case k == "rw":
-		return optIgnoredWithNote, ""
 	case standardOptions[k], strings.HasPrefix(k, "x-"), strings.HasPrefix(k, "comment="):
 		return optIgnored, ""
 	}
@@ -292,24 +291,22 @@ func parseFstabArgs(args []string) (fstabInvocation, error) {
 
 // fstabRefusedFlags are mount flags that make no sense as -o keys.
 var fstabRefusedFlags = map[string]string{
-	"daemon": "the fstab form daemonizes once mounted unless -f is given",
-	"help":   "",
+	"daemon":  "the fstab form daemonizes once mounted unless -f is given",
+	"help":    "",
+	"options": "",
 }
 
 // applyMountOptions sets the flag of each -o entry on flags (cache_size=64MiB
 // → --cache-size 64MiB; a boolean flag alone means true), accepts the
-// standard mount options, calls note for options accepted with a remark, and
-// refuses secrets and unknown keys with a usage error naming the key only.
-func applyMountOptions(flags *pflag.FlagSet, opts []mountOption, note func(string)) error {
+// standard mount options, and refuses secrets and unknown keys with a usage
+// error naming the key only.
+func applyMountOptions(flags *pflag.FlagSet, opts []mountOption) error {
 	for _, o := range opts {
 		kind, name := classifyMountOption(o)
 		switch kind {
 		case optSecret:
 			return errSecretOption(o.Key)
 		case optIgnored:
-			continue
-		case optIgnoredWithNote:
-			note(fmt.Sprintf("-o %s ignored: intelligencefs mounts are always read-only", o.Key))
 			continue
 		}
 		if why, refused := fstabRefusedFlags[name]; refused {

@@ -166,7 +166,7 @@ func TestSealedCacheOption(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := applyMountOptions(cmd.Flags(), opts, func(string) {}); err != nil {
+	if err := applyMountOptions(cmd.Flags(), opts); err != nil {
 		t.Fatal(err)
 	}
 	if m.conn.sealed.dir != "/var/cache/ifs" || m.conn.sealed.size != 1<<30 {

@@ -61,6 +61,11 @@ func wantSearch(t *testing.T, sim *twiliosim.Server, re *regexp.Regexp, services
 			if err != nil {
 				t.Fatal(err)
 			}
+			var resource struct{ Channel json.RawMessage }
+			if err := json.Unmarshal(sim.TranscriptJSON(tr.SID), &resource); err != nil {
+				t.Fatal(err)
+			}
+			sentencetext.LabelsFromChannel(resource.Channel).Apply(ss)
 			for _, s := range ss {
 				if re.Match(s.AppendText(nil)) {
 					out = append(out, tr.SID+"\t"+strings.TrimSuffix(string(sentencetext.AppendLine(nil, s)), "\n"))

@@ -30,6 +30,9 @@ type counters struct {
 	BytesDownloaded        int64
 	Throttled              int64 // 429 answers
 	APILimit, ObjectLimit  int   // the adaptive concurrency limits now
+	APIInFlight            int64
+	ObjectsInFlight        int64
+	DecryptFailures        int64
 }
 
 // logCounters writes the periodic info line.
@@ -40,7 +43,8 @@ func logCounters(log *slog.Logger, c counters) {
 		"cache_evictions", c.CacheEvictions,
 		"fetches", c.APIRequests+c.ObjectDownloads,
 		"api_requests", c.APIRequests, "object_downloads", c.ObjectDownloads,
-		"retries", c.Retries, "errors", c.Errors, "bytes_downloaded", c.BytesDownloaded,
+		"retries", c.Retries, "errors", c.Errors, "decrypt_failures", c.DecryptFailures,
+		"bytes_downloaded", c.BytesDownloaded,
 		"throttled", c.Throttled, "api_limit", c.APILimit, "object_limit", c.ObjectLimit)
 }
 
@@ -64,9 +68,25 @@ func statsLoop(ctx context.Context, log *slog.Logger, interval time.Duration, us
 	}
 }
 
-// newMetricsRegistry exposes the counters as Prometheus metrics, plus the
-// Go runtime's.
-func newMetricsRegistry(snap func() counters) *prometheus.Registry {
+// newFetchLatency is the histogram of HTTP attempt durations, labelled by
+// kind (api, object), that fetch.Config.ObserveAttempt feeds.
+func newFetchLatency() *prometheus.HistogramVec {
+	return prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "intelligencefs", Name: "fetch_request_duration_seconds",
+		Help: "Duration of HTTP attempts, from a concurrency slot to the whole body read: kind=api (Twilio REST API) or kind=object (downloads from presigned locations).",
+		// 5 ms to ~41 s.
+		Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+	}, []string{"kind"})
+}
+
+// observeLatency is the fetch.Config.ObserveAttempt hook of h.
+func observeLatency(h *prometheus.HistogramVec) func(kind string, d time.Duration) {
+	return func(kind string, d time.Duration) { h.WithLabelValues(kind).Observe(d.Seconds()) }
+}
+
+// newMetricsRegistry exposes the counters as Prometheus metrics, the
+// request latency histograms, and the Go runtime's and the process's own.
+func newMetricsRegistry(snap func() counters, latency *prometheus.HistogramVec) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	counter := func(name, help string, f func(c counters) float64) {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -86,12 +106,17 @@ func newMetricsRegistry(snap func() counters) *prometheus.Registry {
 	counter("fetch_api_requests_total", "HTTP attempts to the Twilio REST API, retries included.", func(c counters) float64 { return float64(c.APIRequests) })
 	counter("fetch_object_downloads_total", "HTTP attempts to the object store, retries included.", func(c counters) float64 { return float64(c.ObjectDownloads) })
 	counter("fetch_retries_total", "HTTP attempts that were retries.", func(c counters) float64 { return float64(c.Retries) })
-	counter("fetch_errors_total", "Twilio operations that failed after retries.", func(c counters) float64 { return float64(c.Errors) })
+	counter("fetch_errors_total", "Twilio operations that failed after retries (a 404 is an answer, not an error).", func(c counters) float64 { return float64(c.Errors) })
 	counter("fetch_throttled_total", "HTTP attempts answered 429 (Twilio 20429: the account's concurrency limit), retries included.", func(c counters) float64 { return float64(c.Throttled) })
 	gauge("fetch_api_concurrency_limit", "The adaptive limit of Twilio API requests in flight now.", func(c counters) float64 { return float64(c.APILimit) })
 	gauge("fetch_object_concurrency_limit", "The adaptive limit of object downloads in flight now.", func(c counters) float64 { return float64(c.ObjectLimit) })
 	counter("fetch_downloaded_bytes_total", "Encrypted object bytes downloaded.", func(c counters) float64 { return float64(c.BytesDownloaded) })
+	counter("decrypt_failures_total", "Envelopes that did not open: no key unwrapped the content key (EACCES), or the content failed authentication or was malformed (EIO).", func(c counters) float64 { return float64(c.DecryptFailures) })
+	gauge("fetch_api_in_flight", "Twilio REST API requests in flight now.", func(c counters) float64 { return float64(c.APIInFlight) })
+	gauge("fetch_object_downloads_in_flight", "Object downloads in flight now.", func(c counters) float64 { return float64(c.ObjectsInFlight) })
+	reg.MustRegister(latency)
 	reg.MustRegister(collectors.NewGoCollector())
+	reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg
 }
 

@@ -493,6 +493,8 @@ func (r *run) search(ctx context.Context, t fetch.Transcript) (*Result, error) {
 		if err != nil {
 			return res, fmt.Errorf("transcript %s: %w", t.SID, err)
 		}
+		// The speakers as the mount's sentences.txt names them.
+		sentencetext.LabelsFromChannel(t.Channel()).Apply(ss)
 		var text []byte
 		for _, s := range ss {
 			text = s.AppendText(text[:0])

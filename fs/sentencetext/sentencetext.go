@@ -1,6 +1,7 @@
 // Package sentencetext renders the sentences.txt view of a decrypted
-// sentences document — one line per sentence, `[mm:ss.s] ch<N>: <text>` —
-// and hands out the parsed sentences one by one.
+// sentences document — one line per sentence, `[mm:ss.s] <speaker>: <text>`,
+// the speaker named from the transcript's channel participants (`agent`,
+// `customer`) or `ch<N>` — and hands out the parsed sentences one by one.
 //
 // It is its own package, free of FUSE, HTTP and twilio-go, because three
 // places show the same lines: the mount's sentences.txt (package fs, which
@@ -36,6 +37,8 @@ type Sentence struct {
 	Start float64
 	// Channel is its media channel (0 when absent).
 	Channel int64
+	// Speaker names who spoke it (Labels.Apply); empty shows ch<Channel>.
+	Speaker string
 
 	pos  int     // position in the document, a tie-breaker
 	text rawJSON // the JSON string literal inside doc, or nil (null/absent)
@@ -99,7 +102,7 @@ func Append(dst []byte, ss []Sentence) []byte {
 }
 
 // AppendLine appends the one line of s in the text view, newline included:
-// `[mm:ss.s] ch<N>: <text>`. Minutes are not wrapped at 60, so an hour-long
+// `[mm:ss.s] <speaker>: <text>` (ch<N> without a speaker). Minutes are not wrapped at 60, so an hour-long
 // call reads [75:03.2]. Newlines and carriage returns in the text are
 // escaped (\n, \r) so every sentence stays one line for grep.
 func AppendLine(dst []byte, s Sentence) []byte {
@@ -174,15 +177,20 @@ func (w *txtWriter) line(l Sentence) {
 	if tenths < 0 || l.Start != l.Start { // negative or NaN: no sensible time
 		tenths = 0
 	}
-	var tmp [80]byte
+	var tmp [32 + maxLabel]byte
 	p := append(tmp[:0], '[')
 	p = appendPad2(p, tenths/600)
 	p = append(p, ':')
 	p = appendPad2(p, (tenths%600)/10)
 	p = append(p, '.')
 	p = strconv.AppendInt(p, tenths%10, 10)
-	p = append(p, "] ch"...)
-	p = strconv.AppendInt(p, l.Channel, 10)
+	p = append(p, "] "...)
+	if l.Speaker != "" {
+		p = append(p, l.Speaker...)
+	} else {
+		p = append(p, "ch"...)
+		p = strconv.AppendInt(p, l.Channel, 10)
+	}
 	p = append(p, ": "...)
 	w.write(p)
 	if !l.text.isNull() {
