@@ -15,8 +15,8 @@ import (
 	"math/big"
 	"os"
 	"runtime"
-	"syscall"
 	"strings"
+	"syscall"
 
 	"github.com/youmark/pkcs8"
 )

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 
 	"github.com/spf13/cobra"
 
@@ -13,6 +14,9 @@ import (
 )
 
 func init() { commandFactories = append(commandFactories, (*app).newCatCmd) }
+
+// transcriptSIDPattern is a well-formed transcript SID.
+var transcriptSIDPattern = regexp.MustCompile(`^GT[0-9a-fA-F]{32}$`)
 
 // newCatCmd builds `cat`: one transcript's content to stdout, fetched and
 // decrypted without FUSE (scripts, containers, a quick look).
@@ -37,6 +41,9 @@ Takes the same credentials, --api-url and --private-key settings as mount.`,
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		ctx := cmd.Context()
 		sid := args[0]
+		if !transcriptSIDPattern.MatchString(sid) {
+			return usagef("cat: %q is not a transcript SID (GT followed by 32 hex digits)", truncate(sid, 40))
+		}
 		c, err := conn.connect(nil)
 		if err != nil {
 			return err

@@ -71,8 +71,9 @@ type keyFlags struct {
 	prompted  map[string][]byte
 }
 
-// addConnFlags registers the connection flags on cmd: credentials, API URL,
-// --unredacted and, when withKeys, the private-key flags.
+// addConnFlags registers the connection flags on cmd: credentials, API URL
+// and, when withKeys (commands that read transcript content), --unredacted
+// and the private-key flags.
 func (a *app) addConnFlags(cmd *cobra.Command, withKeys bool) *connFlags {
 	c := &connFlags{app: a}
 	fs := cmd.Flags()
@@ -80,8 +81,8 @@ func (a *app) addConnFlags(cmd *cobra.Command, withKeys bool) *connFlags {
 	fs.StringVar(&c.apiKey, "api-key", "", "Twilio API key SID (SK…) to authenticate with, its secret in $"+envAPISecret+"; default $"+envAPIKey)
 	fs.StringVar(&c.envFile, "env-file", "", "read TWILIO_* and INTELLIGENCEFS_* variables (secrets included) from this file of KEY=VALUE lines; it must be mode 0600")
 	fs.StringVar(&c.apiURL, "api-url", "", "send every Twilio REST call to this base URL instead of Twilio's hosts (proxies, tests); plain http only for loopback; default $"+envAPIURL)
-	fs.BoolVar(&c.unredacted, "unredacted", false, "ask the API for unredacted content (PII not replaced), where the service keeps it")
 	if withKeys {
+		fs.BoolVar(&c.unredacted, "unredacted", false, "ask the API for unredacted content (PII not replaced), where the service keeps it")
 		c.keys = a.addKeyFlags(fs)
 		c.sealed = addSealedFlags(fs)
 	}

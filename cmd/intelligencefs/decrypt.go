@@ -52,6 +52,9 @@ the content authenticates.`,
 		if len(keys.privateKeys) == 0 {
 			return usagef("decrypt needs --private-key PATH")
 		}
+		if headers != "" && (wrappedKey != "" || iv != "") {
+			return usagef("decrypt takes either --headers FILE or --encrypted-key B64 --iv B64, not both")
+		}
 		if headers != "" {
 			data, err := os.ReadFile(headers)
 			if err != nil {
@@ -61,12 +64,7 @@ the content authenticates.`,
 			if err != nil {
 				return fmt.Errorf("headers file %s: %w", headers, err)
 			}
-			if wrappedKey == "" {
-				wrappedKey = hk
-			}
-			if iv == "" {
-				iv = hiv
-			}
+			wrappedKey, iv = hk, hiv
 		}
 		if wrappedKey == "" || iv == "" {
 			return usagef("decrypt needs the wrapped key and IV: --encrypted-key B64 --iv B64, or --headers FILE")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -135,10 +136,20 @@ func (a *app) newKeysListCmd() *cobra.Command {
 		Args:  exactArgs(0, "no arguments"),
 	}
 	conn := a.addConnFlags(cmd, false)
+	var asJSON bool
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array of the credentials (sid, account_sid, friendly_name, date_created, date_updated, url) instead of the table")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		keys, err := fetchList(cmd.Context(), conn, (*fetch.Client).ListPublicKeys)
 		if err != nil {
 			return err
+		}
+		if asJSON {
+			docs := make([]publicKeyJSON, len(keys))
+			for i, k := range keys {
+				docs[i] = publicKeyJSON{SID: k.SID, AccountSID: k.AccountSID, FriendlyName: k.FriendlyName,
+					DateCreated: jsonDate(k.DateCreated), DateUpdated: jsonDate(k.DateUpdated), URL: k.URL}
+			}
+			return writeJSON(a.stdout, docs)
 		}
 		if len(keys) == 0 {
 			fmt.Fprintln(a.stderr, "No public key credentials yet: register one with intelligencefs keys register.")
@@ -151,6 +162,36 @@ func (a *app) newKeysListCmd() *cobra.Command {
 		return writeTable(a.stdout, []string{"SID", "FRIENDLY NAME", "CREATED"}, rows)
 	}
 	return cmd
+}
+
+// publicKeyJSON is the PublicKey credential resource as the Accounts API
+// names its fields.
+type publicKeyJSON struct {
+	SID          string  `json:"sid"`
+	AccountSID   string  `json:"account_sid"`
+	FriendlyName string  `json:"friendly_name"`
+	DateCreated  *string `json:"date_created"`
+	DateUpdated  *string `json:"date_updated"`
+	URL          string  `json:"url"`
+}
+
+// jsonDate is t as the API writes dates (RFC 3339, UTC), or null.
+func jsonDate(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := t.UTC().Format(time.RFC3339)
+	return &s
+}
+
+// writeJSON writes v as indented JSON and a newline (--json output).
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
 }
 
 // writeTable writes rows under header in columns aligned with spaces.

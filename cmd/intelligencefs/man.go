@@ -19,14 +19,22 @@ func init() { commandFactories = append(commandFactories, (*app).newManCmd) }
 func (a *app) newManCmd() *cobra.Command {
 	var dir string
 	cmd := &cobra.Command{
-		Use:   "man --dir DIR",
-		Short: "Write the manual pages (section 1) into DIR",
-		Example: `  intelligencefs man --dir /usr/local/share/man/man1 && mandb -q
-  man intelligencefs-mount`,
+		Use:   "man [--dir DIR]",
+		Short: "Write the manual pages (section 1) into DIR (default: where man looks)",
+		Long: `man writes one manual page per command into DIR. Without --dir it writes
+them where man(1) finds them with no setting: /usr/local/share/man/man1 as
+root, else ~/.local/share/man/man1 ($XDG_DATA_HOME/man/man1 when set), which
+man-db searches when ~/.local/bin is on PATH.`,
+		Example: `  intelligencefs man && man intelligencefs-mount
+  intelligencefs man --dir /usr/local/share/man/man1 && mandb -q`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if dir == "" {
-				return usagef("man needs --dir DIR")
+				d, err := defaultManDir(os.Geteuid(), a.getenv)
+				if err != nil {
+					return err
+				}
+				dir = d
 			}
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return err
@@ -39,9 +47,47 @@ func (a *app) newManCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dir, "dir", "", "directory to write the pages into (created if missing)")
+	cmd.Flags().StringVar(&dir, "dir", "", "directory to write the pages into (created if missing); default /usr/local/share/man/man1 as root, else ~/.local/share/man/man1")
 	return cmd
 }
+
+// defaultManDir is where man finds pages without configuration: the
+// system's local tree for root, the user's XDG data directory otherwise.
+func defaultManDir(euid int, getenv func(string) string) (string, error) {
+	if euid == 0 {
+		return "/usr/local/share/man/man1", nil
+	}
+	if d := getenv("XDG_DATA_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "man", "man1"), nil
+	}
+	home := getenv("HOME")
+	if !filepath.IsAbs(home) {
+		return "", usagef("man: no --dir given and no HOME to default to; pass --dir DIR")
+	}
+	return filepath.Join(home, ".local", "share", "man", "man1"), nil
+}
+
+// manEnvironment is the ENVIRONMENT section every page shares: variable,
+// meaning.
+var manEnvironment = [][2]string{
+	{envAccountSID + ", " + envAuthToken, "The account and its auth token."},
+	{envAPIKey + ", " + envAPISecret, "An API key and its secret, used instead of the auth token (with " + envAccountSID + ")."},
+	{envEdge + ", " + envRegion, "The Twilio edge and region, as twilio-go reads them."},
+	{envAPIURL, "Send every REST call to this base URL (--api-url)."},
+	{envKeyPassphrase, "The passphrase of encrypted private keys (else --passphrase-file, else a prompt)."},
+	{"NOTIFY_SOCKET", "Set by systemd (Type=notify): mount signals READY=1 on it once mounted."},
+}
+
+// manEnvFile closes the ENVIRONMENT section.
+const manEnvFile = "Every variable can also come from --env-file (or -o env_file=PATH), a file of KEY=VALUE lines of mode 0600; the file wins over the environment."
+
+// manExitStatus is the EXIT STATUS section every page shares.
+const manExitStatus = `0 success; 2 a usage error (a bad flag or argument, missing credentials); 1 any other failure, always with one line "intelligencefs: ..." on standard error. doctor exits 1 when a check failed.`
+
+// manFstab is the section of the root and mount pages on the fstab form.
+const manFstab = `mount(8) runs intelligencefs SOURCE MOUNTPOINT -o OPTIONS for a line of /etc/fstab (through mount.fuse3). Every mount flag is an -o key with dashes as underscores (cache_size=64MiB; a boolean alone means true); mount -o takes the same keys. Secrets are refused as options: use env_file=PATH. It daemonizes once mounted unless -f. For example:
+
+  twilio  /mnt/ci  fuse.intelligencefs  env_file=/etc/intelligencefs/env,private_key=/etc/intelligencefs/key.pem,allow_other,_netdev,nofail  0  0`
 
 // writeManPages writes a page for c and every visible subcommand under it.
 func writeManPages(c *cobra.Command, dir string) (int, error) {
@@ -107,6 +153,15 @@ func manPage(c *cobra.Command) []byte {
 	if c.Example != "" {
 		fmt.Fprintf(&b, ".SH EXAMPLE\n.nf\n%s\n.fi\n", roffLines(c.Example))
 	}
+	if !c.HasParent() || c.Name() == "mount" {
+		fmt.Fprintf(&b, ".SH FSTAB\n%s\n", roffParagraphs(manFstab))
+	}
+	b.WriteString(".SH ENVIRONMENT\n")
+	for _, e := range manEnvironment {
+		fmt.Fprintf(&b, ".TP\n.B %s\n%s\n", roff(e[0]), roff(e[1]))
+	}
+	fmt.Fprintf(&b, "%s\n", roffParagraphs(manEnvFile))
+	fmt.Fprintf(&b, ".SH EXIT STATUS\n%s\n", roffParagraphs(manExitStatus))
 	var see []string
 	if c.HasParent() {
 		see = append(see, strings.ReplaceAll(c.Parent().CommandPath(), " ", "-")+"(1)")

@@ -155,6 +155,8 @@ The mount.fuse3 / fstab form is also accepted:
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageError{err}
 	})
+	root.SetVersionTemplate("intelligencefs {{.Version}}\n")
+	root.AddCommand(a.newVersionCmd())
 	for _, f := range commandFactories {
 		root.AddCommand(f(a))
 	}
@@ -178,19 +180,46 @@ func commandNames(root *cobra.Command) map[string]bool {
 }
 
 // version reports the module version and VCS revision the binary was built
-// from, as far as the build recorded them.
+// from, as far as the build recorded them: "v1.2.3 (module
+// github.com/…, revision 0123456789ab, modified, go1.26.8)". A `go build`
+// from a checkout says "(devel)" with the revision; `go install …@v1.2.3`
+// the version without one.
 func version() string {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
-		return "unknown"
+		return "unknown (no build information)"
 	}
 	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	details := []string{}
+	if bi.Main.Path != "" {
+		details = append(details, "module "+bi.Main.Path)
+	}
 	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			v += " (" + s.Value[:12] + ")"
+		switch {
+		case s.Key == "vcs.revision" && len(s.Value) >= 12:
+			details = append(details, "revision "+s.Value[:12])
+		case s.Key == "vcs.modified" && s.Value == "true":
+			details = append(details, "modified")
 		}
 	}
-	return v
+	details = append(details, bi.GoVersion)
+	return v + " (" + strings.Join(details, ", ") + ")"
+}
+
+// newVersionCmd builds `version`: what --version prints, as a command.
+func (a *app) newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version, module and VCS revision this binary was built from",
+		Args:  exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, err := fmt.Fprintln(a.stdout, "intelligencefs "+version())
+			return err
+		},
+	}
 }
 
 // exactArgs is cobra.ExactArgs with a usage error naming what is expected.

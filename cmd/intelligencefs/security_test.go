@@ -362,8 +362,8 @@ func TestSharedMountAccess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := fi.Sys().(*syscall.Stat_t); fi.Mode().Perm() != 0o440 || st.Gid != shareGID {
-		t.Errorf("shared file mode %v gid %d, want 0440 and %d", fi.Mode().Perm(), st.Gid, shareGID)
+	if st := fi.Sys().(*syscall.Stat_t); fi.Mode().Perm() != 0o640 || st.Gid != shareGID {
+		t.Errorf("shared file mode %v gid %d, want 0640 (0666 minus umask 0027) and %d", fi.Mode().Perm(), st.Gid, shareGID)
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -39,10 +40,19 @@ keeps a copy of the service's transcripts that is NOT encrypted with your key
 		Args: exactArgs(0, "no arguments"),
 	}
 	conn := a.addConnFlags(cmd, false)
+	var asJSON bool
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array of the Service resources as the API returns them, instead of the table")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		svcs, err := fetchList(cmd.Context(), conn, (*fetch.Client).ListServices)
 		if err != nil {
 			return err
+		}
+		if asJSON {
+			docs := make([]json.RawMessage, len(svcs))
+			for i, s := range svcs {
+				docs[i] = s.JSON()
+			}
+			return writeJSON(a.stdout, docs)
 		}
 		if len(svcs) == 0 {
 			fmt.Fprintln(a.stderr, "No Intelligence Services in this account.")
