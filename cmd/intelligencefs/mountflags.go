@@ -59,7 +59,7 @@ func addMountFlags(cmd *cobra.Command, conn *connFlags) *mountFlags {
 	fs.StringVar(&m.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&m.logFormat, "log-format", "text", "text or json")
 	fs.StringVar(&m.logFile, "log-file", "", "append log lines to this file (mode 0600) instead of stderr; a daemon without it logs nowhere once mounted")
-	fs.BoolVar(&m.debugFUSE, "debug-fuse", false, "log every FUSE request (metadata only, never file content)")
+	fs.BoolVar(&m.debugFUSE, "debug-fuse", false, "log every FUSE request (metadata only, never file content), whatever --log-level says")
 	fs.StringVar(&m.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9464)")
 	fs.DurationVar(&m.statsInterval, "stats-interval", 5*time.Minute, "log a line of cache and fetch counters this often (and on SIGUSR1); 0: only on SIGUSR1")
 	fs.BoolVar(&m.daemon, "daemon", false, "detach once the mount is ready (the command returns 0 only when mounted)")
