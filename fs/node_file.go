@@ -110,11 +110,8 @@ var _ = (gofs.NodeOpener)((*contentFile)(nil))
 // entry). Either way, opening the file moves the prefetch window along the
 // listing (here, or at its first READ).
 func (f *contentFile) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
-	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
-		return nil, 0, syscall.EROFS
-	}
-	if f.r.noOpen.Load() {
-		return nil, 0, syscall.ENOSYS
+	if errno := f.r.openAnswer(flags); errno != 0 {
+		return nil, 0, errno
 	}
 	f.opened()
 	buf, err := f.load(ctx)
@@ -126,6 +123,19 @@ func (f *contentFile) Open(ctx context.Context, flags uint32) (gofs.FileHandle, 
 		h.data = buf.Bytes()
 	}
 	return h, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// openAnswer is what OPEN of a file answers before any work: EROFS for a
+// write, ENOSYS where the kernel reads without OPEN (see contentFile.Open),
+// else 0 (go on and open).
+func (r *Root) openAnswer(flags uint32) syscall.Errno {
+	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
+		return syscall.EROFS
+	}
+	if r.noOpen.Load() {
+		return syscall.ENOSYS
+	}
+	return 0
 }
 
 // opened counts an open and moves the prefetch window.
@@ -301,11 +311,8 @@ var _ = (gofs.NodeOpener)((*metaFile)(nil))
 // (FUSE_AUTO_INVAL_DATA): the rendering's mtime is the transcript's
 // date_updated.
 func (m *metaFile) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
-	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
-		return nil, 0, syscall.EROFS
-	}
-	if m.r.noOpen.Load() {
-		return nil, 0, syscall.ENOSYS
+	if errno := m.r.openAnswer(flags); errno != 0 {
+		return nil, 0, errno
 	}
 	b, _ := m.render()
 	return &metaHandle{data: b}, 0, 0

@@ -143,11 +143,8 @@ var _ = (gofs.NodeOpener)((*indexFile)(nil))
 // Open answers ENOSYS where the kernel reads without OPEN (see
 // contentFile.Open); elsewhere the handle keeps one snapshot.
 func (f *indexFile) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
-	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
-		return nil, 0, syscall.EROFS
-	}
-	if f.r.noOpen.Load() {
-		return nil, 0, syscall.ENOSYS
+	if errno := f.r.openAnswer(flags); errno != 0 {
+		return nil, 0, errno
 	}
 	s, err := f.snapshot(ctx)
 	if err != nil {

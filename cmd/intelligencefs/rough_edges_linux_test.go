@@ -17,14 +17,29 @@ import (
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
 )
 
+// serve starts the binary with args and waits until mnt serves.
+func serve(t *testing.T, env []string, mnt string, args ...string) *mountProc {
+	t.Helper()
+	p := startMount(t, env, mnt, args...)
+	p.waitServing(t, 10*time.Second)
+	return p
+}
+
+// stop ends a mount with SIGTERM; it must exit 0 within the 2 s budget.
+func (p *mountProc) stop(t *testing.T) {
+	t.Helper()
+	if code := p.exitWithin(t, syscall.SIGTERM, 2*time.Second); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
+
 // TestMountDashO: `mount -o KEY=VALUE,…` on the subcommand sets the flags
 // (here the cache size, which df reports as the mount's size).
 func TestMountDashO(t *testing.T) {
 	needFUSE(t)
 	sim, keyPath, _ := encryptedSim(t, twiliosim.Options{})
 	mnt := newMountPoint(t)
-	p := startMount(t, simEnv(sim), mnt, "mount", "-o", "cache_size=64MiB,private_key="+keyPath, "-o", "prefetch=2", mnt)
-	p.waitServing(t, 10*time.Second)
+	p := serve(t, simEnv(sim), mnt, "mount", "-o", "cache_size=64MiB,private_key="+keyPath, "-o", "prefetch=2", mnt)
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(mnt, &st); err != nil {
 		t.Fatal(err)
@@ -32,9 +47,7 @@ func TestMountDashO(t *testing.T) {
 	if got := st.Blocks * uint64(st.Bsize); got != 64<<20 {
 		t.Errorf("mount size %d, want 64MiB from -o cache_size", got)
 	}
-	if code := p.exitWithin(t, syscall.SIGTERM, 2*time.Second); code != 0 {
-		t.Fatalf("exit %d", code)
-	}
+	p.stop(t)
 }
 
 // TestMountRefusesNonEmpty: a folder holding files is not mounted over
@@ -52,8 +65,7 @@ func TestMountRefusesNonEmpty(t *testing.T) {
 		t.Errorf("refusal: %q, mounted %v", res.stderr, isMounted(mnt))
 	}
 	for _, flag := range [][]string{{"--allow-non-empty"}, {"-o", "nonempty"}} {
-		p := startMount(t, simEnv(sim), mnt, append(append([]string{"mount", "--private-key", keyPath}, flag...), mnt)...)
-		p.waitServing(t, 10*time.Second)
+		p := serve(t, simEnv(sim), mnt, append(append([]string{"mount", "--private-key", keyPath}, flag...), mnt)...)
 		if code := p.exitWithin(t, syscall.SIGTERM, 2*time.Second); code != 0 {
 			t.Fatalf("%v: exit %d", flag, code)
 		}
@@ -84,8 +96,7 @@ func TestMountKeyCheck(t *testing.T) {
 		warns int
 	}{{wrongPath, encrypted}, {keyPath, 0}} {
 		mnt := newMountPoint(t)
-		p := startMount(t, simEnv(sim), mnt, "mount", "--private-key", tc.key, mnt)
-		p.waitServing(t, 10*time.Second)
+		p := serve(t, simEnv(sim), mnt, "mount", "--private-key", tc.key, mnt)
 		// The check runs after READY; it is done when its lines are
 		// there, or when the wrong key's count is reached.
 		deadline := time.Now().Add(5 * time.Second)
@@ -96,9 +107,7 @@ func TestMountKeyCheck(t *testing.T) {
 		if n := strings.Count(p.stderr.String(), "none of the --private-key files opens"); n != tc.warns {
 			t.Errorf("key %s: %d warnings, want %d:\n%s", filepath.Base(tc.key), n, tc.warns, p.stderr.String())
 		}
-		if code := p.exitWithin(t, syscall.SIGTERM, 2*time.Second); code != 0 {
-			t.Fatalf("exit %d", code)
-		}
+		p.stop(t)
 	}
 }
 
@@ -108,14 +117,11 @@ func TestDebugFUSEAlone(t *testing.T) {
 	needFUSE(t)
 	sim, keyPath, tr := encryptedSim(t, twiliosim.Options{})
 	mnt := newMountPoint(t)
-	p := startMount(t, simEnv(sim), mnt, "mount", "--debug-fuse", "--private-key", keyPath, mnt)
-	p.waitServing(t, 10*time.Second)
+	p := serve(t, simEnv(sim), mnt, "mount", "--debug-fuse", "--private-key", keyPath, mnt)
 	if _, err := os.ReadFile(sentencesPath(mnt, tr)); err != nil {
 		t.Fatal(err)
 	}
-	if code := p.exitWithin(t, syscall.SIGTERM, 2*time.Second); code != 0 {
-		t.Fatalf("exit %d", code)
-	}
+	p.stop(t)
 	if !regexp.MustCompile(`LOOKUP|GETATTR`).MatchString(p.stderr.String()) {
 		t.Errorf("--debug-fuse logged no FUSE request:\n%.2000s", p.stderr.String())
 	}
@@ -127,8 +133,7 @@ func TestSIGHUPForgetsListings(t *testing.T) {
 	needFUSE(t)
 	sim, keyPath, tr := encryptedSim(t, twiliosim.Options{})
 	mnt := newMountPoint(t)
-	p := startMount(t, simEnv(sim), mnt, "mount", "--private-key", keyPath, mnt)
-	p.waitServing(t, 10*time.Second)
+	p := serve(t, simEnv(sim), mnt, "mount", "--private-key", keyPath, mnt)
 	dir := filepath.Join(mnt, "services", tr.ServiceSID, "transcripts")
 	count := func() int {
 		ents, err := os.ReadDir(dir)
@@ -163,8 +168,7 @@ func TestMetricsAdded(t *testing.T) {
 	needFUSE(t)
 	sim, keyPath, tr := encryptedSim(t, twiliosim.Options{})
 	mnt := newMountPoint(t)
-	p := startMount(t, simEnv(sim), mnt, "mount", "--metrics-addr", "127.0.0.1:0", "--private-key", keyPath, mnt)
-	p.waitServing(t, 10*time.Second)
+	p := serve(t, simEnv(sim), mnt, "mount", "--metrics-addr", "127.0.0.1:0", "--private-key", keyPath, mnt)
 	if _, err := os.ReadFile(sentencesPath(mnt, tr)); err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +192,5 @@ func TestMetricsAdded(t *testing.T) {
 			t.Errorf("metrics lack %s", m)
 		}
 	}
-	if code := p.exitWithin(t, syscall.SIGTERM, 2*time.Second); code != 0 {
-		t.Fatalf("exit %d", code)
-	}
+	p.stop(t)
 }
