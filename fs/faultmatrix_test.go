@@ -186,6 +186,13 @@ func TestFaultMatrix(t *testing.T) {
 				}
 				readUnderFault(t, fe, tc, f)
 			}
+			if tc.remembered {
+				// One envelope was tried and failed; the rest were answered
+				// from memory.
+				if n := fe.srv.root.Stats().DecryptFailures; n != 1 {
+					t.Errorf("decrypt failures counted: %d, want 1", n)
+				}
+			}
 			clear()
 			before := len(fe.logs.String())
 			for _, f := range allContent {
