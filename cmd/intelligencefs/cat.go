@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 
 	"github.com/spf13/cobra"
 
@@ -14,9 +13,6 @@ import (
 )
 
 func init() { commandFactories = append(commandFactories, (*app).newCatCmd) }
-
-// transcriptSIDPattern is a well-formed transcript SID.
-var transcriptSIDPattern = regexp.MustCompile(`^GT[0-9a-fA-F]{32}$`)
 
 // newCatCmd builds `cat`: one transcript's content to stdout, fetched and
 // decrypted without FUSE (scripts, containers, a quick look).
