@@ -61,11 +61,7 @@ func wantSearch(t *testing.T, sim *twiliosim.Server, re *regexp.Regexp, services
 			if err != nil {
 				t.Fatal(err)
 			}
-			var resource struct{ Channel json.RawMessage }
-			if err := json.Unmarshal(sim.TranscriptJSON(tr.SID), &resource); err != nil {
-				t.Fatal(err)
-			}
-			sentencetext.LabelsFromChannel(resource.Channel).Apply(ss)
+			speakers(t, sim, tr.SID).Apply(ss)
 			for _, s := range ss {
 				if re.Match(s.AppendText(nil)) {
 					out = append(out, tr.SID+"\t"+strings.TrimSuffix(string(sentencetext.AppendLine(nil, s)), "\n"))
@@ -75,6 +71,17 @@ func wantSearch(t *testing.T, sim *twiliosim.Server, re *regexp.Regexp, services
 	}
 	sort.Strings(out)
 	return out
+}
+
+// speakers are the speaker labels of a transcript, from its channel, as
+// the mount's sentences.txt and search name them.
+func speakers(t *testing.T, sim *twiliosim.Server, sid string) sentencetext.Labels {
+	t.Helper()
+	var resource struct{ Channel json.RawMessage }
+	if err := json.Unmarshal(sim.TranscriptJSON(sid), &resource); err != nil {
+		t.Fatal(err)
+	}
+	return sentencetext.LabelsFromChannel(resource.Channel)
 }
 
 func contains(list []string, s string) bool {
@@ -178,7 +185,9 @@ func TestSearchExactMatches(t *testing.T) {
 				}
 				doc := []byte(`[{"sentence_index":` + strconv.FormatInt(*m.SentenceIndex, 10) + `,"start_time":` + strconv.FormatFloat(*m.StartTime, 'f', -1, 64) +
 					`,"media_channel":` + strconv.FormatInt(*m.Channel, 10) + `,"transcript":` + mustJSON(t, m.Text) + `}]`)
-				txt, _ := sentencetext.Render(doc)
+				ss, _ := sentencetext.Parse(doc)
+				speakers(t, sim, m.TranscriptSID).Apply(ss)
+				txt := sentencetext.Append(nil, ss)
 				fromJSON = append(fromJSON, m.TranscriptSID+"\t"+strings.TrimSuffix(string(txt), "\n"))
 			}
 			sort.Strings(fromJSON)
