@@ -397,7 +397,7 @@ func TestSearchExport(t *testing.T) {
 			tr := transcriptInfo(t, sim, sid)
 			base := filepath.Join(dir, sid)
 			doc := wantDoc(sim, tr, false)
-			txt, _ := sentencetext.Render(doc)
+			txt, _ := sentencetext.RenderLabeled(doc, speakers(t, sim, sid)) // as the mount names the speakers
 			want := map[string][]byte{"sentences.json": doc, "sentences.txt": txt}
 			ops := sim.OperatorResultPlaintexts(sid, tr.Redaction)
 			if tr.EncryptionCredentialSID == "" {

@@ -72,7 +72,7 @@ func Export(ctx context.Context, dir string, r *Result) ([]string, error) {
 		if err := put("sentences.json", r.Sentences); err != nil {
 			return written, err
 		}
-		if txt, err := sentencetext.Render(r.Sentences); err == nil {
+		if txt, err := sentencetext.RenderLabeled(r.Sentences, sentencetext.LabelsFromChannel(t.Channel())); err == nil {
 			err = put("sentences.txt", txt)
 			clear(txt)
 			if err != nil {

@@ -123,13 +123,18 @@ func (s Sentence) AppendText(dst []byte) []byte {
 }
 
 // Render derives the whole text view of the sentences document doc on the
-// Go heap (tests and the exporter use it; the mount renders into its
-// off-heap cache with Parse, Len and Append).
-func Render(doc []byte) ([]byte, error) {
+// Go heap, speakers as ch<N> (tests and the exporter use it; the mount
+// renders into its off-heap cache with Parse, Len and Append).
+func Render(doc []byte) ([]byte, error) { return RenderLabeled(doc, nil) }
+
+// RenderLabeled is Render with the speakers named by labels, as the mount's
+// sentences.txt names them.
+func RenderLabeled(doc []byte, labels Labels) ([]byte, error) {
 	ss, err := Parse(doc)
 	if err != nil {
 		return nil, err
 	}
+	labels.Apply(ss)
 	return Append(make([]byte, 0, Len(ss)), ss), nil
 }
 

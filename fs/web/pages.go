@@ -370,7 +370,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 		body = append([]byte(nil), d.sentences...)
 	case "sentences.txt":
 		ctype = "text/plain; charset=utf-8"
-		body, err = sentencetext.Render(d.sentences)
+		body, err = sentencetext.RenderLabeled(d.sentences, sentencetext.LabelsFromChannel(t.Channel()))
 		if err != nil {
 			http.Error(w, "sentences.txt cannot be derived from this document", http.StatusNotFound)
 			return
