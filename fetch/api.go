@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 var (
 	transcriptSIDPattern = regexp.MustCompile(`^GT[0-9a-fA-F]{32}$`)
 	credentialSIDPattern = regexp.MustCompile(`^CR[0-9a-fA-F]{32}$`)
+	serviceSIDPattern    = regexp.MustCompile(`^GA[0-9a-fA-F]{32}$`)
 )
 
 // maxPages stops a list whose next_page_url never ends (a backstop: the
@@ -178,11 +180,29 @@ func (c *Client) ListServices(ctx context.Context) ([]Service, error) {
 }
 
 // FetchService returns one Service by SID (GA…) or unique name, with its
-// ETag when the API sends one.
+// ETag when the API sends one. A unique name is resolved through the
+// service list: the API documents GET /v2/Services/{Sid} for the SID only.
 func (c *Client) FetchService(ctx context.Context, sid string) (Service, error) {
 	const op = "fetch service"
 	if sid == "" {
 		return Service{}, c.badSID(op, sid)
+	}
+	if !serviceSIDPattern.MatchString(sid) {
+		list, err := c.ListServices(ctx)
+		if err != nil {
+			return Service{}, err
+		}
+		name := sid
+		sid = ""
+		for _, s := range list {
+			if s.UniqueName == name {
+				sid = s.SID
+				break
+			}
+		}
+		if sid == "" {
+			return Service{}, c.newError(op, name, 0, 0, ErrNotFound, "", errors.New("no service has this unique name"))
+		}
 	}
 	k := c.newCall(ctx)
 	body, h, err := k.getRaw(intelligenceBase+"/v2/Services/"+url.PathEscape(sid), url.Values{})
@@ -342,6 +362,7 @@ func (c *Client) ListTranscripts(ctx context.Context, q TranscriptQuery, page fu
 		}
 		bodyLen := len(body)
 		ts := make([]Transcript, 0, len(pg.Transcripts))
+		older := false
 		for _, raw := range pg.Transcripts {
 			if !pager.fits(raw) {
 				continue
@@ -350,7 +371,13 @@ func (c *Client) ListTranscripts(ctx context.Context, q TranscriptQuery, page fu
 			if err != nil {
 				return c.newError(op, q.ServiceSID, 0, k.info.attempts, nil, "", fmt.Errorf("malformed transcript: %w", err))
 			}
-			ts = append(ts, t)
+			// The server may ignore or round the date filters: keep
+			// only what was asked for (After inclusive, Before exclusive).
+			if q.createdWithin(t.DateCreated) {
+				ts = append(ts, t)
+			} else if !q.AfterDateCreated.IsZero() && t.DateCreated.Before(q.AfterDateCreated) {
+				older = true
+			}
 		}
 		// The kept resources are copies: drop the page's bytes now.
 		n := len(pg.Transcripts)
@@ -363,6 +390,12 @@ func (c *Client) ListTranscripts(ctx context.Context, q TranscriptQuery, page fu
 		}
 		if err := page(ts); err != nil {
 			return err
+		}
+		if older {
+			// The server disregarded AfterDateCreated and has reached
+			// older transcripts (newest first): the rest is older still.
+			c.log.Debug("fetch: transcripts list ignored AfterDateCreated; stopped at older transcripts", "service", q.ServiceSID)
+			return nil
 		}
 	}
 	return c.newError(op, q.ServiceSID, 0, 0, nil, "", errors.New("too many pages"))
@@ -433,25 +466,43 @@ func (c *Client) contentQuery() url.Values {
 // page of /Sentences (PageSize 5000) joined into one JSON document
 // {"sentences":[…]} whose elements are the sentence resources byte for byte
 // as the API sent them.
+//
+// Should the API refuse PageSize 5000 (400 on the first page), the list is
+// asked again with 1000, and 1000 is used from then on by this Client.
 func (c *Client) PlainSentences(ctx context.Context, transcriptSID string) ([]byte, error) {
 	const op = "list sentences"
-	var out bytes.Buffer
-	out.WriteString(`{"sentences":[`)
-	n := 0
-	err := c.rawList(ctx, op, transcriptSID, "/Sentences", SentencePageSize, "sentences", func(items []json.RawMessage) {
-		for _, it := range items {
-			if n > 0 {
-				out.WriteByte(',')
-			}
-			out.Write(it)
-			n++
+	for {
+		ps := SentencePageSize
+		if c.smallSentencePages.Load() {
+			ps = DefaultPageSize
 		}
-	})
-	if err != nil {
-		return nil, err
+		var out bytes.Buffer
+		out.WriteString(`{"sentences":[`)
+		n, pages := 0, 0
+		err := c.rawList(ctx, op, transcriptSID, "/Sentences", ps, "sentences", func(items []json.RawMessage) {
+			pages++
+			for _, it := range items {
+				if n > 0 {
+					out.WriteByte(',')
+				}
+				out.Write(it)
+				n++
+			}
+		})
+		var fe *Error
+		if err != nil && pages == 0 && ps > DefaultPageSize && errors.As(err, &fe) && fe.Status == http.StatusBadRequest {
+			c.smallSentencePages.Store(true)
+			c.log.Warn("fetch: the API refused Sentences pages of 5000; using 1000 from now on", "transcript", transcriptSID, "err", err)
+			clear(out.Bytes())
+			continue
+		}
+		if err != nil {
+			clear(out.Bytes())
+			return nil, err
+		}
+		out.WriteString("]}")
+		return out.Bytes(), nil
 	}
-	out.WriteString("]}")
-	return out.Bytes(), nil
 }
 
 // PlainOperatorResults returns the operator results of an unencrypted

@@ -11,6 +11,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/twilio/twilio-go/client"
@@ -174,6 +175,10 @@ type Client struct {
 	objHTTP  *http.Client
 	base     http.RoundTripper
 	callTime time.Duration
+
+	// smallSentencePages is set once the API refused Sentences pages of
+	// SentencePageSize: 1000 is asked from then on.
+	smallSentencePages atomic.Bool
 }
 
 // New validates cfg and builds a Client. It makes no request.

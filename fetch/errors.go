@@ -1,7 +1,12 @@
 package fetch
 
 import (
+	"encoding/json"
+	"encoding/xml"
 	"errors"
+	"fmt"
+	"mime"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -14,8 +19,17 @@ var (
 	// resource is absent (for example an encrypted location that is null), or
 	// a SID is not well formed, in which case no request was made.
 	ErrNotFound = errors.New("not found")
-	// ErrAuth means the API rejected the credentials (401 or 403).
+	// ErrAuth means the API rejected the credentials (401) or refused them
+	// this request (403, which is ErrForbidden as well).
 	ErrAuth = errors.New("credentials rejected")
+	// ErrForbidden means the API answered 403: the credentials are valid
+	// but not allowed this request (a restricted API key without
+	// Intelligence permission, an account without the feature). It wraps
+	// ErrAuth, so errors.Is(err, ErrAuth) holds too.
+	ErrForbidden = fmt.Errorf("%w: forbidden", ErrAuth)
+	// ErrNotImplemented means the API answered 501: it does not offer
+	// the request at all (not a temporary unavailability).
+	ErrNotImplemented = errors.New("not implemented by the API")
 	// ErrUnavailable means the request could not be completed: 429 or 5xx
 	// after retries, a timeout, or a connection failure (including TLS).
 	ErrUnavailable = errors.New("service unavailable")
@@ -154,3 +168,83 @@ func oneLine(s string) string {
 	}
 	return strings.Join(strings.Fields(strings.ReplaceAll(strings.ReplaceAll(s, "\r", " "), "\n", " ")), " ")
 }
+
+// problemText renders an error response as one short phrase: Twilio's own
+// error document as "CODE Message; more info: URL", an object store's XML
+// error as "Code: Message", and anything else (a proxy's HTML page) as what
+// it is, with its title or first words, never a decoder error. "" when
+// there is no body.
+func problemText(status int, h http.Header, body []byte) string {
+	if len(body) == 0 {
+		return ""
+	}
+	var tw struct {
+		Code     int    `json:"code"`
+		Message  string `json:"message"`
+		MoreInfo string `json:"more_info"`
+	}
+	if json.Unmarshal(body, &tw) == nil && (tw.Code != 0 || tw.Message != "") {
+		s := strings.TrimSpace(fmt.Sprintf("%d %s", tw.Code, tw.Message))
+		if tw.Code == 0 {
+			s = tw.Message
+		}
+		if tw.MoreInfo != "" {
+			s += "; more info: " + tw.MoreInfo
+		}
+		return clip(s, 300)
+	}
+	var s3 struct {
+		Code    string `xml:"Code"`
+		Message string `xml:"Message"`
+	}
+	if xml.Unmarshal(body, &s3) == nil && s3.Code != "" {
+		return clip(s3.Code+": "+s3.Message, 200)
+	}
+	ct := "an unknown type"
+	if mt, _, err := mime.ParseMediaType(h.Get("Content-Type")); err == nil {
+		ct = mt
+	}
+	what := firstWords(body)
+	s := fmt.Sprintf("a %s body instead of Twilio's JSON error, so a proxy or gateway answered", ct)
+	if what != "" {
+		s += fmt.Sprintf(": %q", what)
+	}
+	return s
+}
+
+// htmlTitle finds an HTML page's <title>; htmlTag is any markup tag.
+var (
+	htmlTitle = regexp.MustCompile(`(?is)<title[^>]*>(.*?)</title>`)
+	htmlTag   = regexp.MustCompile(`(?s)<[^>]*>`)
+)
+
+// firstWords is an HTML page's title, or the first printable words of a
+// body, at most 80 characters.
+func firstWords(body []byte) string {
+	s := string(body)
+	if m := htmlTitle.FindStringSubmatch(s); m != nil {
+		s = m[1]
+	} else {
+		s = htmlTag.ReplaceAllString(s, " ")
+	}
+	s = strings.Join(strings.Fields(strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == 0xfffd {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, " "))), " ")
+	return clip(s, 80)
+}
+
+// clip cuts s to at most n bytes on a rune boundary, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }

@@ -136,7 +136,7 @@ func FuzzDecodePage(f *testing.F) {
 			var locs []string
 			if locs, err = c.EncryptedOperatorResultLocations(ctx, gtSID); err == nil && len(locs) > 0 {
 				first.Store(true)
-				_, err = c.EncryptedOperatorResult(ctx, gtSID, 0, locs[0])
+				_, err = c.EncryptedOperatorResult(ctx, gtSID, locs[0], nil)
 			}
 		}
 		if ctx.Err() != nil {

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
+	"time"
 
 	intelligence "github.com/twilio/twilio-go/rest/intelligence/v2"
 
@@ -52,7 +55,7 @@ func (c *Client) sentencesLocation(ctx context.Context, sid string) (string, err
 		return "", c.apiError(ctx, op, sid, k.info, err)
 	}
 	if res.Location == nil || *res.Location == "" {
-		return "", c.newError(op, sid, 0, k.info.attempts, ErrNotFound, "", errors.New("the API returned no location"))
+		return "", c.newError(op, sid, 0, k.info.attempts, ErrNotFound, "", errors.New("the API returned no location (null)"))
 	}
 	return *res.Location, nil
 }
@@ -75,8 +78,10 @@ func (c *Client) EncryptedOperatorResultLocations(ctx context.Context, transcrip
 	if err != nil {
 		return nil, c.apiError(ctx, op, transcriptSID, k.info, err)
 	}
+	// null is not "no results" (that is []): like a null location, the
+	// content is not there now, which only the transcript can explain.
 	if res.Locations == nil {
-		return []string{}, nil
+		return nil, c.newError(op, transcriptSID, 0, k.info.attempts, ErrNotFound, "", errors.New("the API returned no locations (null)"))
 	}
 	if n := len(*res.Locations); n > MaxOperatorResults {
 		return nil, c.newError(op, transcriptSID, 0, k.info.attempts, nil, "",
@@ -90,11 +95,15 @@ func (c *Client) EncryptedOperatorResultLocations(ctx context.Context, transcrip
 // listing 200,000 must not become 200,000 files and downloads.
 const MaxOperatorResults = 1000
 
-// EncryptedOperatorResult downloads the operator result at location, which
-// is element index (0-based) of EncryptedOperatorResultLocations. An expired
-// location makes it ask for the locations again once and take [index]; a
-// second 403 gives ErrExpired, and an index no longer present ErrNotFound.
-func (c *Client) EncryptedOperatorResult(ctx context.Context, transcriptSID string, index int, location string) (crypto.Envelope, error) {
+// EncryptedOperatorResult downloads the operator result at location (one
+// of EncryptedOperatorResultLocations). When the object store refuses it
+// (403: the presigned URL expired), fresh is asked for a current location
+// of the same object (the caller refreshes its cache of locations and
+// matches by LocationKey, never by position: the order of locations is not
+// documented), and that one is tried once; a second 403 gives ErrExpired.
+// A nil fresh, or one answering "", makes the Client ask the API itself.
+// An object no longer listed gives ErrNotFound.
+func (c *Client) EncryptedOperatorResult(ctx context.Context, transcriptSID, location string, fresh func(context.Context) (string, error)) (crypto.Envelope, error) {
 	const op = "download operator result"
 	if !transcriptSIDPattern.MatchString(transcriptSID) {
 		return crypto.Envelope{}, c.badSID(op, transcriptSID)
@@ -103,16 +112,68 @@ func (c *Client) EncryptedOperatorResult(ctx context.Context, transcriptSID stri
 	if !errors.Is(err, errLocationRefused) {
 		return env, err
 	}
-	c.log.Debug("fetch: presigned location refused, asking for fresh ones", "transcript", transcriptSID, "index", index)
-	locs, err := c.EncryptedOperatorResultLocations(ctx, transcriptSID)
+	c.log.Debug("fetch: presigned location refused, asking for a fresh one", "transcript", transcriptSID)
+	ask := func(ctx context.Context) (string, error) { return "", nil }
+	if fresh != nil {
+		ask = fresh
+	}
+	loc, err := ask(ctx)
 	if err != nil {
 		return crypto.Envelope{}, err
 	}
-	if index < 0 || index >= len(locs) {
-		return crypto.Envelope{}, c.newError(op, transcriptSID, 0, 0, ErrNotFound, "",
-			fmt.Errorf("operator result %d of %d no longer listed", index, len(locs)))
+	if loc == "" { // no fresh, or it knows no URL: ask the API here
+		loc, err = func(ctx context.Context) (string, error) {
+			locs, err := c.EncryptedOperatorResultLocations(ctx, transcriptSID)
+			if err != nil {
+				return "", err
+			}
+			key := LocationKey(location)
+			for _, l := range locs {
+				if LocationKey(l) == key {
+					return l, nil
+				}
+			}
+			return "", c.newError(op, transcriptSID, 0, 0, ErrNotFound, "", errors.New("the operator result is no longer listed"))
+		}(ctx)
+		if err != nil {
+			return crypto.Envelope{}, err
+		}
 	}
-	return c.download(ctx, op, transcriptSID, locs[index], true)
+	return c.download(ctx, op, transcriptSID, loc, true)
+}
+
+// LocationKey names the object a presigned location points at: scheme,
+// host and path, without the query that signs it. Two answers of the
+// encrypted endpoints name the same object by the same key.
+func LocationKey(location string) string {
+	if i := strings.IndexAny(location, "?#"); i >= 0 {
+		return location[:i]
+	}
+	return location
+}
+
+// LocationExpiry reads when a presigned location stops working: X-Amz-Date
+// plus X-Amz-Expires (AWS signature version 4), or Expires in Unix seconds
+// (version 2). ok is false when the location says neither.
+func LocationExpiry(location string) (expiry time.Time, ok bool) {
+	u, err := url.Parse(location)
+	if err != nil {
+		return time.Time{}, false
+	}
+	q := u.Query()
+	if d, e := q.Get("X-Amz-Date"), q.Get("X-Amz-Expires"); d != "" && e != "" {
+		signed, err1 := time.Parse("20060102T150405Z", d)
+		secs, err2 := strconv.ParseInt(e, 10, 64)
+		if err1 == nil && err2 == nil && secs >= 0 && secs <= 7*24*3600 {
+			return signed.Add(time.Duration(secs) * time.Second), true
+		}
+	}
+	if e := q.Get("Expires"); e != "" {
+		if secs, err := strconv.ParseInt(e, 10, 64); err == nil && secs > 0 {
+			return time.Unix(secs, 0).UTC(), true
+		}
+	}
+	return time.Time{}, false
 }
 
 // download GETs one presigned object with plain net/http: https only (http
@@ -139,31 +200,78 @@ func (c *Client) download(ctx context.Context, op, sid, location string, final b
 		if ctx.Err() != nil {
 			return crypto.Envelope{}, c.newError(op, sid, 0, info.attempts, nil, "", ctx.Err())
 		}
+		if isTLSFailure(err) {
+			return crypto.Envelope{}, c.newErrorText(op, sid, 0, info.attempts, ErrUnavailable, "",
+				tlsProblem(u.Hostname(), err), err)
+		}
 		return crypto.Envelope{}, c.newError(op, sid, info.status, info.attempts, ErrUnavailable, "", err)
 	}
 	body, err := bodyBytes(resp)
 	if err != nil {
 		return crypto.Envelope{}, c.newError(op, sid, resp.StatusCode, info.attempts, ErrUnavailable, "", err)
 	}
+	problem := ""
+	if resp.StatusCode >= 400 {
+		problem = problemText(resp.StatusCode, resp.Header, body)
+	}
+	fail := func(kind error, cause error) (crypto.Envelope, error) {
+		return crypto.Envelope{}, c.newErrorText(op, sid, resp.StatusCode, info.attempts, kind, "", joinNonEmpty(problem, errText(cause)), cause)
+	}
 	switch s := resp.StatusCode; {
 	case s == http.StatusOK:
 	case s == http.StatusForbidden && !final:
 		return crypto.Envelope{}, errLocationRefused
 	case s == http.StatusForbidden:
-		return crypto.Envelope{}, c.newError(op, sid, s, info.attempts, ErrExpired, "", errLocationRefused)
+		return fail(ErrExpired, errLocationRefused)
 	case s == http.StatusNotFound:
-		return crypto.Envelope{}, c.newError(op, sid, s, info.attempts, ErrNotFound, "", nil)
+		return fail(ErrNotFound, nil)
 	case s >= 300 && s < 400:
-		return crypto.Envelope{}, c.newError(op, sid, s, info.attempts, nil, "",
-			errors.New("object store answered with a redirect, which is not followed"))
-	case s == http.StatusTooManyRequests || s >= 500:
-		return crypto.Envelope{}, c.newError(op, sid, s, info.attempts, ErrUnavailable, "", nil)
+		return fail(nil, errors.New("object store answered with a redirect, which is not followed"))
+	case s == http.StatusTooManyRequests || s >= 500 && s != http.StatusNotImplemented:
+		return fail(ErrUnavailable, nil)
 	default:
-		return crypto.Envelope{}, c.newError(op, sid, s, info.attempts, nil, "", fmt.Errorf("unexpected HTTP status %d", s))
+		return fail(nil, fmt.Errorf("unexpected HTTP status %d", s))
 	}
 	env, err := crypto.ParseEnvelope(resp.Header.Get(crypto.HeaderWrappedKey), resp.Header.Get(crypto.HeaderIV), body)
 	if err != nil {
 		return crypto.Envelope{}, c.newError(op, sid, 0, info.attempts, nil, "", err)
 	}
 	return env, nil
+}
+
+// errText is err's text, or "".
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// tlsProblem says in one line that the TLS handshake with an object store
+// host failed, and why. A bucket whose name has dots, addressed
+// virtual-hosted style (bucket.with.dots.s3.amazonaws.com), cannot match
+// S3's wildcard certificate (*.s3.amazonaws.com covers one label only):
+// Twilio's own example location, com.twilio.us1.sentences.s3.amazonaws.com,
+// has that shape, so the error says so.
+func tlsProblem(host string, err error) string {
+	s := "TLS handshake with the object store " + host + " failed: " + describe(stripURLError(err))
+	if bucket, ok := dottedS3Bucket(host); ok {
+		s += fmt.Sprintf(" (the bucket name %q has dots, so in virtual-hosted style it does not match S3's wildcard certificate *.s3.amazonaws.com; a path-style location or a proxy that rewrites it is needed)", bucket)
+	}
+	return s
+}
+
+// dottedS3Bucket reports the bucket of a virtual-hosted S3 host name
+// whose bucket part contains a dot.
+func dottedS3Bucket(host string) (string, bool) {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	i := strings.Index(h, ".s3.")
+	if i < 0 {
+		i = strings.Index(h, ".s3-")
+	}
+	if i <= 0 || !strings.HasSuffix(h, ".amazonaws.com") {
+		return "", false
+	}
+	bucket := h[:i]
+	return bucket, strings.Contains(bucket, ".")
 }

@@ -93,8 +93,9 @@ func (c *Client) OperatorResultLocations(ctx context.Context, t Transcript) ([]s
 // result's location, or "" when OperatorResultLocations answered from the
 // cache: then the locations are asked for, and the result is found in the
 // answer by its object key (so a list in another order still gives this
-// result), by position when the key is not known.
-func (c *Client) OpenOperatorResult(ctx context.Context, t Transcript, index int, location string, open Opener) error {
+// result), by position when the key is not known. fresh is passed on to
+// EncryptedOperatorResult (a refused location's replacement).
+func (c *Client) OpenOperatorResult(ctx context.Context, t Transcript, index int, location string, fresh func(context.Context) (string, error), open Opener) error {
 	const op = "download operator result"
 	v, cached := c.sealedVersion(t)
 	obj := sealedcache.OperatorResult(index)
@@ -137,7 +138,7 @@ func (c *Client) OpenOperatorResult(ctx context.Context, t Transcript, index int
 		}
 		location = locs[pos]
 	}
-	env, err := c.EncryptedOperatorResult(ctx, t.SID, pos, location)
+	env, err := c.EncryptedOperatorResult(ctx, t.SID, location, fresh)
 	if err != nil {
 		return err
 	}

@@ -56,7 +56,7 @@ func TestSealedOpeners(t *testing.T) {
 		var ops [][]byte
 		for i, l := range locs {
 			var op []byte
-			if err := c.OpenOperatorResult(ctx, tr, i, l, openInto(&op)); err != nil {
+			if err := c.OpenOperatorResult(ctx, tr, i, l, nil, openInto(&op)); err != nil {
 				t.Fatal(err)
 			}
 			ops = append(ops, op)

@@ -113,7 +113,14 @@ type callInfo struct {
 	attempts int
 	status   int
 	header   http.Header
+	// problem is the start of the last error response's body (status
+	// 400 and up), so an error can quote Twilio's own code and message,
+	// or say what a proxy answered instead.
+	problem []byte
 }
+
+// maxProblemBytes bounds the error body kept in callInfo.
+const maxProblemBytes = 4 << 10
 
 type callInfoKey struct{}
 
@@ -232,6 +239,12 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			retry = retriableError(err, idempotent)
 		} else {
 			info.status, info.header = resp.StatusCode, resp.Header
+			info.problem = nil
+			if resp.StatusCode >= 400 {
+				if bb, ok := resp.Body.(bufferedBody); ok {
+					info.problem = bytes.Clone(bb.b[:min(len(bb.b), maxProblemBytes)])
+				}
+			}
 			if retriableStatus(resp.StatusCode, idempotent) {
 				retry = true
 				wait = retryAfter(resp.Header, time.Now())

@@ -118,13 +118,19 @@ func (k call) getRaw(rawURL string, query url.Values) ([]byte, http.Header, erro
 }
 
 // apiError builds the *Error for a failed API operation: it classifies by
-// the last status the transport saw (twilio-go cannot decode non-JSON error
-// bodies such as a proxy's 502 page), redacts, and counts.
+// the last status the transport saw and quotes what the server answered
+// (Twilio's code, message and more_info, or what a non-JSON body was;
+// twilio-go itself can only report a decoder error for those), redacts,
+// and counts.
 func (c *Client) apiError(ctx context.Context, op, sid string, info *callInfo, err error) error {
 	status := 0
 	attempts := 0
+	var problem string
 	if info != nil {
 		status, attempts = info.status, info.attempts
+		if status >= 400 {
+			problem = problemText(status, info.header, info.problem)
+		}
 	}
 	var tre *client.TwilioRestError
 	if errors.As(err, &tre) && status == 0 {
@@ -135,19 +141,44 @@ func (c *Client) apiError(ctx context.Context, op, sid string, info *callInfo, e
 	switch {
 	case ctx.Err() != nil:
 		err = ctx.Err()
+		problem = ""
 	case status == http.StatusNotFound:
 		kind = ErrNotFound
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+	case status == http.StatusUnauthorized:
 		kind = ErrAuth
-		msg = ErrAuth.Error() + " (" + c.credDesc + ")"
+		msg = "Twilio rejected the credentials (" + joinNonEmpty(problem, c.credDesc) + ")"
+		problem = ""
+	case status == http.StatusForbidden:
+		kind = ErrForbidden
+		msg = "Twilio forbade the request to these credentials (" + joinNonEmpty(problem, c.credDesc) +
+			"): a restricted API key without Intelligence permission, or an account without the feature"
+		problem = ""
 	case status == http.StatusConflict || status == http.StatusPreconditionFailed:
 		kind = ErrConflict
+	case status == http.StatusNotImplemented:
+		kind = ErrNotImplemented
 	case status == http.StatusTooManyRequests || status >= 500:
 		kind = ErrUnavailable
 	case status == 0 && isTransportError(err):
 		kind = ErrUnavailable
 	}
+	if problem != "" {
+		// The server's own words replace twilio-go's rendering of them
+		// (or its decoder error); err stays reachable with errors.As.
+		return c.newErrorText(op, sid, status, attempts, kind, msg, problem, err)
+	}
 	return c.newError(op, sid, status, attempts, kind, msg, err)
+}
+
+// joinNonEmpty joins the non-empty parts with "; ".
+func joinNonEmpty(parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // isTransportError reports whether err came from the transport (no usable
@@ -160,6 +191,16 @@ func isTransportError(err error) bool {
 // newError builds a redacted *Error and counts it. kindMsg replaces the
 // kind's own text when set.
 func (c *Client) newError(op, sid string, status, attempts int, kind error, kindMsg string, cause error) error {
+	cause = stripURLError(cause)
+	text := ""
+	if cause != nil {
+		text = describe(cause)
+	}
+	return c.newErrorText(op, sid, status, attempts, kind, kindMsg, text, cause)
+}
+
+// newErrorText is newError with the cause's text given.
+func (c *Client) newErrorText(op, sid string, status, attempts int, kind error, kindMsg, text string, cause error) error {
 	// A 404 answers a lookup of a name that does not exist, and a request
 	// its caller gave up on (an interrupted read) did not fail: neither
 	// is counted as an error.
@@ -174,8 +215,8 @@ func (c *Client) newError(op, sid string, status, attempts int, kind error, kind
 	if kindMsg != "" {
 		parts = append(parts, kindMsg)
 	}
-	if cause != nil {
-		parts = append(parts, describe(cause))
+	if text != "" {
+		parts = append(parts, text)
 	}
 	return &Error{Op: op, SID: sid, Status: status, Attempts: attempts,
 		Err: &causeError{kind: kind, msg: oneLine(c.Redact(strings.Join(parts, ": "))), cause: cause}}

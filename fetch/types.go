@@ -461,3 +461,17 @@ type TranscriptQuery struct {
 	// PageSize is the page size (default and maximum 1000).
 	PageSize int
 }
+
+// createdWithin reports whether a date_created satisfies q's date filters:
+// AfterDateCreated inclusive, BeforeDateCreated exclusive (the simulator's
+// reading; the API does not say). A zero bound does not filter, nor is a
+// transcript without a date dropped.
+func (q TranscriptQuery) createdWithin(t time.Time) bool {
+	if t.IsZero() {
+		return true
+	}
+	if !q.AfterDateCreated.IsZero() && t.Before(q.AfterDateCreated.Truncate(time.Second)) {
+		return false
+	}
+	return q.BeforeDateCreated.IsZero() || t.Before(q.BeforeDateCreated.Truncate(time.Second))
+}

@@ -434,7 +434,7 @@ func TestTransportErrorsRedacted(t *testing.T) {
 				t.Errorf("api: %v is not ErrUnavailable", err)
 			}
 			assertClean(t, err)
-			_, err = c.EncryptedOperatorResult(context.Background(), gt(1), 0, presigned(tc.base, "/objects/GT/1"))
+			_, err = c.EncryptedOperatorResult(context.Background(), gt(1), presigned(tc.base, "/objects/GT/1"), nil)
 			if !errors.Is(err, ErrUnavailable) {
 				t.Errorf("object: %v is not ErrUnavailable", err)
 			}
@@ -503,7 +503,7 @@ func TestObjectDownloadRules(t *testing.T) {
 	c, _ := newTestClient(t, srv.URL, nil)
 	ctx := context.Background()
 
-	got, err := c.EncryptedOperatorResult(ctx, gt(1), 0, presigned(srv.URL, "/ok"))
+	got, err := c.EncryptedOperatorResult(ctx, gt(1), presigned(srv.URL, "/ok"), nil)
 	if err != nil || string(got.Body) != string(env.Body) || string(got.IV) != string(env.IV) {
 		t.Fatalf("download: %v", err)
 	}
@@ -514,13 +514,13 @@ func TestObjectDownloadRules(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 
-	_, err = c.EncryptedOperatorResult(ctx, gt(1), 0, presigned(srv.URL, "/redirect"))
+	_, err = c.EncryptedOperatorResult(ctx, gt(1), presigned(srv.URL, "/redirect"), nil)
 	if err == nil || redirectedTo.Load() != 0 {
 		t.Errorf("redirect followed or accepted: %v", err)
 	}
 	assertClean(t, err)
 
-	_, err = c.EncryptedOperatorResult(ctx, gt(1), 0, presigned(srv.URL, "/short"))
+	_, err = c.EncryptedOperatorResult(ctx, gt(1), presigned(srv.URL, "/short"), nil)
 	if !errors.Is(err, ErrUnavailable) {
 		t.Errorf("short body: %v", err)
 	}
@@ -531,7 +531,7 @@ func TestObjectDownloadRules(t *testing.T) {
 	assertClean(t, err)
 
 	before := c.Stats().ObjectDownloads
-	_, err = c.EncryptedOperatorResult(ctx, gt(1), 0, presigned("http://example.com", "/ok"))
+	_, err = c.EncryptedOperatorResult(ctx, gt(1), presigned("http://example.com", "/ok"), nil)
 	if !errors.Is(err, ErrInsecureURL) || c.Stats().ObjectDownloads != before {
 		t.Errorf("plain http to a remote host: %v", err)
 	}
@@ -631,7 +631,7 @@ func TestConcurrencyLimits(t *testing.T) {
 			if i%2 == 0 {
 				_, err = c.FetchTranscript(context.Background(), gt(1))
 			} else {
-				_, err = c.EncryptedOperatorResult(context.Background(), gt(1), 0, srv.URL+"/obj")
+				_, err = c.EncryptedOperatorResult(context.Background(), gt(1), srv.URL+"/obj", nil)
 			}
 			if err != nil {
 				t.Error(err)
@@ -679,7 +679,7 @@ func TestContextCancelWhileWaiting(t *testing.T) {
 	if errors.Is(err, ErrUnavailable) {
 		t.Errorf("a caller's deadline is not ErrUnavailable: %v", err)
 	}
-	_, err = c.EncryptedOperatorResult(ctx, gt(1), 0, srv.URL+"/obj")
+	_, err = c.EncryptedOperatorResult(ctx, gt(1), srv.URL+"/obj", nil)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("object: %v", err)
 	}

@@ -56,8 +56,12 @@ func (r *Root) hasTranscripts(ctx context.Context, service string, from, to time
 	has := false
 	err := r.src.ListTranscripts(ctx, TranscriptQuery{ServiceSID: service, AfterDateCreated: from, BeforeDateCreated: to, PageSize: 1},
 		func(page []Transcript) error {
-			has = len(page) > 0
-			return errProbeDone
+			// An empty page is not the end: the client filters pages
+			// by date (the server may ignore or round the filters).
+			if has = len(page) > 0; has {
+				return errProbeDone
+			}
+			return nil
 		})
 	if err != nil && !errors.Is(err, errProbeDone) {
 		r.logFailure("", "", "probe transcripts of "+service, err)

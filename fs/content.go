@@ -2,13 +2,17 @@ package fs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/intelligencefs/intelligencefs/crypto"
+	"github.com/intelligencefs/intelligencefs/fetch"
 	"github.com/intelligencefs/intelligencefs/fs/sentencetext"
 )
 
@@ -18,10 +22,6 @@ func keyTxt(sid string) string       { return sid + "/sentences.txt" }
 func keyOpResult(sid string, n int) string {
 	return sid + "/operator-results/" + strconv.Itoa(n) + ".json"
 }
-
-// locationsTTL is how long operator-result locations are reused; presigned
-// URLs live 15 minutes by default and fetch re-asks once on expiry anyway.
-const locationsTTL = 10 * time.Minute
 
 // flightGroup shares one fetch among concurrent misses of one key.
 type flightGroup struct {
@@ -180,7 +180,8 @@ func contentKey(sid string, kind contentKind, n int) string {
 
 // loadContent returns one content file of ts, pinned, fetching and
 // decrypting it on a miss. It records the exact size, logs the one line of
-// DESIGN.md §5 on failure, and handles a deletion upstream.
+// DESIGN.md §5 on failure, and handles a not-found: only the Transcript
+// resource's own 404 means deleted (contentMissing).
 func (r *Root) loadContent(ctx context.Context, ts *tstate, kind contentKind, n int) (*plainBuffer, error) {
 	key := contentKey(ts.sid, kind, n)
 	if err := r.denied.check(ts.sid); err != nil {
@@ -189,24 +190,31 @@ func (r *Root) loadContent(ctx context.Context, ts *tstate, kind contentKind, n 
 		}
 		return nil, err
 	}
+	if err := ts.backingOff(key, time.Now()); err != nil {
+		return nil, err
+	}
 	buf, err := r.load(ctx, key, func(ctx context.Context) (*plainBuffer, error) {
 		t := ts.transcript()
 		b, err := r.fetchContent(ctx, ts, t, kind, n)
 		if errors.Is(err, crypto.ErrUnwrap) && !errors.As(err, new(loggedError)) {
 			r.denied.add(ts.sid)
 		}
+		if errors.Is(err, errNotFound) {
+			err = r.contentMissing(ctx, ts, key, err)
+		}
 		switch {
 		case err == nil:
 			ts.setSize(key, int64(bufLen(b)))
+			ts.recovered(key)
 		case errors.Is(err, errNotFound):
-			r.goBG(func() { r.transcriptGone(ts.sid) })
+			// Deleted upstream: transcriptGone said so at info.
 		case errors.Is(err, errNoTxt):
 			r.log.Warn("sentences.txt left out: cannot parse the sentences document", "transcript", ts.sid, "err", err)
 		case errors.As(err, new(loggedError)):
 			// sentences.txt of a sentences.json that failed: that load
 			// wrote the one line already.
 		default:
-			r.logFailure(ts.sid, t.EncryptionCredentialSID, "fetch "+key[len(ts.sid)+1:], err)
+			r.logFailure(ts.sid, r.plan(ctx, t).cred, "fetch "+key[len(ts.sid)+1:], err)
 		}
 		return b, err
 	})
@@ -222,14 +230,99 @@ func (e loggedError) Unwrap() error { return e.error }
 // file is then absent (ENOENT), never EIO.
 var errNoTxt = fmt.Errorf("sentences.txt not derivable: %w", errAbsent)
 
+// Back-off after content went missing although its transcript exists: the
+// first retry waits missingRetryFirst (Options.MissingContentRetry), each
+// further failure doubles it up to missingRetryMax.
+const (
+	missingRetryFirst = 2 * time.Second
+	missingRetryMax   = time.Minute
+)
+
+// missingError is content the API or the object store could not find
+// while the Transcript resource exists: a fault upstream (a null location,
+// a 404 from an encrypted endpoint or the store), not a deletion. It is EIO,
+// never ENOENT (which the kernel and tools would cache as "no such file").
+type missingError struct{ cause error }
+
+func (e *missingError) Error() string {
+	return "content not found although the transcript exists (not a deletion): " + e.cause.Error()
+}
+
+// contentMissing decides what a not-found from a content path means, by
+// fetching the Transcript resource (once for concurrent callers): its 404
+// is a deletion (ENOENT, the transcript leaves the mount); otherwise the
+// file fails with a *missingError and the next read waits out a back-off.
+func (r *Root) contentMissing(ctx context.Context, ts *tstate, key string, cause error) error {
+	v, err := r.shared(ctx, ts.sid+"/verify", func(ctx context.Context) (any, error) {
+		return r.src.FetchTranscript(ctx, ts.sid)
+	})
+	switch {
+	case errors.Is(err, errNotFound):
+		r.goBG(func() { r.transcriptGone(ts.sid) })
+		return cause
+	case err != nil:
+		// Cannot tell: fail this read like any unavailable upstream.
+		return fmt.Errorf("%w (and checking the transcript failed: %v)", &missingError{cause}, err)
+	}
+	r.updateTranscript(v.(Transcript))
+	merr := &missingError{cause}
+	ts.failed(key, merr, time.Now(), r.opts.MissingContentRetry)
+	return merr
+}
+
+// contentPlan says where a transcript's content comes from.
+type contentPlan struct {
+	// encrypted: the encrypted endpoints, opened with the key of cred.
+	encrypted bool
+	// cred is the credential the content is sealed to ("" when plain and
+	// the service has none).
+	cred string
+	// fallback: try the plain endpoints first, then, on an error or an
+	// empty answer, the encrypted ones (a completed transcript whose
+	// service has a credential, created before the service was last
+	// updated: it may predate encryption or not).
+	fallback bool
+}
+
+// plan decides how to fetch t's content. The transcript's own
+// encryption_credential_sid decides when present (it has come and gone in
+// Twilio's published descriptions); otherwise the service's credential, for
+// transcripts created after the service was last updated (so after the
+// credential was set), and plain-then-encrypted for older ones.
+func (r *Root) plan(ctx context.Context, t Transcript) contentPlan {
+	if t.EncryptionCredentialSID != "" {
+		return contentPlan{encrypted: true, cred: t.EncryptionCredentialSID}
+	}
+	svc, err := r.service(ctx, t.ServiceSID)
+	if err != nil || svc.EncryptionCredentialSID == "" {
+		return contentPlan{}
+	}
+	if !t.DateCreated.IsZero() && !svc.DateUpdated.IsZero() && !t.DateCreated.Before(svc.DateUpdated) {
+		return contentPlan{encrypted: true, cred: svc.EncryptionCredentialSID}
+	}
+	return contentPlan{cred: svc.EncryptionCredentialSID, fallback: t.Completed()}
+}
+
 // fetchContent does the actual work of one miss.
 func (r *Root) fetchContent(ctx context.Context, ts *tstate, t Transcript, kind contentKind, n int) (*plainBuffer, error) {
+	p := r.plan(ctx, t)
 	switch kind {
 	case kindSentences:
-		if t.Encrypted() {
-			return r.openSealed(t, func(open opener) error { return r.src.OpenSentences(ctx, t, open) })
+		if p.encrypted {
+			return r.encryptedSentences(ctx, t, p.cred)
 		}
 		doc, err := r.src.PlainSentences(ctx, t.SID)
+		if p.fallback && (err != nil || emptySentences(doc)) {
+			b, eerr := r.encryptedSentences(ctx, t, p.cred)
+			if eerr == nil {
+				clear(doc)
+				return b, nil
+			}
+			if err == nil && !errors.Is(eerr, errNotFound) {
+				err = eerr // the plain list was empty; the encrypted one failed
+			}
+			r.log.Debug("content: the encrypted endpoint has no sentences either", "transcript", t.SID, "err", eerr)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -252,46 +345,130 @@ func (r *Root) fetchContent(ctx context.Context, ts *tstate, t Transcript, kind 
 		}
 		return txt, err
 	default:
-		if t.Encrypted() {
-			locs, err := r.locations(ctx, ts, false)
+		if !p.encrypted {
+			docs, err := r.plainOpResults(ctx, ts, p)
 			if err != nil {
 				return nil, err
 			}
-			if n < 1 || n > len(locs) {
-				return nil, errNotFoundResult
+			if docs != nil {
+				return r.keepPlainResults(ts, docs, n)
 			}
-			return r.openSealed(t, func(open opener) error {
-				return r.src.OpenOperatorResult(ctx, t, n-1, locs[n-1], open)
-			})
 		}
-		docs, err := r.plainOpResults(ctx, ts)
+		return r.encryptedResult(ctx, ts, p.cred, n)
+	}
+}
+
+// emptySentences reports a plain sentences document without sentences.
+func emptySentences(doc []byte) bool { return len(doc) == 0 || string(doc) == `{"sentences":[]}` }
+
+// encryptedSentences gets (from the sealed cache or a download) and opens a
+// transcript's sealed sentences, sealed to cred.
+func (r *Root) encryptedSentences(ctx context.Context, t Transcript, cred string) (*plainBuffer, error) {
+	t = sealedAs(t, cred)
+	return r.openSealed(t, func(open opener) error { return r.src.OpenSentences(ctx, t, open) })
+}
+
+// sealedAs is t as the Source's sealed-content methods must see it: sealed
+// to cred, the credential the plan found (the transcript's own, or its
+// service's when the transcript does not say).
+func sealedAs(t Transcript, cred string) Transcript {
+	t.EncryptionCredentialSID = cred
+	return t
+}
+
+// sealedView is t with the credential its plan finds.
+func (r *Root) sealedView(ctx context.Context, t Transcript) Transcript {
+	return sealedAs(t, r.plan(ctx, t).cred)
+}
+
+// encryptedResult downloads and opens operator result n of ts. Files are
+// named by position in the first answer of the locations and found by
+// object key afterwards, and a result that names another transcript is
+// refused: the order of locations is not documented, and a mix-up must
+// never show one transcript's result under another's name.
+func (r *Root) encryptedResult(ctx context.Context, ts *tstate, cred string, n int) (*plainBuffer, error) {
+	locs, err := r.locations(ctx, ts, false)
+	if err != nil {
+		return nil, err
+	}
+	if n < 1 || n > len(locs.keys) {
+		return nil, errNotFoundResult
+	}
+	key := locs.keys[n-1]
+	u, ok := locs.urls[key]
+	if !ok && !isPlaceholder(key) {
+		return nil, fmt.Errorf("operator result %d is no longer among the locations: %w", n, errNotFound)
+	}
+	t := sealedAs(ts.transcript(), cred)
+	b, err := r.openSealed(t, func(open opener) error {
+		return r.src.OpenOperatorResult(ctx, t, n-1, u, func(ctx context.Context) (string, error) {
+			return r.freshLocation(ctx, ts, key, u)
+		}, open)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if other := resultTranscript(b); other != "" && other != ts.sid {
+		b.Release() // zeroed: not ours to serve
+		return nil, fmt.Errorf("%w: operator result %d names transcript %s", errSwapped, n, other)
+	}
+	return b, nil
+}
+
+// errSwapped is a decrypted operator result of another transcript (EIO).
+var errSwapped = errors.New("operator result belongs to another transcript; refused")
+
+// resultTranscript returns the transcript_sid a decrypted operator result
+// names at its top level, or "" when it names none or is not an object.
+// Only that one value is copied; the rest of the plaintext is scanned in
+// place (rawJSON).
+func resultTranscript(b *plainBuffer) string {
+	if b == nil {
+		return ""
+	}
+	var doc struct {
+		TranscriptSID rawJSON `json:"transcript_sid"`
+	}
+	if json.Unmarshal(b.Bytes(), &doc) != nil || first(doc.TranscriptSID) != '"' {
+		return ""
+	}
+	var sid string
+	if json.Unmarshal(doc.TranscriptSID, &sid) != nil {
+		return ""
+	}
+	return sid
+}
+
+// keepPlainResults puts plain operator results in the cache and returns
+// result n, pinned. The heap copies are cleared whatever happens, and a
+// failure releases what was already taken.
+func (r *Root) keepPlainResults(ts *tstate, docs [][]byte, n int) (*plainBuffer, error) {
+	defer clearAll(docs)
+	if n < 1 || n > len(docs) {
+		return nil, errNotFoundResult
+	}
+	var mine *plainBuffer
+	for i, d := range docs {
+		size := int64(len(d))
+		b, err := r.copyIn(d)
 		if err != nil {
+			if mine != nil {
+				mine.Release()
+			}
 			return nil, err
 		}
-		if n < 1 || n > len(docs) {
-			clearAll(docs)
-			return nil, errNotFoundResult
+		key := keyOpResult(ts.sid, i+1)
+		ts.setSize(key, size)
+		if i+1 == n {
+			mine = b
+			continue
 		}
-		// Keep the one asked for; put the others in the cache on the way.
-		var mine *plainBuffer
-		for i, d := range docs {
-			b, err := r.copyIn(d)
-			if err != nil {
-				clearAll(docs)
-				return nil, err
-			}
-			ts.setSize(keyOpResult(t.SID, i+1), int64(len(d)))
-			if i+1 == n {
-				mine = b
-				continue
-			}
-			if b != nil {
-				r.cache.Add(keyOpResult(t.SID, i+1), b)
-				b.Release()
-			}
+		if b != nil {
+			r.cache.Add(key, b)
+			b.Release()
 		}
-		return mine, nil
 	}
+	return mine, nil
 }
 
 // errNotFoundResult is an operator result index past the end: ENOENT, but
@@ -305,11 +482,23 @@ func clearAll(docs [][]byte) {
 }
 
 // plainOpResults fetches all pages of a plain transcript's operator
-// results and records their count. The caller clears the slices.
-func (r *Root) plainOpResults(ctx context.Context, ts *tstate) ([][]byte, error) {
+// results and records their count. The caller clears the slices. Under a
+// fallback plan, an error or an empty list gives (nil, nil) when the
+// encrypted endpoint has locations: the caller goes there.
+func (r *Root) plainOpResults(ctx context.Context, ts *tstate, p contentPlan) ([][]byte, error) {
 	docs, err := r.src.PlainOperatorResults(ctx, ts.sid)
+	if p.fallback && (err != nil || len(docs) == 0) {
+		locs, lerr := r.locations(ctx, ts, false)
+		if lerr == nil && len(locs.keys) > 0 {
+			clearAll(docs)
+			return nil, nil
+		}
+	}
 	if err != nil {
 		return nil, err
+	}
+	if docs == nil {
+		docs = [][]byte{}
 	}
 	ts.mu.Lock()
 	ts.opCount = len(docs)
@@ -317,40 +506,119 @@ func (r *Root) plainOpResults(ctx context.Context, ts *tstate) ([][]byte, error)
 	return docs, nil
 }
 
+// Presigned locations are reused until locationMargin before they expire
+// (read from the URL: fetch.LocationExpiry), or, when a URL does not say,
+// until the object store refuses one.
+const locationMargin = 30 * time.Second
+
+// opLocations are the encrypted operator-result locations of a transcript.
+// Files are numbered by position in the first answer (keys); later answers,
+// in whatever order, update the URL of each object by its key, and objects
+// new to a later answer are numbered after the known ones.
+type opLocations struct {
+	keys    []string          // object keys (fetch.LocationKey), file n is keys[n-1]
+	urls    map[string]string // object key -> current presigned URL (a bearer credential: never logged)
+	expires time.Time         // earliest expiry among urls; zero: unknown
+}
+
+// usable reports whether the locations can be used at now.
+func (l *opLocations) usable(now time.Time) bool {
+	return l != nil && (l.expires.IsZero() || now.Before(l.expires))
+}
+
 // locations returns the encrypted operator-result locations of ts, asking
-// the API when they are unknown or old. Concurrent callers share one call.
-func (r *Root) locations(ctx context.Context, ts *tstate, fresh bool) ([]string, error) {
+// the API when they are unknown, about to expire, or fresh is set (the
+// object store refused one). Concurrent callers share one call.
+func (r *Root) locations(ctx context.Context, ts *tstate, fresh bool) (*opLocations, error) {
 	ts.mu.Lock()
-	if ts.locs != nil && !fresh {
-		l := ts.locs
-		ts.mu.Unlock()
+	l := ts.ops
+	ts.mu.Unlock()
+	if !fresh && l.usable(time.Now()) {
 		return l, nil
 	}
-	ts.mu.Unlock()
 	v, err := r.shared(ctx, ts.sid+"/locations", func(ctx context.Context) (any, error) {
-		locs, err := r.src.OperatorResultLocations(ctx, ts.transcript())
+		urls, err := r.src.OperatorResultLocations(ctx, r.sealedView(ctx, ts.transcript()))
 		if err != nil {
 			return nil, err
 		}
-		if locs == nil {
-			locs = []string{}
-		}
-		ts.mu.Lock()
-		ts.locs = locs
-		ts.opCount = len(locs)
-		ts.mu.Unlock()
-		// Presigned URLs expire; forget them before they do.
-		time.AfterFunc(locationsTTL, func() {
-			ts.mu.Lock()
-			ts.locs = nil
-			ts.mu.Unlock()
-		})
-		return locs, nil
+		return ts.setLocations(urls, time.Now()), nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return v.([]string), nil
+	return v.(*opLocations), nil
+}
+
+// setLocations merges an answer of the locations into ts (see
+// opLocations) and returns the new snapshot.
+func (ts *tstate) setLocations(urls []string, now time.Time) *opLocations {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	next := &opLocations{urls: make(map[string]string, len(urls))}
+	if ts.ops != nil {
+		next.keys = slices.Clone(ts.ops.keys) // earlier snapshots stay as they were
+	}
+	known := make(map[string]bool, len(next.keys))
+	for _, k := range next.keys {
+		known[k] = true
+	}
+	for i, u := range urls {
+		if u == "" {
+			// The Source's sealed cache knows the count, not the URLs:
+			// the file at this position is served from that cache (or
+			// the Source asks for the locations itself).
+			if i >= len(next.keys) {
+				next.keys = append(next.keys, placeholderKey(i))
+			}
+			continue
+		}
+		k := fetch.LocationKey(u)
+		switch {
+		case known[k]:
+		case i < len(next.keys) && isPlaceholder(next.keys[i]):
+			next.keys[i] = k // a real answer after a cached count: same order
+			known[k] = true
+		default:
+			known[k] = true
+			next.keys = append(next.keys, k)
+		}
+		next.urls[k] = u
+		if exp, ok := fetch.LocationExpiry(u); ok {
+			margin := min(locationMargin, exp.Sub(now)/4)
+			if at := exp.Add(-margin); next.expires.IsZero() || at.Before(next.expires) {
+				next.expires = at
+			}
+		}
+	}
+	ts.ops = next
+	ts.opCount = len(next.keys)
+	return next
+}
+
+// placeholderKey stands for the object at position i while only the sealed
+// cache's count of them is known.
+func placeholderKey(i int) string { return "#" + strconv.Itoa(i) }
+
+// isPlaceholder reports a placeholderKey.
+func isPlaceholder(k string) bool { return strings.HasPrefix(k, "#") }
+
+// freshLocation is the fetch refresh of one object's location after the
+// store refused failed: a refresh of the locations, unless another reader
+// already refreshed them, matched by object key.
+func (r *Root) freshLocation(ctx context.Context, ts *tstate, key, failed string) (string, error) {
+	ts.mu.Lock()
+	l := ts.ops
+	ts.mu.Unlock()
+	fresh := l == nil || l.urls[key] == failed
+	l, err := r.locations(ctx, ts, fresh)
+	if err != nil {
+		return "", err
+	}
+	u, ok := l.urls[key]
+	if !ok && !isPlaceholder(key) {
+		return "", fmt.Errorf("the operator result is no longer among the locations: %w", errNotFound)
+	}
+	return u, nil // "" for a placeholder: the Source asks the API itself
 }
 
 // opCount returns the number of operator results of ts (one API call the
@@ -363,37 +631,57 @@ func (r *Root) opCount(ctx context.Context, ts *tstate) (int, error) {
 	if c >= 0 {
 		return c, nil
 	}
-	if t.Encrypted() {
-		locs, err := r.locations(ctx, ts, false)
-		if err != nil {
-			r.logFailure(ts.sid, t.EncryptionCredentialSID, "operator-result locations", err)
-			if errors.Is(err, errNotFound) {
-				r.goBG(func() { r.transcriptGone(ts.sid) })
-			}
-			return 0, err
-		}
-		return len(locs), nil
+	const key = "operator-results/"
+	if err := ts.backingOff(ts.sid+"/"+key, time.Now()); err != nil {
+		return 0, err
 	}
-	v, err := r.shared(ctx, ts.sid+"/plainops", func(ctx context.Context) (any, error) {
-		docs, err := r.plainOpResults(ctx, ts)
+	v, err := r.shared(ctx, ts.sid+"/opcount", func(ctx context.Context) (any, error) {
+		p := r.plan(ctx, t)
+		if !p.encrypted {
+			docs, err := r.plainOpResults(ctx, ts, p)
+			if err != nil {
+				return nil, err
+			}
+			if docs != nil {
+				r.cachePlainResults(ts, docs)
+				return len(docs), nil
+			}
+		}
+		locs, err := r.locations(ctx, ts, false)
 		if err != nil {
 			return nil, err
 		}
-		for i, d := range docs {
-			key := keyOpResult(ts.sid, i+1)
-			ts.setSize(key, int64(len(d)))
-			if b, err := r.copyIn(d); err == nil && b != nil {
-				r.cache.Add(key, b)
-				b.Release()
-			}
-		}
-		return len(docs), nil
+		return len(locs.keys), nil
 	})
+	if errors.Is(err, errNotFound) {
+		err = r.contentMissing(ctx, ts, ts.sid+"/"+key, err)
+	}
 	if err != nil {
-		r.logFailure(ts.sid, "", "plain operator results", err)
+		if !errors.Is(err, errNotFound) {
+			r.logFailure(ts.sid, r.plan(ctx, t).cred, "list operator results", err)
+		}
 		return 0, err
 	}
+	ts.recovered(ts.sid + "/" + key)
 	return v.(int), nil
+}
+
+// cachePlainResults puts every plain operator result in the cache (as far
+// as memory allows) and clears the heap copies.
+func (r *Root) cachePlainResults(ts *tstate, docs [][]byte) {
+	defer clearAll(docs)
+	for i, d := range docs {
+		key := keyOpResult(ts.sid, i+1)
+		ts.setSize(key, int64(len(d)))
+		b, err := r.copyIn(d)
+		if err != nil {
+			return // the reads fetch them again
+		}
+		if b != nil {
+			r.cache.Add(key, b)
+			b.Release()
+		}
+	}
 }
 
 // sharedCall is a detached single-flight call for metadata.
@@ -439,7 +727,7 @@ func (r *Root) shared(ctx context.Context, key string, fn func(context.Context) 
 func (r *Root) openSealed(t Transcript, get func(opener) error) (*plainBuffer, error) {
 	var buf *plainBuffer
 	err := get(func(env crypto.Envelope) error {
-		b, err := r.decrypt(t, env)
+		b, err := r.decrypt(t.EncryptionCredentialSID, env)
 		buf = b
 		return err
 	})
@@ -452,7 +740,7 @@ func (r *Root) openSealed(t Transcript, get func(opener) error) (*plainBuffer, e
 
 // decrypt opens env straight into an off-heap buffer: the plaintext never
 // touches the Go heap.
-func (r *Root) decrypt(t Transcript, env crypto.Envelope) (*plainBuffer, error) {
+func (r *Root) decrypt(cred string, env crypto.Envelope) (*plainBuffer, error) {
 	n := env.PlaintextLen()
 	if n < 0 {
 		r.decryptFailures.Add(1)
@@ -463,19 +751,19 @@ func (r *Root) decrypt(t Transcript, env crypto.Envelope) (*plainBuffer, error) 
 		return nil, fmt.Errorf("no private keys loaded: %w", crypto.ErrUnwrap)
 	}
 	if n == 0 {
-		out, err := r.dec.Open(t.EncryptionCredentialSID, env, nil)
+		out, err := r.dec.Open(cred, env, nil)
 		clear(out)
 		if err != nil {
 			r.decryptFailures.Add(1)
 		}
 		return nil, err
 	}
-	buf, err := r.cache.Alloc(n)
+	buf, err := r.alloc(n)
 	if err != nil {
 		return nil, err
 	}
 	dst := buf.Bytes()
-	out, err := r.dec.Open(t.EncryptionCredentialSID, env, dst[:0])
+	out, err := r.dec.Open(cred, env, dst[:0])
 	if err != nil {
 		r.decryptFailures.Add(1)
 		buf.Release()
@@ -494,13 +782,15 @@ func (r *Root) decrypt(t Transcript, env crypto.Envelope) (*plainBuffer, error) 
 }
 
 // copyIn moves plain content into an off-heap buffer and clears the heap
-// copy (best effort: the decoder that produced it may have left others).
+// copy, also when the buffer cannot be had (best effort: the decoder that
+// produced it may have left others).
 func (r *Root) copyIn(b []byte) (*plainBuffer, error) {
 	if len(b) == 0 {
 		return nil, nil
 	}
-	buf, err := r.cache.Alloc(len(b))
+	buf, err := r.alloc(len(b))
 	if err != nil {
+		clear(b)
 		return nil, err
 	}
 	copy(buf.Bytes(), b)

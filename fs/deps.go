@@ -30,6 +30,7 @@ type (
 var (
 	errNotFound    = fetch.ErrNotFound
 	errAuth        = fetch.ErrAuth
+	errForbidden   = fetch.ErrForbidden
 	errUnavailable = fetch.ErrUnavailable
 	errExpired     = fetch.ErrExpired
 )

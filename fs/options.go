@@ -97,6 +97,12 @@ type Options struct {
 	// twice that, so the limit stays busy and can grow. Nil: Concurrency.
 	Limit func() int
 
+	// MissingContentRetry is how long a content file whose content went
+	// missing upstream while its transcript exists keeps failing (EIO,
+	// without requests) before a read tries again; it doubles on each
+	// further failure up to a minute (default 2s).
+	MissingContentRetry time.Duration
+
 	// FsName is the source /proc/mounts and mount(8) show for the mount
 	// (the fstab form's SOURCE); "" means "intelligencefs".
 	FsName string
@@ -151,6 +157,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Prefetch < 0 {
 		o.Prefetch = 0
+	}
+	if o.MissingContentRetry <= 0 {
+		o.MissingContentRetry = missingRetryFirst
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -29,6 +29,8 @@ type Root struct {
 	dec      Decrypter
 	cache    *plainCache
 	ownCache bool
+	// alloc takes a fresh off-heap buffer (cache.Alloc; tests make it fail).
+	alloc func(n int) (*plainBuffer, error)
 
 	// ctx bounds every detached fetch; cancelled on unmount.
 	ctx    context.Context
@@ -125,6 +127,7 @@ func NewRoot(opts Options) (*Root, error) {
 		}
 		r.cache, r.ownCache = c, true
 	}
+	r.alloc = r.cache.Alloc
 	r.prefetcher = newPrefetcher(r)
 	r.leases.budget = opts.CacheSize / 4
 	return r, nil

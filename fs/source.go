@@ -22,7 +22,11 @@ type Source interface {
 	// fetch.Client); open decrypts, the Source never does.
 	OpenSentences(ctx context.Context, t Transcript, open opener) error
 	OperatorResultLocations(ctx context.Context, t Transcript) ([]string, error)
-	OpenOperatorResult(ctx context.Context, t Transcript, index int, location string, open opener) error
+	//
+	// OpenOperatorResult's fresh gives a current location of the same
+	// object when the store refuses location (expired): the filesystem's
+	// cache of locations, refreshed and matched by object key.
+	OpenOperatorResult(ctx context.Context, t Transcript, index int, location string, fresh func(context.Context) (string, error), open opener) error
 	PlainSentences(ctx context.Context, transcriptSID string) ([]byte, error)
 	PlainOperatorResults(ctx context.Context, transcriptSID string) ([][]byte, error)
 	// DropSealed forgets what the Source keeps on disk of a transcript

@@ -22,12 +22,13 @@ type tstate struct {
 
 	mu      sync.Mutex
 	t       Transcript
-	meta    []byte           // transcript.json of t, made once per version; nil until asked
-	sizes   map[string]int64 // content key -> exact size, once fetched
-	noTxt   bool             // sentences.txt could not be derived
-	gone    bool             // deleted upstream; guarded by Root.tMu
-	opCount int              // number of operator results, -1 unknown
-	locs    []string         // presigned locations (bearer URLs: never logged)
+	meta    []byte                     // transcript.json of t, made once per version; nil until asked
+	sizes   map[string]int64           // content key -> exact size, once fetched
+	noTxt   bool                       // sentences.txt could not be derived
+	gone    bool                       // deleted upstream; guarded by Root.tMu
+	opCount int                        // number of operator results, -1 unknown
+	ops     *opLocations               // encrypted operator-result locations, nil until asked
+	missing map[string]*missingContent // content keys failing with a missingError
 	dirs    map[*gofs.Inode]struct{}
 	files   map[string]map[*gofs.Inode]struct{}
 }
@@ -157,6 +158,62 @@ func (ts *tstate) fileNodes(key string) []*gofs.Inode {
 	return out
 }
 
+// missingContent is a content file whose last fetch failed with a
+// missingError: reads fail at once until retryAt, then fetch again.
+type missingContent struct {
+	err     error
+	retryAt time.Time
+	delay   time.Duration
+}
+
+// backingOff returns the failure of key while its back-off lasts (no
+// request, no new log line), else nil.
+func (ts *tstate) backingOff(key string, now time.Time) error {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if m := ts.missing[key]; m != nil && now.Before(m.retryAt) {
+		return m.err
+	}
+	return nil
+}
+
+// failed records a missingError for key and starts (or doubles) its
+// back-off, from first up to missingRetryMax.
+func (ts *tstate) failed(key string, err error, now time.Time, first time.Duration) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if ts.missing == nil {
+		ts.missing = map[string]*missingContent{}
+	}
+	d := first
+	if m := ts.missing[key]; m != nil {
+		d = min(2*m.delay, missingRetryMax)
+	}
+	ts.missing[key] = &missingContent{err: err, retryAt: now.Add(d), delay: d}
+}
+
+// recovered forgets the back-off of key after a successful fetch.
+func (ts *tstate) recovered(key string) {
+	ts.mu.Lock()
+	delete(ts.missing, key)
+	ts.mu.Unlock()
+}
+
+// contentKeys returns the cache keys of every content file of ts that may
+// be cached: the sentences, the text view, and each file whose size was
+// recorded (every fetched operator result).
+func (ts *tstate) contentKeys() []string {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	keys := []string{keySentences(ts.sid), keyTxt(ts.sid)}
+	for k := range ts.sizes {
+		if k != keys[0] && k != keys[1] {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
 // isGone reports a transcript seen deleted upstream.
 func (r *Root) isGone(sid string) bool {
 	r.tMu.Lock()
@@ -222,8 +279,7 @@ func (r *Root) transcriptGone(sid string) {
 	already := ts.gone
 	ts.gone = true
 	ts.mu.Lock()
-	count := ts.opCount
-	ts.locs = nil
+	ts.ops = nil
 	ts.mu.Unlock()
 	r.tMu.Unlock()
 	dirs := ts.dirNodes()
@@ -241,11 +297,7 @@ func (r *Root) transcriptGone(sid string) {
 	for _, l := range ls {
 		l.drop(sid)
 	}
-	keys := []string{keySentences(sid), keyTxt(sid)}
-	for i := 1; i <= count || i <= 64 && count < 0; i++ {
-		keys = append(keys, keyOpResult(sid, i))
-	}
-	for _, k := range keys {
+	for _, k := range ts.contentKeys() {
 		r.cache.Remove(k)
 	}
 	r.notifier.queue(func() {
@@ -304,6 +356,10 @@ func (r *Root) logFailure(transcriptSID, credentialSID, what string, err error) 
 			r.log.Warn("cannot unwrap the content key: no matching private key (EACCES)", attrs...)
 			return
 		}
+		if errors.Is(err, errForbidden) {
+			r.log.Error("access forbidden by the API (EACCES)", attrs...)
+			return
+		}
 		r.log.Error("credentials rejected by the API (EACCES)", attrs...)
 	case syscall.EIO:
 		switch {
@@ -311,8 +367,14 @@ func (r *Root) logFailure(transcriptSID, credentialSID, what string, err error) 
 			r.log.Error("content failed authentication; not served (EIO)", attrs...)
 		case errors.Is(err, crypto.ErrMalformed):
 			r.log.Error("malformed envelope; not served (EIO)", attrs...)
-		default:
+		case errors.Is(err, errSwapped):
+			r.log.Error("operator result of another transcript; not served (EIO)", attrs...)
+		case errors.As(err, new(*missingError)):
+			r.log.Warn("content missing upstream although the transcript exists; retrying after a back-off (EIO)", attrs...)
+		case errors.Is(err, errUnavailable), errors.Is(err, errExpired), errors.Is(err, context.DeadlineExceeded):
 			r.log.Warn("upstream unavailable (EIO)", attrs...)
+		default:
+			r.log.Warn("upstream request failed (EIO)", attrs...)
 		}
 	}
 }

@@ -117,7 +117,7 @@ func (a *app) catOperatorResults(cmd *cobra.Command, client *fetch.Client, t fet
 	}
 	for i, loc := range locs {
 		var doc []byte
-		if err := client.OpenOperatorResult(ctx, t, i, loc, open(&doc)); err != nil {
+		if err := client.OpenOperatorResult(ctx, t, i, loc, nil, open(&doc)); err != nil {
 			return err
 		}
 		if err := emit(i, doc); err != nil {

@@ -304,6 +304,16 @@ func (s *Server) buildCorpus() error {
 			}
 			svc.transcripts = append(svc.transcripts, t)
 		}
+		// The service was last updated when its current credential was
+		// set: encryption turned on (mixed) or the key rotated.
+		for _, t := range svc.transcripts {
+			if sp.encryption && t.credSID == cur && (sp.kind == kindMixed || c.Rotation) {
+				if at := time.Unix(t.created-60, 0).UTC(); at.After(svc.updated) {
+					svc.updated = at
+				}
+				break
+			}
+		}
 		svc.nextIndex = uint32(n)
 		s.services = append(s.services, svc)
 	}

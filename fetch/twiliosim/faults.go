@@ -116,6 +116,48 @@ type Faults struct {
 	// ShortContentKey serves objects sealed with a 16-byte content key
 	// (AES-128-GCM): authentic, but not what Twilio makes.
 	ShortContentKey Rule
+
+	// ForbiddenCredentials answers every API request with 403 (code 20403):
+	// valid credentials without permission (a restricted API key, an
+	// account without the feature).
+	ForbiddenCredentials bool
+	// ServerErrorHTML makes ServerError answer with a proxy's HTML page
+	// (text/html) instead of Twilio's JSON error.
+	ServerErrorHTML bool
+
+	// The switches below are fidelity switches: places where the real
+	// service may answer otherwise than its published description.
+
+	// NullLocations answers the encrypted endpoints of a completed
+	// transcript with "location": null / "locations": null.
+	NullLocations Rule
+	// ObjectNotFound answers object downloads with 404 NoSuchKey.
+	ObjectNotFound Rule
+	// HideTranscriptCredential renders every transcript's
+	// encryption_credential_sid as null, as specs that lacked the field
+	// did: only the service says which credential encrypts.
+	HideTranscriptCredential bool
+	// PlainErrorOnEncrypted makes the plain Sentences and OperatorResults
+	// lists of an encrypted transcript answer 400 instead of an empty list.
+	PlainErrorOnEncrypted bool
+	// ReverseLocations lists operator-result locations in reverse order on
+	// every other answer (their order is not documented).
+	ReverseLocations bool
+	// SwapOperatorResults serves, for a transcript's operator-result
+	// objects, the sealed results of another transcript (same key).
+	SwapOperatorResults Rule
+	// IgnoreDateFilters makes the transcripts list ignore
+	// AfterDateCreated and BeforeDateCreated.
+	IgnoreDateFilters bool
+	// DateFilterSlack widens AfterDateCreated and BeforeDateCreated by
+	// this much each way, as a server that rounds them would.
+	DateFilterSlack time.Duration
+	// MaxSentencePageSize, when set, refuses Sentences pages larger than
+	// this with 400 (the published maximum is 5000).
+	MaxSentencePageSize int
+	// NoUniqueNameFetch answers GET /v2/Services/{unique_name} with 404
+	// (the path parameter is documented as the SID only).
+	NoUniqueNameFetch bool
 }
 
 // SetFaults replaces the fault switches; Times counters start afresh.
@@ -141,6 +183,9 @@ func (s *Server) SetFaults(f Faults) {
 		"OversizedTranscript": f.OversizedTranscript.Times,
 		"HugeWrappedKey":      f.HugeWrappedKey.Times,
 		"ShortContentKey":     f.ShortContentKey.Times,
+		"NullLocations":       f.NullLocations.Times,
+		"ObjectNotFound":      f.ObjectNotFound.Times,
+		"SwapOperatorResults": f.SwapOperatorResults.Times,
 	}
 }
 
@@ -186,6 +231,12 @@ func (f *Faults) rule(name string) Rule {
 		return f.HugeWrappedKey
 	case "ShortContentKey":
 		return f.ShortContentKey
+	case "NullLocations":
+		return f.NullLocations
+	case "ObjectNotFound":
+		return f.ObjectNotFound
+	case "SwapOperatorResults":
+		return f.SwapOperatorResults
 	}
 	return Rule{}
 }

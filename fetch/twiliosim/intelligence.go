@@ -2,6 +2,7 @@ package twiliosim
 
 import (
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -122,14 +123,24 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		s.writeAPIError(w, errorf(401, "Authenticate"))
 		return
 	}
+	if f.ForbiddenCredentials {
+		status = 403
+		s.writeAPIError(w, errorf(403, "Forbidden"))
+		return
+	}
 	if s.injectPre(w, false, sid, func(st int, retryAfter string) {
 		status = st
 		if retryAfter != "" {
 			w.Header().Set("Retry-After", retryAfter)
 		}
-		if st == 429 {
+		switch {
+		case st == 429:
 			s.writeAPIError(w, errorf(429, "Too many requests"))
-		} else {
+		case f.ServerErrorHTML:
+			writeProxyPage(w, st)
+		case st == http.StatusNotImplemented:
+			s.writeAPIError(w, errorf(st, "This request is not implemented"))
+		default:
 			s.writeAPIError(w, errorf(st, "Service unavailable, try again later"))
 		}
 	}) {
@@ -278,7 +289,7 @@ func (s *Server) fetchService(r *http.Request, h http.Header, sid string) (int, 
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	svc := s.findService(sid)
-	if svc == nil {
+	if svc == nil || svc.sid != sid && s.currentFaults().NoUniqueNameFetch {
 		return 0, nil, notFound(r.URL.Path)
 	}
 	h.Set("ETag", s.etag(svc))
@@ -458,7 +469,7 @@ func (s *Server) transcriptResource(t *transcript) []byte {
 		DateCreated: unixISO(t.created), DateUpdated: unixISO(t.updated), Status: t.status,
 		Channel: rawJSON(channel), DataLogging: t.svc.dataLogging, LanguageCode: t.svc.language,
 		MediaStartTime: mst, Duration: dur, CustomerKey: ck, URL: base, Redaction: t.redaction,
-		EncryptionCredentialSID: strOrNil(t.credSID),
+		EncryptionCredentialSID: s.shownCredential(t),
 		Links: transcriptLinks{
 			Sentences: base + "/Sentences", EncryptedSentences: base + "/Sentences/Encrypted",
 			Media: base + "/Media", OperatorResults: base + "/OperatorResults",
@@ -543,6 +554,17 @@ func (s *Server) listTranscripts(r *http.Request, h http.Header) (int, []byte, *
 			if strings.Contains(d.name, "StartTime") {
 				startFilter = true
 			}
+		}
+	}
+	f := s.currentFaults()
+	if f.IgnoreDateFilters {
+		after, before = -1<<62, 1<<62
+	} else if slack := int64(f.DateFilterSlack / time.Second); slack > 0 {
+		if q.Get("AfterDateCreated") != "" {
+			after -= slack
+		}
+		if q.Get("BeforeDateCreated") != "" {
+			before += slack
 		}
 	}
 	match := func(t *transcript) bool {
@@ -657,6 +679,12 @@ func (s *Server) listSentences(r *http.Request, t *transcript) (int, []byte, *ap
 	if e != nil {
 		return 0, nil, e
 	}
+	if m := s.currentFaults().MaxSentencePageSize; m > 0 && p.size > m {
+		return 0, nil, errorf(400, "PageSize must be less than or equal to %d", m)
+	}
+	if e := s.plainRefused(t); e != nil {
+		return 0, nil, e
+	}
 	red, e := parseBool(q["Redacted"], "Redacted", t.redaction)
 	if e != nil {
 		return 0, nil, e
@@ -684,6 +712,9 @@ func (s *Server) listOperatorResults(r *http.Request, t *transcript) (int, []byt
 	q := r.URL.Query()
 	p, e := parsePage(q, 1000)
 	if e != nil {
+		return 0, nil, e
+	}
+	if e := s.plainRefused(t); e != nil {
 		return 0, nil, e
 	}
 	red, e := parseBool(q["Redacted"], "Redacted", t.redaction)
@@ -735,7 +766,7 @@ func (s *Server) encryptedSentences(r *http.Request, t *transcript) (int, []byte
 		return 0, nil, e
 	}
 	var loc *string
-	if encryptedContent(t) {
+	if encryptedContent(t) && !s.fire("NullLocations", false, t.sid) {
 		u := s.presign("/objects/"+t.sid+"/sentences/"+redactedPart(red), s.fire("ExpiredURLs", false, t.sid))
 		loc = &u
 	}
@@ -751,10 +782,11 @@ func (s *Server) encryptedOperatorResults(r *http.Request, t *transcript) (int, 
 	if e != nil {
 		return 0, nil, e
 	}
-	var locs []string
-	if encryptedContent(t) {
+	var locs []string // null unless completed
+	if encryptedContent(t) && !s.fire("NullLocations", false, t.sid) {
 		expired := s.fire("ExpiredURLs", false, t.sid)
 		n := s.operatorResultCount(t)
+		locs = []string{}
 		for i := 1; i <= n; i++ {
 			locs = append(locs, s.presign("/objects/"+t.sid+"/operator-results/"+redactedPart(red)+"/"+strconv.Itoa(i), expired))
 		}
@@ -762,6 +794,9 @@ func (s *Server) encryptedOperatorResults(r *http.Request, t *transcript) (int, 
 			for i := 0; len(locs) < many; i++ {
 				locs = append(locs, locs[i%n])
 			}
+		}
+		if s.currentFaults().ReverseLocations && s.answers.Add(1)%2 == 0 {
+			slices.Reverse(locs)
 		}
 	}
 	return 200, marshal(struct {
@@ -788,4 +823,34 @@ func (s *Server) fetchMedia(r *http.Request, t *transcript) (int, []byte, *apiEr
 		SID        string  `json:"sid"`
 		URL        string  `json:"url"`
 	}{s.AccountSID, mu, t.svc.sid, t.sid, s.URL + "/v2/Transcripts/" + t.sid + "/Media"}), nil
+}
+
+// shownCredential is the encryption_credential_sid a transcript resource
+// shows: its credential, or null under HideTranscriptCredential.
+func (s *Server) shownCredential(t *transcript) *string {
+	if s.currentFaults().HideTranscriptCredential {
+		return nil
+	}
+	return strOrNil(t.credSID)
+}
+
+// plainRefused is the 400 of the plain content lists for an encrypted
+// transcript under PlainErrorOnEncrypted.
+func (s *Server) plainRefused(t *transcript) *apiError {
+	if t.credSID != "" && s.currentFaults().PlainErrorOnEncrypted {
+		return errorf(400, "The content of an encrypted transcript is only available from its Encrypted endpoint")
+	}
+	return nil
+}
+
+// writeProxyPage answers as a load balancer in front of the API would: an
+// HTML page, not Twilio's JSON.
+func writeProxyPage(w http.ResponseWriter, status int) {
+	body := "<html>\r\n<head><title>" + strconv.Itoa(status) + " " + http.StatusText(status) +
+		"</title></head>\r\n<body>\r\n<center><h1>" + strconv.Itoa(status) + " " + http.StatusText(status) +
+		"</h1></center>\r\n</body>\r\n</html>\r\n"
+	w.Header().Set("Content-Type", "text/html")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
 }

@@ -111,7 +111,10 @@ func (s *Server) serveObject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	obj, ok := s.resolveObject(parts)
-	if !ok {
+	if ok && obj.kind == "operator-results" && s.fire("SwapOperatorResults", true, sid) {
+		obj, ok = s.swappedObject(obj)
+	}
+	if !ok || s.fire("ObjectNotFound", true, sid) {
 		status = 404
 		s.s3Error(w, 404, "NoSuchKey", "The specified key does not exist.")
 		return
@@ -213,6 +216,21 @@ func (s *Server) resolveObject(parts []string) (objectRef, bool) {
 		return ref, true
 	}
 	return objectRef{}, false
+}
+
+// swappedObject is the operator result at the same position of another
+// completed transcript sealed to the same credential: a mix-up on the
+// server's side that the client must refuse.
+func (s *Server) swappedObject(o objectRef) (objectRef, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, t := range s.all {
+		if t != o.t && t.status == StatusCompleted && t.credSID == o.t.credSID && s.operatorResultCount(t) >= o.n {
+			o.t = t
+			return o, true
+		}
+	}
+	return o, false
 }
 
 // objectContent generates the plaintext of a resolved object.

@@ -133,6 +133,7 @@ type Server struct {
 	faults      Faults
 	remaining   map[string]int
 	apiInFlight atomic.Int64 // for Faults.ConcurrencyLimit
+	answers     atomic.Int64 // encrypted operator-result answers, for ReverseLocations
 
 	countMu   sync.Mutex
 	counts    map[string]*atomic.Int64

@@ -48,7 +48,7 @@ type Source interface {
 	// (--sealed-cache); open decrypts, the Source never does.
 	OpenSentences(ctx context.Context, t fetch.Transcript, open fetch.Opener) error
 	OperatorResultLocations(ctx context.Context, t fetch.Transcript) ([]string, error)
-	OpenOperatorResult(ctx context.Context, t fetch.Transcript, index int, location string, open fetch.Opener) error
+	OpenOperatorResult(ctx context.Context, t fetch.Transcript, index int, location string, fresh func(context.Context) (string, error), open fetch.Opener) error
 	PlainSentences(ctx context.Context, transcriptSID string) ([]byte, error)
 	PlainOperatorResults(ctx context.Context, transcriptSID string) ([][]byte, error)
 }
@@ -566,7 +566,7 @@ func OperatorResults(ctx context.Context, src Source, dec Decrypter, t fetch.Tra
 	docs := make([][]byte, 0, len(locs))
 	for i, loc := range locs {
 		var d []byte
-		err := src.OpenOperatorResult(ctx, t, i, loc, opener(dec, t, fmt.Sprintf("operator result %d", i+1), &d))
+		err := src.OpenOperatorResult(ctx, t, i, loc, nil, opener(dec, t, fmt.Sprintf("operator result %d", i+1), &d))
 		docs = append(docs, d)
 		if err != nil {
 			for _, d := range docs {
