@@ -467,42 +467,51 @@ func (c *Client) contentQuery() url.Values {
 // {"sentences":[…]} whose elements are the sentence resources byte for byte
 // as the API sent them.
 //
-// Should the API refuse PageSize 5000 (400 on the first page), the list is
-// asked again with 1000, and 1000 is used from then on by this Client.
+// Should the API refuse PageSize 5000 (400 on the first page) and accept
+// 1000, 1000 is used from then on by this Client.
 func (c *Client) PlainSentences(ctx context.Context, transcriptSID string) ([]byte, error) {
-	const op = "list sentences"
-	for {
-		ps := SentencePageSize
-		if c.smallSentencePages.Load() {
-			ps = DefaultPageSize
-		}
-		var out bytes.Buffer
-		out.WriteString(`{"sentences":[`)
-		n, pages := 0, 0
-		err := c.rawList(ctx, op, transcriptSID, "/Sentences", ps, "sentences", func(items []json.RawMessage) {
-			pages++
-			for _, it := range items {
-				if n > 0 {
-					out.WriteByte(',')
-				}
-				out.Write(it)
-				n++
-			}
-		})
-		var fe *Error
-		if err != nil && pages == 0 && ps > DefaultPageSize && errors.As(err, &fe) && fe.Status == http.StatusBadRequest {
-			c.smallSentencePages.Store(true)
-			c.log.Warn("fetch: the API refused Sentences pages of 5000; using 1000 from now on", "transcript", transcriptSID, "err", err)
-			clear(out.Bytes())
-			continue
-		}
-		if err != nil {
-			clear(out.Bytes())
-			return nil, err
-		}
-		out.WriteString("]}")
-		return out.Bytes(), nil
+	small := c.smallSentencePages.Load()
+	ps := SentencePageSize
+	if small {
+		ps = DefaultPageSize
 	}
+	doc, refused, err := c.plainSentences(ctx, transcriptSID, ps)
+	if !refused || small {
+		return doc, err
+	}
+	doc, _, err2 := c.plainSentences(ctx, transcriptSID, DefaultPageSize)
+	if err2 != nil {
+		return nil, err // not a matter of page size: the first answer stands
+	}
+	if !c.smallSentencePages.Swap(true) {
+		c.log.Warn("fetch: the API refused Sentences pages of 5000; using 1000 from now on", "transcript", transcriptSID, "err", err)
+	}
+	return doc, nil
+}
+
+// plainSentences fetches the sentences with page size ps. refused reports
+// a 400 to the first page.
+func (c *Client) plainSentences(ctx context.Context, transcriptSID string, ps int) (doc []byte, refused bool, err error) {
+	var out bytes.Buffer
+	out.WriteString(`{"sentences":[`)
+	n, pages := 0, 0
+	err = c.rawList(ctx, "list sentences", transcriptSID, "/Sentences", ps, "sentences", func(items []json.RawMessage) {
+		pages++
+		for _, it := range items {
+			if n > 0 {
+				out.WriteByte(',')
+			}
+			out.Write(it)
+			n++
+		}
+	})
+	if err != nil {
+		clear(out.Bytes())
+		var fe *Error
+		return nil, pages == 0 && errors.As(err, &fe) && fe.Status == http.StatusBadRequest, err
+	}
+	out.WriteString("]}")
+	return out.Bytes(), false, nil
 }
 
 // PlainOperatorResults returns the operator results of an unencrypted
