@@ -122,9 +122,12 @@ func (a *app) runDoctor(ctx context.Context, r *doctorReport, conn *connFlags) {
 	} else {
 		defer c.Client.Close()
 		switch err := c.Client.ValidateCredentials(ctx); {
+		case errors.Is(err, fetch.ErrForbidden):
+			r.fail("credentials: Twilio accepted the %s but forbade the request: give the API key Intelligence permission, or ask Twilio to enable the feature (%v)",
+				c.Credentials, err)
 		case errors.Is(err, fetch.ErrAuth):
-			r.fail("credentials: Twilio rejected the %s: check %s and %s (or %s and %s), e.g. in the Console under Account > API keys & tokens",
-				c.Credentials, envAccountSID, envAuthToken, envAPIKey, envAPISecret)
+			r.fail("credentials: Twilio rejected the %s: check %s and %s (or %s and %s), e.g. in the Console under Account > API keys & tokens (%v)",
+				c.Credentials, envAccountSID, envAuthToken, envAPIKey, envAPISecret, err)
 		case err != nil:
 			r.fail("credentials: could not check them with Twilio: %v", err)
 		default:
