@@ -12,10 +12,19 @@
 // per-call twilio-go client whose transport carries it.
 //
 // Errors are *Error values whose causes can be tested with errors.Is against
-// ErrNotFound, ErrAuth, ErrUnavailable, ErrExpired, ErrConflict,
-// ErrInsecureURL, crypto.ErrMalformed and the context errors. Every error and
-// log line passes one redactor: presigned URL query strings are bearer
+// ErrNotFound, ErrAuth (ErrForbidden for a 403), ErrUnavailable,
+// ErrNotImplemented, ErrExpired, ErrConflict, ErrInsecureURL,
+// crypto.ErrMalformed and the context errors. Their one line quotes what the
+// server answered: Twilio's code, message and more_info, an object store's
+// XML error, or what a non-JSON body (a proxy's HTML page) was. Every error
+// and log line passes one redactor: presigned URL query strings are bearer
 // credentials, and Go's *url.Error prints whole URLs.
+//
+// Where Twilio's published description leaves room, the Client does not rely
+// on one reading: transcript lists are filtered by date on the client too, a
+// unique name is resolved through the service list, a refused Sentences page
+// size of 5000 falls back to 1000, presigned locations are matched by object
+// (LocationKey) and expire when their URL says (LocationExpiry).
 //
 // fetch never decrypts and never caches plaintext; it hands crypto.Envelope
 // values to the caller.

@@ -232,3 +232,29 @@ func TestObjectTLSFailureNamesHost(t *testing.T) {
 		}
 	}
 }
+
+// TestLocationExpiry reads a presigned URL's own expiry.
+func TestLocationExpiry(t *testing.T) {
+	cases := []struct {
+		url  string
+		want time.Time
+		ok   bool
+	}{
+		{"https://b.s3.amazonaws.com/GT1?X-Amz-Date=20260102T030405Z&X-Amz-Expires=900&X-Amz-Signature=s",
+			time.Date(2026, 1, 2, 3, 19, 5, 0, time.UTC), true},
+		{"https://b.s3.amazonaws.com/GT1?AWSAccessKeyId=A&Expires=1767323045&Signature=s",
+			time.Unix(1767323045, 0).UTC(), true},
+		{"https://b.s3.amazonaws.com/GT1?X-Amz-Date=bogus&X-Amz-Expires=900", time.Time{}, false},
+		{"https://b.s3.amazonaws.com/GT1?X-Amz-Date=20260102T030405Z&X-Amz-Expires=99999999", time.Time{}, false},
+		{"https://b.s3.amazonaws.com/GT1", time.Time{}, false},
+	}
+	for _, tc := range cases {
+		got, ok := LocationExpiry(tc.url)
+		if ok != tc.ok || !got.Equal(tc.want) {
+			t.Errorf("%s: %v %v, want %v %v", Redact(tc.url), got, ok, tc.want, tc.ok)
+		}
+	}
+	if a, b := LocationKey("https://h/p/1?X-Amz-Signature=a"), LocationKey("https://h/p/1?X-Amz-Signature=b"); a != b || a != "https://h/p/1" {
+		t.Errorf("keys %q %q", a, b)
+	}
+}
