@@ -427,16 +427,25 @@ func resultTranscript(b *plainBuffer) string {
 		return ""
 	}
 	var doc struct {
-		TranscriptSID rawJSON `json:"transcript_sid"`
-	}
-	if json.Unmarshal(b.Bytes(), &doc) != nil || first(doc.TranscriptSID) != '"' {
-		return ""
+		TranscriptSID inPlace `json:"transcript_sid"`
 	}
 	var sid string
-	if json.Unmarshal(doc.TranscriptSID, &sid) != nil {
-		return ""
+	if json.Unmarshal(b.Bytes(), &doc) != nil || json.Unmarshal(doc.TranscriptSID, &sid) != nil {
+		return "" // absent, null, not a string, or not an object at all
 	}
 	return sid
+}
+
+// inPlace is a JSON value as it stands in the document: its UnmarshalJSON
+// keeps the slice encoding/json hands over (part of the caller's input)
+// instead of copying it, so skipping over the rest of a decrypted document
+// leaves no copy of it on the Go heap.
+type inPlace []byte
+
+// UnmarshalJSON keeps b (see inPlace).
+func (v *inPlace) UnmarshalJSON(b []byte) error {
+	*v = b
+	return nil
 }
 
 // keepPlainResults puts plain operator results in the cache and returns
