@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -415,5 +419,40 @@ func TestSmallerFidelityOnMount(t *testing.T) {
 	}
 	if n := e.sim.Count(twiliosim.EndpointListSentences); n != int64(len(tis))+1 {
 		t.Errorf("%d Sentences requests for %d documents, want one refusal only", n, len(tis))
+	}
+}
+
+// TestObjectStoreTLSOnMount: a presigned location whose host does not
+// match the store's certificate fails the read with EIO and one line
+// naming the host, without retries; the same file reads once the
+// locations name a host the certificate covers.
+func TestObjectStoreTLSOnMount(t *testing.T) {
+	var sim atomic.Pointer[twiliosim.Server]
+	front := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sim.Load().ServeHTTP(w, r)
+	}))
+	front.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes
+	front.StartTLS()
+	t.Cleanup(front.Close)
+	// httptest's certificate names 127.0.0.1 and example.com, not localhost.
+	port := front.URL[strings.LastIndexByte(front.URL, ':'):]
+	e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 29, TranscriptsPerService: 6}},
+		fetch.Config{MaxAttempts: 3, Transport: front.Client().Transport.(*http.Transport).Clone()}, nil)
+	sim.Store(e.sim)
+	ti := pickTranscript(t, e, "call-centre-encrypted", true)
+	p := filepath.Join(e.tDir(ti.ServiceSID, ti.SID), fSentences)
+	e.sim.SetFaults(twiliosim.Faults{ObjectBaseURL: "https://localhost" + port})
+	e.sim.ResetCounts()
+	before := len(e.logs.String())
+	if got, errno := catFile(t, p); errno != syscall.EIO || len(got) != 0 {
+		t.Fatalf("certificate mismatch: %v, %d bytes", errno, len(got))
+	}
+	oneLine(t, e, before, ti.SID, "TLS handshake with the object store localhost failed", "certificate")
+	if n := e.sim.Count(twiliosim.EndpointObjectGet); n != 0 {
+		t.Errorf("%d objects served through a mismatched certificate", n)
+	}
+	e.sim.SetFaults(twiliosim.Faults{ObjectBaseURL: "https://127.0.0.1" + port})
+	if got, errno := catFile(t, p); errno != 0 || !bytes.Equal(got, e.expected(t, ti)[fSentences]) {
+		t.Errorf("through a matching certificate: %v, %d bytes", errno, len(got))
 	}
 }

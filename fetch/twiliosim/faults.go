@@ -155,6 +155,10 @@ type Faults struct {
 	// MaxSentencePageSize, when set, refuses Sentences pages larger than
 	// this with 400 (the published maximum is 5000).
 	MaxSentencePageSize int
+	// ObjectBaseURL, when set, is the scheme and host presigned locations
+	// name instead of the simulator's own URL: a TLS front (whose
+	// certificate may not match the name used) serving the same handler.
+	ObjectBaseURL string
 	// NoUniqueNameFetch answers GET /v2/Services/{unique_name} with 404
 	// (the path parameter is documented as the SID only).
 	NoUniqueNameFetch bool

@@ -35,7 +35,11 @@ func (s *Server) presign(path string, expired bool) string {
 	}
 	date := now.Format(amzDate)
 	exp := strconv.FormatInt(int64(s.ttl/time.Second), 10)
-	return s.URL + path +
+	base := s.URL
+	if b := s.currentFaults().ObjectBaseURL; b != "" {
+		base = b
+	}
+	return base + path +
 		"?X-Amz-Algorithm=AWS4-HMAC-SHA256" +
 		"&X-Amz-Credential=ASIASIMULATOR%2F" + now.Format("20060102") + "%2Fus-east-1%2Fs3%2Faws4_request" +
 		"&X-Amz-Date=" + date +
