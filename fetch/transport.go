@@ -122,6 +122,17 @@ type callInfo struct {
 // maxProblemBytes bounds the error body kept in callInfo.
 const maxProblemBytes = 4 << 10
 
+// saw records a response: its status and headers, and the start of its
+// body when it is an error.
+func (info *callInfo) saw(resp *http.Response) {
+	info.status, info.header, info.problem = resp.StatusCode, resp.Header, nil
+	if resp.StatusCode >= 400 {
+		if bb, ok := resp.Body.(bufferedBody); ok {
+			info.problem = bytes.Clone(bb.b[:min(len(bb.b), maxProblemBytes)])
+		}
+	}
+}
+
 type callInfoKey struct{}
 
 func withCallInfo(ctx context.Context) (context.Context, *callInfo) {
@@ -211,7 +222,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err == nil && resp.StatusCode == http.StatusTooManyRequests {
 			// Refused for concurrency, never processed: safe to retry
 			// for every method, on the throttle budget.
-			info.status, info.header = resp.StatusCode, resp.Header
+			info.saw(resp)
 			throttles++
 			wait := retryAfter(resp.Header, time.Now())
 			if wait == 0 {
@@ -238,13 +249,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			retry = retriableError(err, idempotent)
 		} else {
-			info.status, info.header = resp.StatusCode, resp.Header
-			info.problem = nil
-			if resp.StatusCode >= 400 {
-				if bb, ok := resp.Body.(bufferedBody); ok {
-					info.problem = bytes.Clone(bb.b[:min(len(bb.b), maxProblemBytes)])
-				}
-			}
+			info.saw(resp)
 			if retriableStatus(resp.StatusCode, idempotent) {
 				retry = true
 				wait = retryAfter(resp.Header, time.Now())
