@@ -19,7 +19,7 @@ import (
 func TestSimTwilioErrorsReachTheLine(t *testing.T) {
 	s, _ := newSim(t, twiliosim.Options{})
 	ctx := context.Background()
-	c, _ := simClient(t, s, func(c *Config) { c.MaxAttempts = 1 })
+	c, _ := simClient(t, s, func(c *Config) { c.MaxAttempts, c.MaxThrottleTime = 1, time.Millisecond })
 	sid := pick(t, s, "call-centre-plain", false).SID
 	cases := []struct {
 		name   string
@@ -40,6 +40,9 @@ func TestSimTwilioErrorsReachTheLine(t *testing.T) {
 			is:     []error{ErrUnavailable},
 			want:   []string{"HTTP 502", "text/html body instead of Twilio's JSON error", `"502 Bad Gateway"`},
 			reject: []string{"invalid character", "decoding", "<"}},
+		{name: "429", faults: twiliosim.Faults{TooManyRequests: twiliosim.Rule{Fraction: 1}, RetryAfter: -1},
+			is:   []error{ErrUnavailable},
+			want: []string{"HTTP 429", "20429 Too many requests", "more info: https://www.twilio.com/docs/errors/20429"}},
 		{name: "501", faults: twiliosim.Faults{ServerError: twiliosim.Rule{Fraction: 1}, ServerErrorStatus: 501},
 			is: []error{ErrNotImplemented}, isNot: []error{ErrUnavailable},
 			want:   []string{"HTTP 501", "not implemented by the API", "20500"},
