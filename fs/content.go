@@ -587,6 +587,8 @@ func (ts *tstate) setLocations(urls []string, now time.Time) *opLocations {
 		case i < len(next.keys) && isPlaceholder(next.keys[i]):
 			next.keys[i] = k // a real answer after a cached count: same order
 			known[k] = true
+		case len(next.keys) >= fetch.MaxOperatorResults:
+			continue // a server inventing new objects on every answer
 		default:
 			known[k] = true
 			next.keys = append(next.keys, k)
