@@ -177,8 +177,12 @@ func TestContentNotFoundIsNotDeletion(t *testing.T) {
 		if l := problemLines(e.logs.String()[before:], ""); len(l) != 0 {
 			t.Errorf("a deletion logged %q", l)
 		}
-		if !strings.Contains(e.logs.String()[before:], "transcript deleted upstream") {
-			t.Error("no info line for the deletion")
+		// The deletion is handled in the background: wait for its line.
+		for i := 0; !strings.Contains(e.logs.String()[before:], "transcript deleted upstream"); i++ {
+			if i == 100 {
+				t.Fatal("no info line for the deletion")
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 	})
 }
