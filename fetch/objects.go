@@ -113,33 +113,34 @@ func (c *Client) EncryptedOperatorResult(ctx context.Context, transcriptSID, loc
 		return env, err
 	}
 	c.log.Debug("fetch: presigned location refused, asking for a fresh one", "transcript", transcriptSID)
-	ask := func(ctx context.Context) (string, error) { return "", nil }
+	loc := ""
 	if fresh != nil {
-		ask = fresh
-	}
-	loc, err := ask(ctx)
-	if err != nil {
-		return crypto.Envelope{}, err
+		if loc, err = fresh(ctx); err != nil {
+			return crypto.Envelope{}, err
+		}
 	}
 	if loc == "" { // no fresh, or it knows no URL: ask the API here
-		loc, err = func(ctx context.Context) (string, error) {
-			locs, err := c.EncryptedOperatorResultLocations(ctx, transcriptSID)
-			if err != nil {
-				return "", err
-			}
-			key := LocationKey(location)
-			for _, l := range locs {
-				if LocationKey(l) == key {
-					return l, nil
-				}
-			}
-			return "", c.newError(op, transcriptSID, 0, 0, ErrNotFound, "", errors.New("the operator result is no longer listed"))
-		}(ctx)
-		if err != nil {
+		if loc, err = c.relocate(ctx, transcriptSID, location); err != nil {
 			return crypto.Envelope{}, err
 		}
 	}
 	return c.download(ctx, op, transcriptSID, loc, true)
+}
+
+// relocate asks the API for the operator-result locations of a transcript
+// and returns the current one of the object location named.
+func (c *Client) relocate(ctx context.Context, transcriptSID, location string) (string, error) {
+	locs, err := c.EncryptedOperatorResultLocations(ctx, transcriptSID)
+	if err != nil {
+		return "", err
+	}
+	key := LocationKey(location)
+	for _, l := range locs {
+		if LocationKey(l) == key {
+			return l, nil
+		}
+	}
+	return "", c.newError("download operator result", transcriptSID, 0, 0, ErrNotFound, "", errors.New("the operator result is no longer listed"))
 }
 
 // LocationKey names the object a presigned location points at: scheme,
