@@ -214,7 +214,7 @@ func (r *Root) loadContent(ctx context.Context, ts *tstate, kind contentKind, n 
 			// sentences.txt of a sentences.json that failed: that load
 			// wrote the one line already.
 		default:
-			r.logFailure(ts.sid, r.plan(ctx, t).cred, "fetch "+key[len(ts.sid)+1:], err)
+			r.logFailure(ts.sid, r.plan(ctx, t).Credential, "fetch "+key[len(ts.sid)+1:], err)
 		}
 		return b, err
 	})
@@ -270,37 +270,17 @@ func (r *Root) contentMissing(ctx context.Context, ts *tstate, key string, cause
 	return merr
 }
 
-// contentPlan says where a transcript's content comes from.
-type contentPlan struct {
-	// encrypted: the encrypted endpoints, opened with the key of cred.
-	encrypted bool
-	// cred is the credential the content is sealed to ("" when plain and
-	// the service has none).
-	cred string
-	// fallback: try the plain endpoints first, then, on an error or an
-	// empty answer, the encrypted ones (a completed transcript whose
-	// service has a credential, created before the service was last
-	// updated: it may predate encryption or not).
-	fallback bool
-}
-
-// plan decides how to fetch t's content. The transcript's own
-// encryption_credential_sid decides when present (it has come and gone in
-// Twilio's published descriptions); otherwise the service's credential, for
-// transcripts created after the service was last updated (so after the
-// credential was set), and plain-then-encrypted for older ones.
-func (r *Root) plan(ctx context.Context, t Transcript) contentPlan {
-	if t.EncryptionCredentialSID != "" {
-		return contentPlan{encrypted: true, cred: t.EncryptionCredentialSID}
+// plan decides how to fetch t's content: fetch.PlanContent with t's
+// service (when t does not name its credential and the service cannot be
+// had, only t decides, as before the service was known).
+func (r *Root) plan(ctx context.Context, t Transcript) fetch.ContentPlan {
+	var svc Service
+	if fetch.NeedsService(t) {
+		if s, err := r.service(ctx, t.ServiceSID); err == nil {
+			svc = s
+		}
 	}
-	svc, err := r.service(ctx, t.ServiceSID)
-	if err != nil || svc.EncryptionCredentialSID == "" {
-		return contentPlan{}
-	}
-	if !t.DateCreated.IsZero() && !svc.DateUpdated.IsZero() && !t.DateCreated.Before(svc.DateUpdated) {
-		return contentPlan{encrypted: true, cred: svc.EncryptionCredentialSID}
-	}
-	return contentPlan{cred: svc.EncryptionCredentialSID, fallback: t.Completed()}
+	return fetch.PlanContent(t, svc)
 }
 
 // fetchContent does the actual work of one miss.
@@ -308,19 +288,17 @@ func (r *Root) fetchContent(ctx context.Context, ts *tstate, t Transcript, kind 
 	p := r.plan(ctx, t)
 	switch kind {
 	case kindSentences:
-		if p.encrypted {
-			return r.encryptedSentences(ctx, t, p.cred)
+		if p.Encrypted {
+			return r.encryptedSentences(ctx, t, p.Credential)
 		}
 		doc, err := r.src.PlainSentences(ctx, t.SID)
-		if p.fallback && (err != nil || emptySentences(doc)) {
-			b, eerr := r.encryptedSentences(ctx, t, p.cred)
+		if p.PlainMissed(err, fetch.EmptySentences(doc)) {
+			b, eerr := r.encryptedSentences(ctx, t, p.Credential)
 			if eerr == nil {
 				clear(doc)
 				return b, nil
 			}
-			if err == nil && !errors.Is(eerr, errNotFound) {
-				err = eerr // the plain list was empty; the encrypted one failed
-			}
+			err = fetch.MissedErr(err, eerr)
 			r.log.Debug("content: the encrypted endpoint has no sentences either", "transcript", t.SID, "err", eerr)
 		}
 		if err != nil {
@@ -345,7 +323,7 @@ func (r *Root) fetchContent(ctx context.Context, ts *tstate, t Transcript, kind 
 		}
 		return txt, err
 	default:
-		if !p.encrypted {
+		if !p.Encrypted {
 			docs, err := r.plainOpResults(ctx, ts, p)
 			if err != nil {
 				return nil, err
@@ -354,12 +332,9 @@ func (r *Root) fetchContent(ctx context.Context, ts *tstate, t Transcript, kind 
 				return r.keepPlainResults(ts, docs, n)
 			}
 		}
-		return r.encryptedResult(ctx, ts, p.cred, n)
+		return r.encryptedResult(ctx, ts, p.Credential, n)
 	}
 }
-
-// emptySentences reports a plain sentences document without sentences.
-func emptySentences(doc []byte) bool { return len(doc) == 0 || string(doc) == `{"sentences":[]}` }
 
 // encryptedSentences gets (from the sealed cache or a download) and opens a
 // transcript's sealed sentences, sealed to cred.
@@ -378,7 +353,7 @@ func sealedAs(t Transcript, cred string) Transcript {
 
 // sealedView is t with the credential its plan finds.
 func (r *Root) sealedView(ctx context.Context, t Transcript) Transcript {
-	return sealedAs(t, r.plan(ctx, t).cred)
+	return sealedAs(t, r.plan(ctx, t).Credential)
 }
 
 // encryptedResult downloads and opens operator result n of ts. Files are
@@ -494,9 +469,9 @@ func clearAll(docs [][]byte) {
 // results and records their count. The caller clears the slices. Under a
 // fallback plan, an error or an empty list gives (nil, nil) when the
 // encrypted endpoint has locations: the caller goes there.
-func (r *Root) plainOpResults(ctx context.Context, ts *tstate, p contentPlan) ([][]byte, error) {
+func (r *Root) plainOpResults(ctx context.Context, ts *tstate, p fetch.ContentPlan) ([][]byte, error) {
 	docs, err := r.src.PlainOperatorResults(ctx, ts.sid)
-	if p.fallback && (err != nil || len(docs) == 0) {
+	if p.PlainMissed(err, len(docs) == 0) {
 		locs, lerr := r.locations(ctx, ts, false)
 		if lerr == nil && len(locs.keys) > 0 {
 			clearAll(docs)
@@ -648,7 +623,7 @@ func (r *Root) opCount(ctx context.Context, ts *tstate) (int, error) {
 	}
 	v, err := r.shared(ctx, ts.sid+"/opcount", func(ctx context.Context) (any, error) {
 		p := r.plan(ctx, t)
-		if !p.encrypted {
+		if !p.Encrypted {
 			docs, err := r.plainOpResults(ctx, ts, p)
 			if err != nil {
 				return nil, err
@@ -669,7 +644,7 @@ func (r *Root) opCount(ctx context.Context, ts *tstate) (int, error) {
 	}
 	if err != nil {
 		if !errors.Is(err, errNotFound) {
-			r.logFailure(ts.sid, r.plan(ctx, t).cred, "list operator results", err)
+			r.logFailure(ts.sid, r.plan(ctx, t).Credential, "list operator results", err)
 		}
 		return 0, err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,39 +54,66 @@ Takes the same credentials, --api-url and --private-key settings as mount.`,
 		if !t.Completed() {
 			return fmt.Errorf("transcript %s is %q: its content exists once it is completed", t.SID, t.Status)
 		}
+		var svc fetch.Service
+		if fetch.NeedsService(t) {
+			// The transcript does not name its credential: its service
+			// decides (fetch.PlanContent, as the mount does).
+			if svc, err = c.Client.FetchService(ctx, t.ServiceSID); err != nil {
+				return fmt.Errorf("transcript %s: its service (to know whether it is encrypted): %w", t.SID, err)
+			}
+		}
+		p := fetch.PlanContent(t, svc)
+		st := p.Sealed(t) // as the sealed-content methods and the key see it
 		// open decrypts one envelope into *doc. The client may call it
 		// twice (a sealed-cache entry that does not open, then the
 		// download); its error keeps the crypto sentinel for that.
 		open := func(doc *[]byte) fetch.Opener {
 			return func(env crypto.Envelope) error {
-				plain, err := c.Keys.Open(t.EncryptionCredentialSID, env, make([]byte, 0, max(env.PlaintextLen(), 0)))
+				plain, err := c.Keys.Open(st.EncryptionCredentialSID, env, make([]byte, 0, max(env.PlaintextLen(), 0)))
 				if err != nil {
-					return openError(t, err)
+					return openError(st, err)
 				}
 				*doc = plain
 				return nil
 			}
 		}
 		if !operatorResults {
-			var doc []byte
-			if t.Encrypted() {
-				if err := c.Client.OpenSentences(ctx, t, open(&doc)); err != nil {
-					return err
-				}
-			} else if doc, err = c.Client.PlainSentences(ctx, t.SID); err != nil {
+			doc, err := catSentences(ctx, c.Client, t, p, open)
+			if err != nil {
 				return err
 			}
 			defer clear(doc)
 			_, err = a.stdout.Write(doc)
 			return err
 		}
-		return a.catOperatorResults(cmd, c.Client, t, open)
+		return a.catOperatorResults(cmd, c.Client, t, p, open)
 	}
 	return cmd
 }
 
+// catSentences fetches t's sentences document as p says: sealed, plain, or
+// plain then sealed when the plain list misses.
+func catSentences(ctx context.Context, client *fetch.Client, t fetch.Transcript, p fetch.ContentPlan, open func(*[]byte) fetch.Opener) ([]byte, error) {
+	var doc []byte
+	if p.Encrypted {
+		err := client.OpenSentences(ctx, p.Sealed(t), open(&doc))
+		return doc, err
+	}
+	doc, err := client.PlainSentences(ctx, t.SID)
+	if p.PlainMissed(err, fetch.EmptySentences(doc)) {
+		var sealed []byte
+		serr := client.OpenSentences(ctx, p.Sealed(t), open(&sealed))
+		if serr == nil {
+			clear(doc)
+			return sealed, nil
+		}
+		err = fetch.MissedErr(err, serr)
+	}
+	return doc, err
+}
+
 // catOperatorResults prints each operator result compacted onto one line.
-func (a *app) catOperatorResults(cmd *cobra.Command, client *fetch.Client, t fetch.Transcript, open func(*[]byte) fetch.Opener) error {
+func (a *app) catOperatorResults(cmd *cobra.Command, client *fetch.Client, t fetch.Transcript, p fetch.ContentPlan, open func(*[]byte) fetch.Opener) error {
 	ctx := cmd.Context()
 	var line bytes.Buffer
 	defer func() { clear(line.Bytes()[:line.Cap()]) }()
@@ -99,22 +127,41 @@ func (a *app) catOperatorResults(cmd *cobra.Command, client *fetch.Client, t fet
 		_, err := a.stdout.Write(line.Bytes())
 		return err
 	}
-	if !t.Encrypted() {
+	if !p.Encrypted {
 		docs, err := client.PlainOperatorResults(ctx, t.SID)
-		if err != nil {
-			return err
-		}
-		for i, d := range docs {
-			if err := emit(i, d); err != nil {
+		if !p.PlainMissed(err, len(docs) == 0) {
+			if err != nil {
 				return err
 			}
+			for i, d := range docs {
+				if err := emit(i, d); err != nil {
+					return err
+				}
+			}
+			return nil
 		}
-		return nil
+		// The plain list missed: the sealed locations, when there are any.
+		locs, lerr := client.OperatorResultLocations(ctx, p.Sealed(t))
+		if lerr != nil || len(locs) == 0 {
+			for _, d := range docs {
+				clear(d)
+			}
+			return fetch.MissedErr(err, lerr)
+		}
+		for _, d := range docs {
+			clear(d)
+		}
+		return a.catSealedResults(ctx, client, p.Sealed(t), locs, open, emit)
 	}
-	locs, err := client.OperatorResultLocations(ctx, t)
+	locs, err := client.OperatorResultLocations(ctx, p.Sealed(t))
 	if err != nil {
 		return err
 	}
+	return a.catSealedResults(ctx, client, p.Sealed(t), locs, open, emit)
+}
+
+// catSealedResults opens and emits the sealed operator results at locs.
+func (a *app) catSealedResults(ctx context.Context, client *fetch.Client, t fetch.Transcript, locs []string, open func(*[]byte) fetch.Opener, emit func(int, []byte) error) error {
 	for i, loc := range locs {
 		var doc []byte
 		if err := client.OpenOperatorResult(ctx, t, i, loc, nil, open(&doc)); err != nil {

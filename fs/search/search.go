@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/intelligencefs/intelligencefs/crypto"
 	"github.com/intelligencefs/intelligencefs/fetch"
@@ -43,6 +44,9 @@ import (
 // Errors are classified with errors.Is against the fetch sentinels.
 type Source interface {
 	ListServices(ctx context.Context) ([]fetch.Service, error)
+	// FetchService gives a transcript's service when the transcript does
+	// not name its credential (fetch.PlanContent decides with it).
+	FetchService(ctx context.Context, sid string) (fetch.Service, error)
 	ListTranscripts(ctx context.Context, q fetch.TranscriptQuery, page func([]fetch.Transcript) error) error
 	// The encrypted content, from the sealed cache when the client has one
 	// (--sealed-cache); open decrypts, the Source never does.
@@ -292,7 +296,7 @@ const DefaultWorkers = 16
 
 // New builds an Engine.
 func New(o Options) *Engine {
-	e := &Engine{src: o.Source, dec: o.Decrypter, workers: o.Workers, now: o.Now, pageSize: o.PageSize}
+	e := &Engine{src: &serviceMemo{Source: o.Source}, dec: o.Decrypter, workers: o.Workers, now: o.Now, pageSize: o.PageSize}
 	if e.workers < 1 {
 		e.workers = DefaultWorkers
 	}
@@ -524,12 +528,36 @@ func (r *run) search(ctx context.Context, t fetch.Transcript) (*Result, error) {
 }
 
 // Sentences returns the sentences document of the completed transcript t
-// (decrypted when t is encrypted), byte for byte as the mount serves
+// (decrypted when fetch.PlanContent says it is encrypted, or when its plain
+// list misses under a fallback plan), byte for byte as the mount serves
 // sentences.json. The caller wipes it when done.
 func Sentences(ctx context.Context, src Source, dec Decrypter, t fetch.Transcript) ([]byte, error) {
-	if !t.Encrypted() {
-		return src.PlainSentences(ctx, t.SID)
+	p, err := plan(ctx, src, t)
+	if err != nil {
+		return nil, err
 	}
+	if p.Encrypted {
+		return sealedSentences(ctx, src, dec, p.Sealed(t))
+	}
+	doc, err := src.PlainSentences(ctx, t.SID)
+	if p.PlainMissed(err, fetch.EmptySentences(doc)) {
+		sealed, serr := sealedSentences(ctx, src, dec, p.Sealed(t))
+		if serr == nil {
+			clear(doc)
+			return sealed, nil
+		}
+		err = fetch.MissedErr(err, serr)
+	}
+	if err != nil {
+		clear(doc)
+		return nil, err
+	}
+	return doc, nil
+}
+
+// sealedSentences opens the sealed sentences of t (sealed to its
+// EncryptionCredentialSID).
+func sealedSentences(ctx context.Context, src Source, dec Decrypter, t fetch.Transcript) ([]byte, error) {
 	var doc []byte
 	err := src.OpenSentences(ctx, t, opener(dec, t, "sentences", &doc))
 	if err != nil {
@@ -537,6 +565,52 @@ func Sentences(ctx context.Context, src Source, dec Decrypter, t fetch.Transcrip
 		return nil, err
 	}
 	return doc, nil
+}
+
+// plan is fetch.PlanContent for t, asking for its service only when t does
+// not name its credential.
+func plan(ctx context.Context, src Source, t fetch.Transcript) (fetch.ContentPlan, error) {
+	var svc fetch.Service
+	if fetch.NeedsService(t) {
+		var err error
+		if svc, err = src.FetchService(ctx, t.ServiceSID); err != nil {
+			return fetch.ContentPlan{}, fmt.Errorf("transcript %s: its service (to know whether it is encrypted): %w", t.SID, err)
+		}
+	}
+	return fetch.PlanContent(t, svc), nil
+}
+
+// serviceMemo is a Source that fetches each service once: an Engine asks
+// for the service of every transcript that does not name its credential,
+// from several workers at once.
+type serviceMemo struct {
+	Source
+	flight singleflight.Group
+	mu     sync.Mutex
+	svcs   map[string]fetch.Service
+}
+
+func (m *serviceMemo) FetchService(ctx context.Context, sid string) (fetch.Service, error) {
+	m.mu.Lock()
+	s, ok := m.svcs[sid]
+	m.mu.Unlock()
+	if ok {
+		return s, nil
+	}
+	v, err, _ := m.flight.Do(sid, func() (any, error) {
+		s, err := m.Source.FetchService(ctx, sid)
+		if err != nil {
+			return s, err
+		}
+		m.mu.Lock()
+		if m.svcs == nil {
+			m.svcs = make(map[string]fetch.Service)
+		}
+		m.svcs[sid] = s
+		m.mu.Unlock()
+		return s, nil
+	})
+	return v.(fetch.Service), err
 }
 
 // opener decrypts into *out for the Source's Open methods (which may call
@@ -556,9 +630,32 @@ func OperatorResults(ctx context.Context, src Source, dec Decrypter, t fetch.Tra
 	if !t.Completed() {
 		return nil, nil
 	}
-	if !t.Encrypted() {
-		return src.PlainOperatorResults(ctx, t.SID)
+	p, err := plan(ctx, src, t)
+	if err != nil {
+		return nil, err
 	}
+	if !p.Encrypted {
+		docs, err := src.PlainOperatorResults(ctx, t.SID)
+		if !p.PlainMissed(err, len(docs) == 0) {
+			return docs, err
+		}
+		sealed, serr := sealedOperatorResults(ctx, src, dec, p.Sealed(t))
+		if serr == nil && len(sealed) > 0 {
+			clearAll(docs)
+			return sealed, nil
+		}
+		if err = fetch.MissedErr(err, serr); err != nil {
+			clearAll(docs)
+			return nil, err
+		}
+		return docs, nil
+	}
+	return sealedOperatorResults(ctx, src, dec, p.Sealed(t))
+}
+
+// sealedOperatorResults downloads and opens the operator results of t
+// (sealed to its EncryptionCredentialSID).
+func sealedOperatorResults(ctx context.Context, src Source, dec Decrypter, t fetch.Transcript) ([][]byte, error) {
 	locs, err := src.OperatorResultLocations(ctx, t)
 	if err != nil {
 		return nil, err
@@ -569,9 +666,7 @@ func OperatorResults(ctx context.Context, src Source, dec Decrypter, t fetch.Tra
 		err := src.OpenOperatorResult(ctx, t, i, loc, nil, opener(dec, t, fmt.Sprintf("operator result %d", i+1), &d))
 		docs = append(docs, d)
 		if err != nil {
-			for _, d := range docs {
-				clear(d)
-			}
+			clearAll(docs)
 			return nil, err
 		}
 	}
@@ -653,4 +748,10 @@ func matchJSONStrings(re *regexp.Regexp, doc []byte) ([]Match, error) {
 	}
 	walk("", v)
 	return out, nil
+}
+
+func clearAll(docs [][]byte) {
+	for _, d := range docs {
+		clear(d)
+	}
 }
