@@ -48,6 +48,7 @@ web viewer of serve on it instead (no mount point, no FUSE).`,
 	m := addMountFlags(cmd, nil)
 	sf := addServeFlags(cmd.Flags())
 	sf.cache = m.cacheFlags
+	sf.logLevel, sf.logFormat = &m.logLevel, &m.logFormat
 	fl := cmd.Flags()
 	fl.DurationVar(&latency, "latency", 0, "delay every simulated API request and download by this much (e.g. 80ms)")
 	fl.IntVar(&transcripts, "transcripts", 67, "transcripts per simulated service (three services)")
@@ -107,13 +108,20 @@ web viewer of serve on it instead (no mount point, no FUSE).`,
 			return &connection{Client: client, Keys: ring, Credentials: "simulated account " + sim.AccountSID}, nil
 		}
 		if serve {
-			c, err := connect(m.limitFlags.tune)
+			log, err := sf.logger(a.stderr)
+			if err != nil {
+				return err
+			}
+			c, err := connect(func(cfg *fetch.Config) {
+				m.limitFlags.tune(cfg)
+				cfg.Logger = log
+			})
 			if err != nil {
 				return err
 			}
 			defer c.Client.Close()
 			defer c.Keys.Zero()
-			return a.runServe(cmd.Context(), c, sf, 2*m.maxConcurrency)
+			return a.runServe(cmd.Context(), c, sf, 2*m.maxConcurrency, log)
 		}
 		return a.runMount(cmd.Context(), mountRequest{
 			flags:      m,

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
@@ -10,9 +11,12 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"io"
 	"io/fs"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -744,4 +748,165 @@ func indexOf(s []string, v string) int {
 		}
 	}
 	return -1
+}
+
+// TestServeSecretsNeverLogged runs serve at --log-level debug against the
+// simulator and drives it over HTTP through every page kind (services, a
+// service's transcripts, a transcript, a search that matches, each
+// download), a request without the token and one with a foreign Host, a
+// 429 storm and content that fails authentication. Its output but the one
+// URL line holds none of the access token, the auth token, a presigned
+// query or signature, the key PEM, a content key, or the plaintext marker.
+func TestServeSecretsNeverLogged(t *testing.T) {
+	marker := randomMarker(t)
+	sim, keyPath, _ := encryptedSim(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{TranscriptsPerService: 4, Markers: []string{marker}}})
+	var tr twiliosim.TranscriptInfo // an encrypted transcript that holds the marker
+	for _, svc := range sim.Services() {
+		for _, x := range sim.Transcripts(svc.SID) {
+			if x.Status == twiliosim.StatusCompleted && x.EncryptionCredentialSID != "" &&
+				bytes.Contains(sim.SentencesPlaintext(x.SID, x.Redaction), []byte(marker)) && tr.SID == "" {
+				tr = x
+			}
+		}
+	}
+	if tr.SID == "" {
+		t.Fatal("no sealed transcript holds the marker")
+	}
+	rc := frontSim(t, sim)
+	pemBytes, err := os.ReadFile(keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemLines := strings.Split(string(pemBytes), "\n")
+
+	cmd := exec.Command(testBinary(t), "serve", "--private-key", keyPath, "--log-level", "debug", "--cache-size", "1MiB")
+	cmd.Env = simEnv(sim)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	stdout := bufio.NewReader(out)
+	urlLine, err := stdout.ReadString('\n')
+	if err != nil {
+		t.Fatalf("serve printed no URL: %v", err)
+	}
+	u, err := url.Parse(strings.TrimSpace(urlLine))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := u.Query().Get("token")
+	base := u.Scheme + "://" + u.Host
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	get := func(c *http.Client, path, host string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest("GET", base+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if host != "" {
+			req.Host = host
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get(c, "/?"+u.RawQuery, ""); code != 200 {
+		t.Fatalf("the printed URL: %d", code)
+	}
+	pages := []string{"/services"}
+	for _, svc := range sim.Services() {
+		pages = append(pages, "/services/"+svc.SID)
+	}
+	pages = append(pages, "/transcripts/"+tr.SID, "/search?q="+url.QueryEscape(marker))
+	for _, f := range []string{"sentences.json", "sentences.txt", "operator-results.jsonl"} {
+		pages = append(pages, "/transcripts/"+tr.SID+"/download/"+f)
+	}
+	for _, p := range pages {
+		code, body := get(c, p, "")
+		if code != 200 {
+			t.Errorf("%s: %d", p, code)
+		}
+		if (strings.HasPrefix(p, "/search") || strings.HasSuffix(p, ".json") || p == "/transcripts/"+tr.SID) && !strings.Contains(body, marker) {
+			t.Errorf("%s does not show the marker: the test proves nothing", p)
+		}
+	}
+	if code, _ := get(http.DefaultClient, "/services", ""); code != http.StatusForbidden {
+		t.Errorf("without the token: %d", code)
+	}
+	if code, _ := get(c, "/?token="+token, "evil.example:80"); code != http.StatusForbidden {
+		t.Errorf("a foreign Host: %d", code)
+	}
+	// Faults on transcripts not viewed yet: a 429 storm (debug retry
+	// lines), content that fails authentication (a failed page's line).
+	for _, f := range []twiliosim.Faults{
+		{TooManyRequests: twiliosim.Rule{Times: 2}, RetryAfter: 0},
+		{TamperCiphertext: twiliosim.Rule{Fraction: 1}},
+	} {
+		sim.SetFaults(f)
+		added, err := sim.AddTranscripts(tr.ServiceSID, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		get(c, "/transcripts/"+added[0], "")
+		get(c, "/transcripts/"+added[0]+"/download/sentences.json", "")
+	}
+	sim.SetFaults(twiliosim.Faults{})
+
+	cmd.Process.Signal(os.Interrupt)
+	rest, _ := io.ReadAll(stdout)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("serve: %v", err)
+	}
+	logs := string(rest) + stderr.String()
+	for _, want := range []string{"web: request", "fetch: throttled", "web: loading the transcript's content failed", "web: fetching the transcript's content failed"} {
+		if !strings.Contains(logs, want) {
+			t.Fatalf("no %q line in the debug logs: the test proves nothing\n%s", want, logs)
+		}
+	}
+
+	key := loadKey(t, keyPath)
+	rc.mu.Lock()
+	secrets := map[string]string{
+		"access token":    token,
+		"auth token":      sim.AuthToken,
+		"key PEM":         pemLines[len(pemLines)/2][:40],
+		"plaintext mark":  marker,
+		"presigned query": "X-Amz-Signature",
+		"presigned cred":  "X-Amz-Credential",
+	}
+	for s := range rc.sigs {
+		secrets["presigned signature "+s[:8]] = s
+	}
+	for i, w := range rc.wrapped {
+		wk, err := base64.StdEncoding.DecodeString(w)
+		if err != nil {
+			continue
+		}
+		if cek, err := rsa.DecryptOAEP(sha256.New(), nil, key, wk, nil); err == nil {
+			secrets["CEK hex "+strconv.Itoa(i)] = hex.EncodeToString(cek)
+			secrets["CEK base64 "+strconv.Itoa(i)] = base64.StdEncoding.EncodeToString(cek)
+		}
+	}
+	nSigs, nKeys := len(rc.sigs), len(rc.wrapped)
+	rc.mu.Unlock()
+	if nSigs == 0 || nKeys == 0 {
+		t.Fatalf("recorded %d signatures and %d wrapped keys: the test proves nothing", nSigs, nKeys)
+	}
+	for what, s := range secrets {
+		if i := strings.Index(logs, s); i >= 0 {
+			t.Errorf("the logs hold the %s: …%s…", what, logs[max(0, i-120):min(len(logs), i+len(s)+40)])
+		}
+	}
+	t.Logf("checked %d bytes of logs for %d secrets (%d signatures, %d content keys) over %d pages", len(logs), len(secrets), nSigs, nKeys, len(pages))
 }

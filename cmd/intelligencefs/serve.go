@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os/signal"
@@ -15,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/intelligencefs/intelligencefs/fetch"
 	"github.com/intelligencefs/intelligencefs/fs/plaincache"
 	"github.com/intelligencefs/intelligencefs/fs/web"
 )
@@ -27,6 +30,9 @@ type serveFlags struct {
 	allowRemote     bool
 	tlsCert, tlsKey string
 	cache           *cacheFlags // the plaintext cache's settings, shared with mount
+	// logLevel and logFormat are mount's --log-level and --log-format
+	// (demo --serve shares mount's; serve registers its own).
+	logLevel, logFormat *string
 }
 
 // addServeFlags registers --addr, --allow-remote, --tls-cert and --tls-key.
@@ -37,6 +43,25 @@ func addServeFlags(fs *pflag.FlagSet) *serveFlags {
 	fs.StringVar(&s.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
 	fs.StringVar(&s.tlsKey, "tls-key", "", "the private key of --tls-cert (PEM)")
 	return s
+}
+
+// addServeLogFlags registers --log-level and --log-format on serve (demo
+// has them from mount's flags).
+func (s *serveFlags) addServeLogFlags(cmd *cobra.Command) {
+	s.logLevel = cmd.Flags().String("log-level", "info", "debug, info, warn or error (lines go to stderr; never content, token or URL query)")
+	s.logFormat = cmd.Flags().String("log-format", "text", "text or json")
+	_ = cmd.RegisterFlagCompletionFunc("log-level", cobra.FixedCompletions([]string{"debug", "info", "warn", "error"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("log-format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// logger is the viewer's logger, to stderr, from --log-level and
+// --log-format: the fetch client's retries and failures and the web
+// server's requests go there.
+func (s *serveFlags) logger(w io.Writer) (*slog.Logger, error) {
+	if *s.logFormat != "text" && *s.logFormat != "json" {
+		return nil, usagef("--log-format must be text or json (got %q)", truncate(*s.logFormat, 20))
+	}
+	return newLogger(w, *s.logLevel, *s.logFormat)
 }
 
 // validate refuses a non-loopback address without --allow-remote and TLS.
@@ -79,8 +104,13 @@ Ctrl-C stops it. Works on Linux, macOS and Windows (no FUSE).`,
 	cf := addCacheFlags(cmd.Flags())
 	sf := addServeFlags(cmd.Flags())
 	sf.cache = cf
+	sf.addServeLogFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := sf.validate(); err != nil {
+			return err
+		}
+		log, err := sf.logger(a.stderr)
+		if err != nil {
 			return err
 		}
 		if err := limits.validate(); err != nil {
@@ -89,20 +119,23 @@ Ctrl-C stops it. Works on Linux, macOS and Windows (no FUSE).`,
 		if err := cf.validate(); err != nil {
 			return err
 		}
-		c, err := conn.connect(limits.tune)
+		c, err := conn.connect(func(cfg *fetch.Config) {
+			limits.tune(cfg)
+			cfg.Logger = log
+		})
 		if err != nil {
 			return err
 		}
 		defer c.Client.Close()
 		defer c.Keys.Zero()
-		return a.runServe(cmd.Context(), c, sf, 2*limits.maxConcurrency)
+		return a.runServe(cmd.Context(), c, sf, 2*limits.maxConcurrency, log)
 	}
 	return cmd
 }
 
 // runServe listens, prints the URL with the token, and serves until ctx
 // ends or SIGINT/SIGTERM.
-func (a *app) runServe(ctx context.Context, c *connection, sf *serveFlags, workers int) error {
+func (a *app) runServe(ctx context.Context, c *connection, sf *serveFlags, workers int, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	tok := make([]byte, 32)
@@ -125,7 +158,7 @@ func (a *app) runServe(ctx context.Context, c *connection, sf *serveFlags, worke
 	}
 	defer cache.Close() // zeroed and unmapped, after the server stopped
 	h, err := web.New(web.Options{Source: c.Client, Decrypter: c.Keys, Token: token, Hosts: web.HostsFor(ln.Addr().String()),
-		Workers: workers, Cache: cache})
+		Workers: workers, Cache: cache, Logger: log})
 	if err != nil {
 		return err
 	}

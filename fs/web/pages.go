@@ -211,6 +211,9 @@ func (s *Server) transcript(w http.ResponseWriter, r *http.Request) {
 	if t.Completed() {
 		d, err := s.content.load(ctx, t)
 		if err != nil {
+			// The page says why; the log says it too, for whoever runs the
+			// viewer (an authentication failure is worth knowing).
+			s.log.Warn("web: loading the transcript's content failed", "transcript", t.SID, "err", err)
 			p.Error = "The transcript cannot be shown: " + fetch.Redact(err.Error())
 		} else {
 			p.Sentences, err = sentenceViews(t, d.sentences)

@@ -158,8 +158,58 @@ var securityHeaders = map[string]string{
 	"X-Content-Type-Options":  "nosniff",
 }
 
-// ServeHTTP checks the Host header and the token, then serves the page.
+// ServeHTTP checks the Host header and the token, then serves the page,
+// with one debug line per request: method, path and status only (the
+// query can hold the token or a search term, the Host is the client's).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	sw := &statusWriter{ResponseWriter: w}
+	s.serve(sw, r)
+	s.log.Debug("web: request", "method", r.Method, "path", r.URL.Path, "status", sw.status())
+}
+
+// statusWriter remembers the status of a response for the request log;
+// it passes Flush on (search streams its results).
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush passes a flush on to the connection.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		if w.code == 0 {
+			w.code = http.StatusOK
+		}
+		f.Flush()
+	}
+}
+
+// Unwrap gives http.ResponseController the connection's writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) status() int {
+	if w.code == 0 {
+		return http.StatusOK
+	}
+	return w.code
+}
+
+// serve is ServeHTTP without the request log.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	for k, v := range securityHeaders {
 		h.Set(k, v)
