@@ -397,6 +397,35 @@ func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// addSecrets adds to secrets every presigned signature rc saw and every
+// content key wrapped for key (hex and base64, the forms a log could
+// print), and returns how many of each it recorded; none of either fails
+// the test, which would then prove nothing.
+func (rc *recorder) addSecrets(t *testing.T, key *rsa.PrivateKey, secrets map[string]string) (nSigs, nKeys int) {
+	t.Helper()
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	for s := range rc.sigs {
+		secrets["presigned signature "+s[:8]] = s
+	}
+	for i, w := range rc.wrapped {
+		wk, err := base64.StdEncoding.DecodeString(w)
+		if err != nil {
+			continue
+		}
+		cek, err := rsa.DecryptOAEP(sha256.New(), nil, key, wk, nil)
+		if err != nil {
+			continue // a tampered header
+		}
+		secrets["CEK hex "+strconv.Itoa(i)] = hex.EncodeToString(cek)
+		secrets["CEK base64 "+strconv.Itoa(i)] = base64.StdEncoding.EncodeToString(cek)
+	}
+	if len(rc.sigs) == 0 || len(rc.wrapped) == 0 {
+		t.Fatalf("recorded %d signatures and %d wrapped keys: the test proves nothing", len(rc.sigs), len(rc.wrapped))
+	}
+	return len(rc.sigs), len(rc.wrapped)
+}
+
 // frontSim moves sim onto a recorder at the same address.
 func frontSim(t *testing.T, sim *twiliosim.Server) *recorder {
 	t.Helper()
@@ -487,33 +516,12 @@ func TestSecretsNeverLogged(t *testing.T) {
 	}
 
 	// The secrets to look for, in the forms they could be printed.
-	key := loadKey(t, keyPath)
-	rc.mu.Lock()
 	secrets := map[string]string{
 		"auth token":     sim.AuthToken,
 		"key PEM":        pemSlice,
 		"plaintext mark": marker,
 	}
-	for s := range rc.sigs {
-		secrets["presigned signature "+s[:8]] = s
-	}
-	for i, w := range rc.wrapped {
-		wk, err := base64.StdEncoding.DecodeString(w)
-		if err != nil {
-			continue
-		}
-		cek, err := rsa.DecryptOAEP(sha256.New(), nil, key, wk, nil)
-		if err != nil {
-			continue // a tampered header
-		}
-		secrets["CEK hex "+strconv.Itoa(i)] = hex.EncodeToString(cek)
-		secrets["CEK base64 "+strconv.Itoa(i)] = base64.StdEncoding.EncodeToString(cek)
-	}
-	nSigs, nKeys := len(rc.sigs), len(rc.wrapped)
-	rc.mu.Unlock()
-	if nSigs == 0 || nKeys == 0 {
-		t.Fatalf("recorded %d signatures and %d wrapped keys: the test proves nothing", nSigs, nKeys)
-	}
+	nSigs, nKeys := rc.addSecrets(t, loadKey(t, keyPath), secrets)
 	for what, s := range secrets {
 		if strings.Contains(logs, s) {
 			i := strings.Index(logs, s)
@@ -875,8 +883,6 @@ func TestServeSecretsNeverLogged(t *testing.T) {
 		}
 	}
 
-	key := loadKey(t, keyPath)
-	rc.mu.Lock()
 	secrets := map[string]string{
 		"access token":    token,
 		"auth token":      sim.AuthToken,
@@ -885,24 +891,7 @@ func TestServeSecretsNeverLogged(t *testing.T) {
 		"presigned query": "X-Amz-Signature",
 		"presigned cred":  "X-Amz-Credential",
 	}
-	for s := range rc.sigs {
-		secrets["presigned signature "+s[:8]] = s
-	}
-	for i, w := range rc.wrapped {
-		wk, err := base64.StdEncoding.DecodeString(w)
-		if err != nil {
-			continue
-		}
-		if cek, err := rsa.DecryptOAEP(sha256.New(), nil, key, wk, nil); err == nil {
-			secrets["CEK hex "+strconv.Itoa(i)] = hex.EncodeToString(cek)
-			secrets["CEK base64 "+strconv.Itoa(i)] = base64.StdEncoding.EncodeToString(cek)
-		}
-	}
-	nSigs, nKeys := len(rc.sigs), len(rc.wrapped)
-	rc.mu.Unlock()
-	if nSigs == 0 || nKeys == 0 {
-		t.Fatalf("recorded %d signatures and %d wrapped keys: the test proves nothing", nSigs, nKeys)
-	}
+	nSigs, nKeys := rc.addSecrets(t, loadKey(t, keyPath), secrets)
 	for what, s := range secrets {
 		if i := strings.Index(logs, s); i >= 0 {
 			t.Errorf("the logs hold the %s: …%s…", what, logs[max(0, i-120):min(len(logs), i+len(s)+40)])
