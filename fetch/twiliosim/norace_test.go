@@ -1,5 +1,0 @@
-//go:build !race
-
-package twiliosim
-
-const raceEnabled = false
