@@ -22,6 +22,7 @@ import (
 	"github.com/intelligencefs/intelligencefs/fetch"
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
 	"github.com/intelligencefs/intelligencefs/fs/sentencetext"
+	"github.com/intelligencefs/intelligencefs/internal/fusetest"
 )
 
 func TestMain(m *testing.M) {
@@ -108,7 +109,11 @@ func mountForTest(t testing.TB, opts Options) (string, *Server) {
 	if err != nil {
 		t.Fatalf("mount: %v", err)
 	}
+	// The watchdog covers the unmount too: srv.Wait returns only once
+	// every request is answered.
+	wd := fusetest.Watch(t, mnt, watchdogAfter(t))
 	t.Cleanup(func() {
+		defer wd.Stop()
 		if err := unmountRetry(srv); err != nil {
 			t.Errorf("unmount %s: %v", mnt, err)
 			return
@@ -118,6 +123,30 @@ func mountForTest(t testing.TB, opts Options) (string, *Server) {
 		}
 	})
 	return mnt, srv
+}
+
+// mountWatchdog bounds how long a test may keep a mount: far beyond what
+// any test needs on a loaded 2-core machine, so only a stuck read reaches
+// it. The test's own reads wait uninterruptibly on this process's server,
+// so a deadlock would otherwise outlive even go test's -timeout.
+const mountWatchdog = 3 * time.Minute
+
+// watchdogAfter is mountWatchdog, plus the soak test's duration when one
+// is set, but fires before the test binary's -timeout would (the timeout's
+// exit cannot end a process whose threads wait on its own mount).
+func watchdogAfter(t testing.TB) time.Duration {
+	after := mountWatchdog
+	if d, err := time.ParseDuration(os.Getenv("INTELLIGENCEFS_SOAK")); err == nil && d > 0 {
+		after += d
+	}
+	if tt, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
+		if dl, ok := tt.Deadline(); ok {
+			if left := time.Until(dl) - 30*time.Second; left > 0 && left < after {
+				after = left
+			}
+		}
+	}
+	return after
 }
 
 // unmountRetry unmounts srv and waits for it to stop, retrying for five

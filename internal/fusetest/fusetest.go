@@ -1,0 +1,167 @@
+//go:build linux
+
+// Package fusetest keeps tests that read a FUSE mount from hanging the
+// whole `go test` run. A thread whose FUSE request the server has already
+// taken waits for the answer uninterruptibly: if that server never answers
+// (a deadlock, or a server process that died mid-request), neither the
+// test's timeout panic nor SIGKILL ends the process, and `go test` never
+// returns. Aborting the connection through fusectl
+// (/sys/fs/fuse/connections/N/abort) fails every pending and future
+// request with ENOTCONN, which frees those threads.
+package fusetest
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// connectionsDir is where fusectl shows one directory per FUSE connection.
+const connectionsDir = "/sys/fs/fuse/connections"
+
+// Abort aborts the FUSE connection mounted at mountpoint. It finds the
+// connection in /proc/self/mountinfo (never touching the mount itself,
+// which may not answer) and mounts fusectl for the moment if it is not
+// mounted.
+func Abort(mountpoint string) error {
+	dev, err := mountDevice(mountpoint)
+	if err != nil {
+		return err
+	}
+	if !fusectlMounted() {
+		if err := unix.Mount("fusectl", connectionsDir, "fusectl", 0, ""); err != nil {
+			return fmt.Errorf("fusetest: mount fusectl on %s: %w", connectionsDir, err)
+		}
+		defer unix.Unmount(connectionsDir, 0)
+	}
+	abort := filepath.Join(connectionsDir, strconv.FormatUint(dev, 10), "abort")
+	if err := os.WriteFile(abort, []byte("1"), 0); err != nil {
+		return fmt.Errorf("fusetest: abort the connection of %s: %w", mountpoint, err)
+	}
+	return nil
+}
+
+// mountDevice returns the kernel's device number (fusectl names the
+// connection's directory by it) of the FUSE mount at mountpoint.
+func mountDevice(mountpoint string) (uint64, error) {
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(mi)) {
+		// id parent major:minor root mountpoint options... - fstype source super
+		f := strings.Fields(line)
+		if len(f) < 5 || unescape(f[4]) != mountpoint {
+			continue
+		}
+		var major, minor uint64
+		if _, err := fmt.Sscanf(f[2], "%d:%d", &major, &minor); err != nil {
+			return 0, fmt.Errorf("fusetest: mountinfo device %q: %w", f[2], err)
+		}
+		// The kernel's internal dev_t (MKDEV: 20 bits of minor).
+		return major<<20 | minor, nil
+	}
+	return 0, fmt.Errorf("fusetest: %s is not a mount point", mountpoint)
+}
+
+// unescape undoes mountinfo's octal escapes (\040 for a space).
+func unescape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func fusectlMounted() bool {
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return false
+	}
+	for line := range strings.Lines(string(mi)) {
+		if f := strings.Fields(line); len(f) >= 5 && f[4] == connectionsDir {
+			return true
+		}
+	}
+	return false
+}
+
+// Watchdog fails t and aborts the FUSE connection at mountpoint unless
+// Stop is called within the bound given to Watch.
+type Watchdog struct {
+	timer *time.Timer
+	done  chan struct{} // closed when the timer's function returned
+	once  sync.Once
+}
+
+// Watch starts a watchdog: if Stop is not called within after, it aborts
+// the connection of mountpoint (the stuck reads then fail, so the test
+// ends) and fails t with every goroutine's stack and the kernel stacks of
+// this process's threads, which show what the reads were waiting for.
+func Watch(t testing.TB, mountpoint string, after time.Duration) *Watchdog {
+	w := &Watchdog{done: make(chan struct{})}
+	w.timer = time.AfterFunc(after, func() {
+		defer close(w.done)
+		dump := goroutines()
+		kernel := kernelStacks()
+		err := Abort(mountpoint)
+		t.Errorf("mount %s still in use after %v: a read is stuck; aborted its FUSE connection (err: %v)\n"+
+			"kernel stacks:\n%s\ngoroutines:\n%s", mountpoint, after, err, kernel, dump)
+	})
+	return w
+}
+
+// Stop ends the watchdog; if it fired, Stop waits until it has failed the
+// test, so it never reports after the test ended.
+func (w *Watchdog) Stop() {
+	w.once.Do(func() {
+		if !w.timer.Stop() {
+			<-w.done
+		}
+	})
+}
+
+func goroutines() []byte {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) || len(buf) >= 64<<20 {
+			return buf[:n]
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}
+
+// kernelStacks returns where each thread of this process waits in the
+// kernel (readable as root; otherwise the error says why not).
+func kernelStacks() string {
+	tasks, err := filepath.Glob("/proc/self/task/*")
+	if err != nil || len(tasks) == 0 {
+		return fmt.Sprintf("(no tasks: %v)", err)
+	}
+	var b strings.Builder
+	for _, task := range tasks {
+		st, err := os.ReadFile(filepath.Join(task, "stack"))
+		if errors.Is(err, os.ErrPermission) {
+			return "(kernel stacks need root)"
+		}
+		fmt.Fprintf(&b, "thread %s:\n%s", filepath.Base(task), st)
+	}
+	return b.String()
+}
