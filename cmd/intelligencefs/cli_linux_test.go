@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
+	"github.com/intelligencefs/intelligencefs/internal/fusetest"
 )
 
 // Mount tests: they follow the FUSE rules of the project. Where FUSE cannot
@@ -151,7 +152,7 @@ func startProc(t *testing.T, env []string, mnt string, argv ...string) *mountPro
 		case <-p.done:
 		default:
 			p.cmd.Process.Kill()
-			<-p.done
+			p.reap(t)
 		}
 		if t.Failed() {
 			t.Logf("%s\nstderr:\n%s", strings.Join(argv, " "), p.stderr.String())
@@ -186,6 +187,49 @@ func waitServing(mnt string, within time.Duration, exited <-chan struct{}) error
 			return fmt.Errorf("%s not serving after %v", mnt, within)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// reapWithin bounds the wait for a killed mount process to be reaped.
+// Exiting takes milliseconds; only a thread stuck on a FUSE request
+// reaches the bound.
+const reapWithin = time.Minute
+
+// reap waits until the (killed) process is reaped. A thread of the process
+// that waits on a request its own server had already taken when SIGKILL
+// came waits for the answer uninterruptibly, and the dead server's
+// /dev/fuse stays open until that thread exits: a zombie no signal ends.
+// Past reapWithin, reap aborts the mount's FUSE connection, which frees
+// the thread, and fails the test with the kernel stacks it had.
+func (p *mountProc) reap(t *testing.T) {
+	t.Helper()
+	select {
+	case <-p.done:
+		return
+	case <-time.After(reapWithin):
+	}
+	stacks := fusetest.KernelStacks(p.cmd.Process.Pid)
+	err := fusetest.Abort(p.mnt)
+	select {
+	case <-p.done:
+	case <-time.After(reapWithin):
+	}
+	t.Errorf("killed mount process %d not reaped after %v; aborted the FUSE connection of %s (err: %v); its threads' kernel stacks:\n%s",
+		p.cmd.Process.Pid, reapWithin, p.mnt, err, stacks)
+}
+
+// waitMounted waits until the process logged "mounted": only then has it
+// finished the requests it makes to its own mount at start (go-fuse's
+// WaitMount opens and polls a file there), which a SIGKILL must not
+// interrupt (see reap).
+func (p *mountProc) waitMounted(t *testing.T, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !strings.Contains(p.stderr.String(), "msg=mounted ") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no \"mounted\" log line after %v; stderr:\n%s", within, p.stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -331,8 +375,9 @@ func TestStaleMountRecovered(t *testing.T) {
 	mnt := newMountPoint(t)
 	p := startMount(t, simEnv(sim), mnt, "mount", "--private-key", keyPath, mnt)
 	p.waitServing(t, 10*time.Second)
+	p.waitMounted(t, 10*time.Second)
 	p.cmd.Process.Kill()
-	<-p.done
+	p.reap(t)
 	if _, err := os.ReadDir(mnt); !errors.Is(err, syscall.ENOTCONN) {
 		t.Fatalf("after SIGKILL, reading the mount point gives %v, want ENOTCONN", err)
 	}

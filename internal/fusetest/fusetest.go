@@ -119,7 +119,7 @@ func Watch(t testing.TB, mountpoint string, after time.Duration) *Watchdog {
 	w.timer = time.AfterFunc(after, func() {
 		defer close(w.done)
 		dump := goroutines()
-		kernel := kernelStacks()
+		kernel := KernelStacks(os.Getpid())
 		err := Abort(mountpoint)
 		t.Errorf("mount %s still in use after %v: a read is stuck; aborted its FUSE connection (err: %v)\n"+
 			"kernel stacks:\n%s\ngoroutines:\n%s", mountpoint, after, err, kernel, dump)
@@ -148,10 +148,11 @@ func goroutines() []byte {
 	}
 }
 
-// kernelStacks returns where each thread of this process waits in the
-// kernel (readable as root; otherwise the error says why not).
-func kernelStacks() string {
-	tasks, err := filepath.Glob("/proc/self/task/*")
+// KernelStacks returns where each thread of process pid waits in the
+// kernel (readable as root; otherwise it says why not): a thread stuck on
+// a FUSE request shows request_wait_answer.
+func KernelStacks(pid int) string {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", pid))
 	if err != nil || len(tasks) == 0 {
 		return fmt.Sprintf("(no tasks: %v)", err)
 	}

@@ -3,9 +3,11 @@
 package fusetest
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,6 +24,7 @@ import (
 type stuckFile struct {
 	gofs.Inode
 	release chan struct{}
+	entered func() // called when a READ reaches the handler
 }
 
 func (f *stuckFile) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
@@ -34,6 +37,9 @@ func (f *stuckFile) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.A
 }
 
 func (f *stuckFile) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if f.entered != nil {
+		f.entered()
+	}
 	<-f.release // deliberately ignores ctx: the server is stuck
 	return fuse.ReadResultData(nil), 0
 }
@@ -62,14 +68,8 @@ func TestWatchAbortsStuckRead(t *testing.T) {
 		t.Skip("no /dev/fuse")
 	}
 	release := make(chan struct{})
-	root := &gofs.Inode{}
-	file := &stuckFile{release: release}
 	mnt := t.TempDir()
-	srv, err := gofs.Mount(mnt, root, &gofs.Options{
-		OnAdd: func(ctx context.Context) {
-			root.AddChild("stuck", root.NewPersistentInode(ctx, file, gofs.StableAttr{}), false)
-		},
-	})
+	srv, err := mountStuck(mnt, &stuckFile{release: release})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,5 +113,90 @@ func TestWatchStoppedInTime(t *testing.T) {
 func TestMountDeviceNotMounted(t *testing.T) {
 	if _, err := mountDevice(t.TempDir()); err == nil {
 		t.Error("a plain directory was taken for a mount point")
+	}
+}
+
+// mountStuck mounts a folder holding file as "stuck" at mnt.
+func mountStuck(mnt string, file *stuckFile) (*fuse.Server, error) {
+	root := &gofs.Inode{}
+	return gofs.Mount(mnt, root, &gofs.Options{
+		OnAdd: func(ctx context.Context) {
+			root.AddChild("stuck", root.NewPersistentInode(ctx, file, gofs.StableAttr{}), false)
+		},
+	})
+}
+
+// selfReadChild is set in the environment of the child process of
+// TestAbortFreesKilledSelfReader to the mount point it serves.
+const selfReadChild = "FUSETEST_SELF_READ_CHILD"
+
+func TestMain(m *testing.M) {
+	if mnt := os.Getenv(selfReadChild); mnt != "" {
+		// Serve mnt and read its stuck file from this very process;
+		// say "entered" once the server has taken the READ.
+		file := &stuckFile{release: make(chan struct{}), entered: func() { fmt.Println("entered") }}
+		if _, err := mountStuck(mnt, file); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.ReadFile(filepath.Join(mnt, "stuck"))
+		os.Exit(1) // not reached: the read never returns
+	}
+	os.Exit(m.Run())
+}
+
+// TestAbortFreesKilledSelfReader shows the hazard behind a mount process
+// that stays a zombie (cmd/intelligencefs's reap): a process killed while
+// one of its threads waits on a request its own server has already taken
+// cannot exit, since the kernel waits for that answer uninterruptibly and
+// the connection lives as long as the process's /dev/fuse descriptor.
+// Abort frees it.
+func TestAbortFreesKilledSelfReader(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("aborting a FUSE connection through fusectl needs root")
+	}
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skip("no /dev/fuse")
+	}
+	mnt := t.TempDir()
+	t.Cleanup(func() {
+		if err := syscall.Unmount(mnt, syscall.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", mnt, err)
+		}
+	})
+	cmd := exec.Command(os.Args[0], "-test.run", "^$")
+	cmd.Env = append(os.Environ(), selfReadChild+"="+mnt)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := bufio.NewReader(out).ReadString('\n'); line != "entered\n" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("child: %q, %v", line, err)
+	}
+	cmd.Process.Kill()
+	reaped := make(chan error, 1)
+	go func() { reaped <- cmd.Wait() }()
+	select {
+	case err := <-reaped:
+		t.Fatalf("the killed child was reaped without an abort (%v): the hazard this guards against did not occur", err)
+	case <-time.After(2 * time.Second):
+	}
+	stacks := KernelStacks(cmd.Process.Pid)
+	if !strings.Contains(stacks, "request_wait_answer") {
+		t.Errorf("the stuck child's threads do not wait on a FUSE request:\n%s", stacks)
+	}
+	if err := Abort(mnt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-reaped:
+	case <-time.After(time.Minute):
+		t.Fatalf("the killed child is still not reaped a minute after the abort:\n%s", KernelStacks(cmd.Process.Pid))
 	}
 }
