@@ -21,8 +21,8 @@ import (
 	"github.com/intelligencefs/intelligencefs/crypto"
 	"github.com/intelligencefs/intelligencefs/fetch"
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
+	"github.com/intelligencefs/intelligencefs/fs/fusetest"
 	"github.com/intelligencefs/intelligencefs/fs/sentencetext"
-	"github.com/intelligencefs/intelligencefs/internal/fusetest"
 )
 
 func TestMain(m *testing.M) {

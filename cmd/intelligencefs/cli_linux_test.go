@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
-	"github.com/intelligencefs/intelligencefs/internal/fusetest"
+	"github.com/intelligencefs/intelligencefs/fs/fusetest"
 )
 
 // Mount tests: they follow the FUSE rules of the project. Where FUSE cannot
