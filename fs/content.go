@@ -34,13 +34,20 @@ type flightGroup struct {
 // held until every waiter has taken its own pin or given up, so a file
 // larger than the whole cache still reaches each reader.
 type flight struct {
-	done    chan struct{}
-	buf     *plainBuffer
-	err     error
+	detached
+	done chan struct{}
+	buf  *plainBuffer
+	err  error
+}
+
+// detached is what a fetch running apart from its requesters (a content
+// flight or a shared metadata call) needs to stop once nobody waits for it.
+// Its fields are guarded by flights.mu.
+type detached struct {
 	waiters int
 	ended   bool
 	cancel  context.CancelFunc // stops the fetch once nobody waits (abandon)
-	dropped bool               // cancelled: a new miss starts afresh
+	dropped bool               // cancelled: a new caller starts afresh
 }
 
 // abandonAfter is how long a fetch goes on once its last waiter was
@@ -56,16 +63,16 @@ func (r *Root) abandonAfter() time.Duration {
 	return abandonAfter
 }
 
-// abandon cancels f unless a waiter joins (or it ends) within
-// abandonAfter. Called with fg.mu held, once f.waiters dropped to 0.
-func (r *Root) abandon(f *flight) {
+// abandon cancels d unless a waiter joins (or it ends) within
+// abandonAfter. Called with fg.mu held, once d.waiters dropped to 0.
+func (r *Root) abandon(d *detached) {
 	time.AfterFunc(r.abandonAfter(), func() {
 		fg := &r.flights
 		fg.mu.Lock()
 		defer fg.mu.Unlock()
-		if f.waiters == 0 && !f.ended && !f.dropped {
-			f.dropped = true
-			f.cancel()
+		if d.waiters == 0 && !d.ended && !d.dropped {
+			d.dropped = true
+			d.cancel()
 		}
 	})
 }
@@ -90,7 +97,7 @@ func (r *Root) load(ctx context.Context, key string, fn func(context.Context) (*
 			return b, nil
 		}
 		fctx, cancel := context.WithCancel(r.ctx)
-		f = &flight{done: make(chan struct{}), cancel: cancel}
+		f = &flight{done: make(chan struct{}), detached: detached{cancel: cancel}}
 		fg.m[key] = f
 		r.goBG(func() { r.runFlight(fctx, key, f, fn) })
 	}
@@ -143,7 +150,7 @@ func (r *Root) leave(f *flight, got bool) (*plainBuffer, error) {
 	}
 	if !got {
 		if f.waiters == 0 && !f.ended {
-			r.abandon(f)
+			r.abandon(&f.detached)
 		}
 		return nil, errInterrupted
 	}
@@ -672,12 +679,15 @@ func (r *Root) cachePlainResults(ts *tstate, docs [][]byte) {
 
 // sharedCall is a detached single-flight call for metadata.
 type sharedCall struct {
+	detached
 	done chan struct{}
 	v    any
 	err  error
 }
 
-// shared runs fn once for concurrent callers of key, detached from ctx.
+// shared runs fn once for concurrent callers of key, detached from ctx:
+// an interrupted caller returns EINTR and the call goes on for the retry,
+// unless nobody waits for it again within abandonAfter (as for content).
 func (r *Root) shared(ctx context.Context, key string, fn func(context.Context) (any, error)) (any, error) {
 	fg := &r.flights
 	fg.mu.Lock()
@@ -685,23 +695,37 @@ func (r *Root) shared(ctx context.Context, key string, fn func(context.Context) 
 		fg.calls = map[string]*sharedCall{}
 	}
 	c := fg.calls[key]
-	if c == nil {
-		c = &sharedCall{done: make(chan struct{})}
+	if c == nil || c.dropped {
+		cctx, cancel := context.WithCancel(r.ctx)
+		c = &sharedCall{done: make(chan struct{}), detached: detached{cancel: cancel}}
 		fg.calls[key] = c
 		r.goBG(func() {
-			v, err := fn(r.ctx)
+			v, err := fn(cctx)
+			cancel()
 			fg.mu.Lock()
-			c.v, c.err = v, err
-			delete(fg.calls, key)
+			c.v, c.err, c.ended = v, err, true
+			if fg.calls[key] == c {
+				delete(fg.calls, key)
+			}
 			fg.mu.Unlock()
 			close(c.done)
 		})
 	}
+	c.waiters++
 	fg.mu.Unlock()
 	select {
 	case <-c.done:
+		fg.mu.Lock()
+		c.waiters--
+		fg.mu.Unlock()
 		return c.v, c.err
 	case <-ctx.Done():
+		fg.mu.Lock()
+		c.waiters--
+		if c.waiters == 0 && !c.ended {
+			r.abandon(&c.detached)
+		}
+		fg.mu.Unlock()
 		return nil, errInterrupted
 	}
 }

@@ -681,35 +681,75 @@ func TestByDate(t *testing.T) {
 // cancelled instead of running on detached (before, a download of a slow
 // or endless body went on after its reader was killed). A reader that
 // comes afterwards starts a fresh fetch and gets the bytes.
+// TestAbandonedFetchStops: a fetch whose last reader was interrupted stops
+// once nobody comes back within abandonAfter, for content flights and for
+// the shared metadata calls alike (issue 18: detached fetches must not run on
+// for nobody); a later read starts afresh and gets the exact bytes.
 func TestAbandonedFetchStops(t *testing.T) {
-	e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 19, TranscriptsPerService: 2}},
-		fetch.Config{Timeout: time.Minute}, func(o *Options) { o.abandonAfter = 100 * time.Millisecond })
-	ti := e.completed(true)[0]
-	r := e.srv.root
-	ts := r.tstate(transcriptFor(t, e, ti))
-	e.sim.SetFaults(twiliosim.Faults{ObjectLatency: 30 * time.Second})
-	e.sim.ResetCounts()
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		for e.sim.Count(twiliosim.EndpointObjectGet) == 0 { // the download is under way
-			time.Sleep(5 * time.Millisecond)
-		}
-		cancel()
-	}()
-	if _, err := r.loadContent(ctx, ts, kindSentences, 0); errnoOf(err) != syscall.EINTR {
-		t.Fatalf("interrupted load: %v, want EINTR", err)
+	cases := []struct {
+		name   string
+		faults twiliosim.Faults
+		start  string // the endpoint whose request shows the fetch is under way
+		load   func(ctx context.Context, r *Root, ts *tstate) error
+		file   string
+	}{
+		{"content download", twiliosim.Faults{ObjectLatency: 30 * time.Second}, twiliosim.EndpointObjectGet,
+			func(ctx context.Context, r *Root, ts *tstate) error {
+				_, err := r.loadContent(ctx, ts, kindSentences, 0)
+				return err
+			}, "sentences.json"},
+		{"operator-result locations", twiliosim.Faults{APILatency: 30 * time.Second}, twiliosim.EndpointEncryptedOperatorResults,
+			func(ctx context.Context, r *Root, ts *tstate) error {
+				_, err := r.locations(ctx, ts, false)
+				return err
+			}, "operator-results/1.json"},
+		{"operator-result count", twiliosim.Faults{APILatency: 30 * time.Second}, twiliosim.EndpointEncryptedOperatorResults,
+			func(ctx context.Context, r *Root, ts *tstate) error {
+				_, err := r.opCount(ctx, ts)
+				return err
+			}, "operator-results/1.json"},
 	}
-	// Well within the 30 s the object takes: the fetch was cancelled.
-	deadline := time.Now().Add(10 * time.Second)
-	for r.inFlight(keySentences(ti.SID)) || e.client.Stats().InFlight != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the abandoned fetch still runs (%d requests in flight)", e.client.Stats().InFlight)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	e.sim.SetFaults(twiliosim.Faults{})
-	got, err := os.ReadFile(filepath.Join(e.tDir(ti.ServiceSID, ti.SID), "sentences.json"))
-	if err != nil || !bytes.Equal(got, e.expected(t, ti)["sentences.json"]) {
-		t.Fatalf("after the abandoned fetch: %v, %d bytes", err, len(got))
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 19, TranscriptsPerService: 2}},
+				fetch.Config{Timeout: time.Minute}, func(o *Options) { o.abandonAfter = 100 * time.Millisecond })
+			var ti twiliosim.TranscriptInfo
+			for _, c := range e.completed(true) {
+				if len(e.sim.OperatorResultPlaintexts(c.SID, c.Redaction)) > 0 {
+					ti = c
+					break
+				}
+			}
+			if ti.SID == "" {
+				t.Fatal("no encrypted transcript with operator results in the corpus")
+			}
+			r := e.srv.root
+			ts := r.tstate(transcriptFor(t, e, ti))
+			e.sim.SetFaults(tc.faults)
+			e.sim.ResetCounts()
+			ctx, cancel := context.WithCancel(context.Background())
+			go func() {
+				for e.sim.Count(tc.start) == 0 { // the fetch is under way
+					time.Sleep(5 * time.Millisecond)
+				}
+				cancel()
+			}()
+			if err := tc.load(ctx, r, ts); errnoOf(err) != syscall.EINTR {
+				t.Fatalf("interrupted load: %v, want EINTR", err)
+			}
+			// Well within the 30 s the request takes: the fetch was cancelled.
+			deadline := time.Now().Add(10 * time.Second)
+			for e.client.Stats().InFlight != 0 {
+				if time.Now().After(deadline) {
+					t.Fatalf("the abandoned fetch still runs (%d requests in flight)", e.client.Stats().InFlight)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			e.sim.SetFaults(twiliosim.Faults{})
+			got, err := os.ReadFile(filepath.Join(e.tDir(ti.ServiceSID, ti.SID), tc.file))
+			if err != nil || !bytes.Equal(got, e.expected(t, ti)[tc.file]) {
+				t.Fatalf("after the abandoned fetch: %v, %d bytes", err, len(got))
+			}
+		})
 	}
 }
