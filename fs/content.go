@@ -296,11 +296,11 @@ func (r *Root) fetchContent(ctx context.Context, ts *tstate, t Transcript, kind 
 	switch kind {
 	case kindSentences:
 		if p.Encrypted {
-			return r.encryptedSentences(ctx, t, p.Credential)
+			return r.encryptedSentences(ctx, t, p)
 		}
 		doc, err := r.src.PlainSentences(ctx, t.SID)
 		if p.PlainMissed(err, fetch.EmptySentences(doc)) {
-			b, eerr := r.encryptedSentences(ctx, t, p.Credential)
+			b, eerr := r.encryptedSentences(ctx, t, p)
 			if eerr == nil {
 				clear(doc)
 				return b, nil
@@ -339,28 +339,20 @@ func (r *Root) fetchContent(ctx context.Context, ts *tstate, t Transcript, kind 
 				return r.keepPlainResults(ts, docs, n)
 			}
 		}
-		return r.encryptedResult(ctx, ts, p.Credential, n)
+		return r.encryptedResult(ctx, ts, p, n)
 	}
 }
 
 // encryptedSentences gets (from the sealed cache or a download) and opens a
-// transcript's sealed sentences, sealed to cred.
-func (r *Root) encryptedSentences(ctx context.Context, t Transcript, cred string) (*plainBuffer, error) {
-	t = sealedAs(t, cred)
+// transcript's sealed sentences, sealed to the credential p found.
+func (r *Root) encryptedSentences(ctx context.Context, t Transcript, p fetch.ContentPlan) (*plainBuffer, error) {
+	t = p.Sealed(t)
 	return r.openSealed(t, func(open opener) error { return r.src.OpenSentences(ctx, t, open) })
-}
-
-// sealedAs is t as the Source's sealed-content methods must see it: sealed
-// to cred, the credential the plan found (the transcript's own, or its
-// service's when the transcript does not say).
-func sealedAs(t Transcript, cred string) Transcript {
-	t.EncryptionCredentialSID = cred
-	return t
 }
 
 // sealedView is t with the credential its plan finds.
 func (r *Root) sealedView(ctx context.Context, t Transcript) Transcript {
-	return sealedAs(t, r.plan(ctx, t).Credential)
+	return r.plan(ctx, t).Sealed(t)
 }
 
 // encryptedResult downloads and opens operator result n of ts. Files are
@@ -368,7 +360,7 @@ func (r *Root) sealedView(ctx context.Context, t Transcript) Transcript {
 // object key afterwards, and a result that names another transcript is
 // refused: the order of locations is not documented, and a mix-up must
 // never show one transcript's result under another's name.
-func (r *Root) encryptedResult(ctx context.Context, ts *tstate, cred string, n int) (*plainBuffer, error) {
+func (r *Root) encryptedResult(ctx context.Context, ts *tstate, p fetch.ContentPlan, n int) (*plainBuffer, error) {
 	locs, err := r.locations(ctx, ts, false)
 	if err != nil {
 		return nil, err
@@ -381,7 +373,7 @@ func (r *Root) encryptedResult(ctx context.Context, ts *tstate, cred string, n i
 	if !ok && !isPlaceholder(key) {
 		return nil, fmt.Errorf("operator result %d is no longer among the locations: %w", n, errNotFound)
 	}
-	t := sealedAs(ts.transcript(), cred)
+	t := p.Sealed(ts.transcript())
 	b, err := r.openSealed(t, func(open opener) error {
 		return r.src.OpenOperatorResult(ctx, t, n-1, u, func(ctx context.Context) (string, error) {
 			return r.freshLocation(ctx, ts, key, u)

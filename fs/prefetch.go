@@ -353,7 +353,7 @@ func (p *prefetcher) run(j *prefetchJob) (int64, bool) {
 		get(kindTxt, 0)
 	}
 	wg.Wait()
-	if j.kinds&maskOf(kindOpResult) != 0 && count > 0 && ts.transcript().Encrypted() {
+	if j.kinds&maskOf(kindOpResult) != 0 && count > 0 && r.plan(r.ctx, ts.transcript()).Encrypted {
 		// Plain results came into the cache with their count.
 		for i := 1; i <= count; i++ {
 			wg.Go(func() { get(kindOpResult, i) })
