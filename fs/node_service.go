@@ -235,17 +235,7 @@ var _ = (gofs.NodeLookuper)((*serviceDir)(nil))
 // reports its size once a GETATTR measured it (zero attribute timeout until
 // then), as content files do.
 func (d *serviceDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	ch := d.GetChild(name)
-	if ch == nil {
-		return nil, syscall.ENOENT
-	}
-	if a, ok := ch.Operations().(attrer); ok {
-		setEntryTimeouts(out, d.r.opts.DirCacheTime, a.attr(&out.Attr))
-	} else {
-		d.r.dirAttr(&out.Attr, time.Time{})
-		setEntryTimeouts(out, d.r.opts.DirCacheTime, d.r.opts.DirCacheTime)
-	}
-	return ch, 0
+	return d.r.fixedChild(&d.Inode, name, out)
 }
 
 // Readdir lists the service's folder without by-date/ (listedInService).
