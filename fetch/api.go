@@ -6,12 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	accounts "github.com/twilio/twilio-go/rest/accounts/v1"
 	intelligence "github.com/twilio/twilio-go/rest/intelligence/v2"
@@ -124,7 +124,7 @@ func (c *Client) checkNext(next string) error {
 
 // badSID is the error for a malformed SID: no request is made.
 func (c *Client) badSID(op, sid string) error {
-	return c.newError(op, sid, 0, 0, ErrNotFound, "", errors.New("not a well-formed SID"))
+	return c.newError(op, sid, 0, 0, record.ErrNotFound, "", errors.New("not a well-formed SID"))
 }
 
 // ValidateCredentials makes the smallest authenticated request (one service)
@@ -139,10 +139,10 @@ func (c *Client) ValidateCredentials(ctx context.Context) error {
 }
 
 // ListServices returns every Intelligence Service (all pages).
-func (c *Client) ListServices(ctx context.Context) ([]Service, error) {
+func (c *Client) ListServices(ctx context.Context) ([]record.Service, error) {
 	const op = "list services"
-	var out []Service
-	next := intelligenceBase + "/v2/Services"
+	var out []record.Service
+	next := record.IntelligenceBase + "/v2/Services"
 	q := url.Values{"PageSize": {strconv.Itoa(DefaultPageSize)}}
 	pg := c.newPager(op, "")
 	for range maxPages {
@@ -165,7 +165,7 @@ func (c *Client) ListServices(ctx context.Context) ([]Service, error) {
 			if !pg.fits(raw) {
 				continue
 			}
-			s, err := parseService(raw)
+			s, err := record.ParseService(raw)
 			if err != nil {
 				return nil, c.newError(op, "", 0, k.info.attempts, nil, "", fmt.Errorf("malformed service: %w", err))
 			}
@@ -182,15 +182,15 @@ func (c *Client) ListServices(ctx context.Context) ([]Service, error) {
 // FetchService returns one Service by SID (GA…) or unique name, with its
 // ETag when the API sends one. A unique name is resolved through the
 // service list: the API documents GET /v2/Services/{Sid} for the SID only.
-func (c *Client) FetchService(ctx context.Context, sid string) (Service, error) {
+func (c *Client) FetchService(ctx context.Context, sid string) (record.Service, error) {
 	const op = "fetch service"
 	if sid == "" {
-		return Service{}, c.badSID(op, sid)
+		return record.Service{}, c.badSID(op, sid)
 	}
 	if !serviceSIDPattern.MatchString(sid) {
 		list, err := c.ListServices(ctx)
 		if err != nil {
-			return Service{}, err
+			return record.Service{}, err
 		}
 		name := sid
 		sid = ""
@@ -201,21 +201,21 @@ func (c *Client) FetchService(ctx context.Context, sid string) (Service, error) 
 			}
 		}
 		if sid == "" {
-			return Service{}, c.newError(op, name, 0, 0, ErrNotFound, "", errors.New("no service has this unique name"))
+			return record.Service{}, c.newError(op, name, 0, 0, record.ErrNotFound, "", errors.New("no service has this unique name"))
 		}
 	}
 	k := c.newCall(ctx)
-	body, h, err := k.getRaw(intelligenceBase+"/v2/Services/"+url.PathEscape(sid), url.Values{})
+	body, h, err := k.getRaw(record.IntelligenceBase+"/v2/Services/"+url.PathEscape(sid), url.Values{})
 	if err != nil {
-		return Service{}, c.apiError(ctx, op, sid, k.info, err)
+		return record.Service{}, c.apiError(ctx, op, sid, k.info, err)
 	}
 	if len(body) > MaxResourceBytes {
-		return Service{}, c.newError(op, sid, 0, k.info.attempts, nil, "",
+		return record.Service{}, c.newError(op, sid, 0, k.info.attempts, nil, "",
 			fmt.Errorf("the resource is %d bytes, more than the %d a service may take", len(body), MaxResourceBytes))
 	}
-	s, err := parseService(body)
+	s, err := record.ParseService(body)
 	if err != nil {
-		return Service{}, c.newError(op, sid, 0, k.info.attempts, nil, "", fmt.Errorf("malformed service: %w", err))
+		return record.Service{}, c.newError(op, sid, 0, k.info.attempts, nil, "", fmt.Errorf("malformed service: %w", err))
 	}
 	s.ETag = h.Get("ETag")
 	return s, nil
@@ -226,13 +226,13 @@ func (c *Client) FetchService(ctx context.Context, sid string) (Service, error) 
 // a changed service gives ErrConflict. The update is a POST: it is retried
 // only when the request was certainly not processed (429, connection
 // refused).
-func (c *Client) UpdateServiceEncryption(ctx context.Context, serviceSID, credSID, ifMatch string) (Service, error) {
+func (c *Client) UpdateServiceEncryption(ctx context.Context, serviceSID, credSID, ifMatch string) (record.Service, error) {
 	const op = "update service"
 	if serviceSID == "" {
-		return Service{}, c.badSID(op, serviceSID)
+		return record.Service{}, c.badSID(op, serviceSID)
 	}
 	if !credentialSIDPattern.MatchString(credSID) {
-		return Service{}, c.newError(op, serviceSID, 0, 0, nil, "", fmt.Errorf("credential SID %q is not CR followed by 32 hex digits", credSID))
+		return record.Service{}, c.newError(op, serviceSID, 0, 0, nil, "", fmt.Errorf("credential SID %q is not CR followed by 32 hex digits", credSID))
 	}
 	k := c.newCall(ctx)
 	// The same request twilio-go's UpdateService builds (form field and
@@ -242,35 +242,35 @@ func (c *Client) UpdateServiceEncryption(ctx context.Context, serviceSID, credSI
 	if ifMatch != "" {
 		headers["If-Match"] = ifMatch
 	}
-	resp, err := k.rh.Post(intelligenceBase+"/v2/Services/"+url.PathEscape(serviceSID),
+	resp, err := k.rh.Post(record.IntelligenceBase+"/v2/Services/"+url.PathEscape(serviceSID),
 		url.Values{"EncryptionCredentialSid": {credSID}}, headers, "")
 	if err != nil {
-		return Service{}, c.apiError(ctx, op, serviceSID, k.info, err)
+		return record.Service{}, c.apiError(ctx, op, serviceSID, k.info, err)
 	}
 	body, err := bodyBytes(resp)
 	if err == nil && (resp.StatusCode < 200 || resp.StatusCode > 299) {
 		err = fmt.Errorf("unexpected HTTP status %d", resp.StatusCode)
 	}
 	if err != nil {
-		return Service{}, c.apiError(ctx, op, serviceSID, k.info, err)
+		return record.Service{}, c.apiError(ctx, op, serviceSID, k.info, err)
 	}
-	s, err := parseService(body)
+	s, err := record.ParseService(body)
 	if err != nil {
-		return Service{}, c.newError(op, serviceSID, 0, k.info.attempts, nil, "", fmt.Errorf("malformed service: %w", err))
+		return record.Service{}, c.newError(op, serviceSID, 0, k.info.attempts, nil, "", fmt.Errorf("malformed service: %w", err))
 	}
 	s.ETag = resp.Header.Get("ETag")
 	return s, nil
 }
 
 // ListPublicKeys returns every Accounts v1 public key credential.
-func (c *Client) ListPublicKeys(ctx context.Context) ([]PublicKey, error) {
+func (c *Client) ListPublicKeys(ctx context.Context) ([]record.PublicKey, error) {
 	k := c.newCall(ctx)
 	ps := DefaultPageSize
 	keys, err := k.accounts().ListCredentialPublicKey(&accounts.ListCredentialPublicKeyParams{PageSize: &ps})
 	if err != nil {
 		return nil, c.apiError(ctx, "list public keys", "", k.info, err)
 	}
-	out := make([]PublicKey, 0, len(keys))
+	out := make([]record.PublicKey, 0, len(keys))
 	for i := range keys {
 		out = append(out, publicKeyOf(&keys[i]))
 	}
@@ -281,7 +281,7 @@ func (c *Client) ListPublicKeys(ctx context.Context) ([]PublicKey, error) {
 // Accounts v1 credential named name and returns it (its SID is the CR… that
 // services and transcripts refer to). A POST: retried only when certainly
 // not processed.
-func (c *Client) CreatePublicKey(ctx context.Context, name string, pemBytes []byte) (PublicKey, error) {
+func (c *Client) CreatePublicKey(ctx context.Context, name string, pemBytes []byte) (record.PublicKey, error) {
 	k := c.newCall(ctx)
 	p := (&accounts.CreateCredentialPublicKeyParams{}).SetPublicKey(string(pemBytes))
 	if name != "" {
@@ -289,13 +289,13 @@ func (c *Client) CreatePublicKey(ctx context.Context, name string, pemBytes []by
 	}
 	key, err := k.accounts().CreateCredentialPublicKey(p)
 	if err != nil {
-		return PublicKey{}, c.apiError(ctx, "create public key", "", k.info, err)
+		return record.PublicKey{}, c.apiError(ctx, "create public key", "", k.info, err)
 	}
 	return publicKeyOf(key), nil
 }
 
-func publicKeyOf(k *accounts.AccountsV1CredentialPublicKey) PublicKey {
-	pk := PublicKey{SID: str(k.Sid), AccountSID: str(k.AccountSid), FriendlyName: str(k.FriendlyName), URL: str(k.Url)}
+func publicKeyOf(k *accounts.AccountsV1CredentialPublicKey) record.PublicKey {
+	pk := record.PublicKey{SID: str(k.Sid), AccountSID: str(k.AccountSid), FriendlyName: str(k.FriendlyName), URL: str(k.Url)}
 	if k.DateCreated != nil {
 		pk.DateCreated = k.DateCreated.UTC()
 	}
@@ -305,41 +305,30 @@ func publicKeyOf(k *accounts.AccountsV1CredentialPublicKey) PublicKey {
 	return pk
 }
 
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
 // ListTranscripts streams the transcripts matching q page by page: page is
 // called with each page (PageSize 1000 by default) before the next is
 // requested, so N transcripts cost ceil(N/PageSize) requests and a caller
 // can use the first page before the last arrives. The slice passed to page
 // is the callee's to keep. An error from page stops the listing and is
 // returned as is.
-func (c *Client) ListTranscripts(ctx context.Context, q TranscriptQuery, page func([]Transcript) error) error {
+func (c *Client) ListTranscripts(ctx context.Context, q record.TranscriptQuery, page func([]record.Transcript) error) error {
 	const op = "list transcripts"
 	ps := q.PageSize
 	if ps <= 0 || ps > DefaultPageSize {
 		ps = DefaultPageSize
 	}
-	v := url.Values{}
-	set := func(k, s string) {
-		if s != "" {
-			v.Set(k, s)
-		}
-	}
-	setTime := func(k string, t time.Time) {
-		if !t.IsZero() {
-			v.Set(k, t.UTC().Format(time.RFC3339))
-		}
-	}
-	set("ServiceSid", q.ServiceSID)
-	setTime("BeforeStartTime", q.BeforeStartTime)
-	setTime("AfterStartTime", q.AfterStartTime)
-	setTime("BeforeDateCreated", q.BeforeDateCreated)
-	setTime("AfterDateCreated", q.AfterDateCreated)
-	set("Status", q.Status)
-	set("LanguageCode", q.LanguageCode)
-	set("SourceSid", q.SourceSID)
+	v := q.Values()
 	v.Set("PageSize", strconv.Itoa(ps))
 
-	in := interner{}
-	next := intelligenceBase + "/v2/Transcripts"
+	in := record.Interner{}
+	next := record.IntelligenceBase + "/v2/Transcripts"
 	pager := c.newPager(op, q.ServiceSID)
 	for range maxPages {
 		if next == "" {
@@ -361,19 +350,19 @@ func (c *Client) ListTranscripts(ctx context.Context, q TranscriptQuery, page fu
 			return c.newError(op, q.ServiceSID, 0, k.info.attempts, nil, "", fmt.Errorf("malformed page: %w", err))
 		}
 		bodyLen := len(body)
-		ts := make([]Transcript, 0, len(pg.Transcripts))
+		ts := make([]record.Transcript, 0, len(pg.Transcripts))
 		older := false
 		for _, raw := range pg.Transcripts {
 			if !pager.fits(raw) {
 				continue
 			}
-			t, err := decodeTranscript(raw, in)
+			t, err := record.DecodeTranscript(raw, in)
 			if err != nil {
 				return c.newError(op, q.ServiceSID, 0, k.info.attempts, nil, "", fmt.Errorf("malformed transcript: %w", err))
 			}
 			// The server may ignore or round the date filters: keep
 			// only what was asked for (After inclusive, Before exclusive).
-			if q.createdWithin(t.DateCreated) {
+			if q.CreatedWithin(t.DateCreated) {
 				ts = append(ts, t)
 			} else if !q.AfterDateCreated.IsZero() && t.DateCreated.Before(q.AfterDateCreated) {
 				older = true
@@ -403,27 +392,27 @@ func (c *Client) ListTranscripts(ctx context.Context, q TranscriptQuery, page fu
 
 // FetchTranscript returns one Transcript. A SID that is not GT followed by
 // 32 hex digits gives ErrNotFound without a request.
-func (c *Client) FetchTranscript(ctx context.Context, sid string) (Transcript, error) {
+func (c *Client) FetchTranscript(ctx context.Context, sid string) (record.Transcript, error) {
 	const op = "fetch transcript"
 	if !transcriptSIDPattern.MatchString(sid) {
-		return Transcript{}, c.badSID(op, sid)
+		return record.Transcript{}, c.badSID(op, sid)
 	}
 	k := c.newCall(ctx)
-	body, _, err := k.getRaw(intelligenceBase+"/v2/Transcripts/"+sid, url.Values{})
+	body, _, err := k.getRaw(record.IntelligenceBase+"/v2/Transcripts/"+sid, url.Values{})
 	if err != nil {
 		err = c.apiError(ctx, op, sid, k.info, err)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, record.ErrNotFound) {
 			c.DropSealed(sid) // deleted upstream: its sealed objects go too
 		}
-		return Transcript{}, err
+		return record.Transcript{}, err
 	}
 	if len(body) > MaxResourceBytes {
-		return Transcript{}, c.newError(op, sid, 0, k.info.attempts, nil, "",
+		return record.Transcript{}, c.newError(op, sid, 0, k.info.attempts, nil, "",
 			fmt.Errorf("the resource is %d bytes, more than the %d a transcript may take", len(body), MaxResourceBytes))
 	}
-	t, err := decodeTranscript(body, interner{})
+	t, err := record.DecodeTranscript(body, record.Interner{})
 	if err != nil {
-		return Transcript{}, c.newError(op, sid, 0, k.info.attempts, nil, "", fmt.Errorf("malformed transcript: %w", err))
+		return record.Transcript{}, c.newError(op, sid, 0, k.info.attempts, nil, "", fmt.Errorf("malformed transcript: %w", err))
 	}
 	return t, nil
 }
@@ -443,7 +432,7 @@ func (c *Client) DeleteTranscript(ctx context.Context, sid string) error {
 	k := c.newCall(ctx)
 	if err := k.intelligence().DeleteTranscript(sid); err != nil {
 		err = c.apiError(ctx, op, sid, k.info, err)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, record.ErrNotFound) {
 			c.DropSealed(sid) // already gone: its sealed objects go too
 		}
 		return err
@@ -527,9 +516,9 @@ func (c *Client) PlainOperatorResults(ctx context.Context, transcriptSID string)
 	if err != nil {
 		return nil, err
 	}
-	if len(out) > MaxOperatorResults {
+	if len(out) > record.MaxOperatorResults {
 		return nil, c.newError(op, transcriptSID, 0, 0, nil, "",
-			fmt.Errorf("the API listed %d operator results, more than the %d a transcript may have", len(out), MaxOperatorResults))
+			fmt.Errorf("the API listed %d operator results, more than the %d a transcript may have", len(out), record.MaxOperatorResults))
 	}
 	return out, nil
 }
@@ -545,7 +534,7 @@ func (c *Client) rawList(ctx context.Context, op, sid, sub string, pageSize int,
 		v.Set("WordTimestamps", "true")
 	}
 	v.Set("PageSize", strconv.Itoa(pageSize))
-	next := intelligenceBase + "/v2/Transcripts/" + sid + sub
+	next := record.IntelligenceBase + "/v2/Transcripts/" + sid + sub
 	pager := c.newPager(op, sid)
 	for range maxPages {
 		if next == "" {

@@ -3,6 +3,7 @@ package fetch
 import (
 	"context"
 	"fmt"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"runtime"
 	"testing"
 	"time"
@@ -20,9 +21,9 @@ func BenchmarkListTranscripts10k(b *testing.B) {
 		TranscriptsPerService: 10000, NoMixedService: true, NoEncryptedService: true}})
 	c, _ := simClient(b, s, nil)
 	svc := s.Services()[0].SID
-	list := func() []Transcript {
-		var all []Transcript
-		err := c.ListTranscripts(context.Background(), TranscriptQuery{ServiceSID: svc}, func(ts []Transcript) error {
+	list := func() []record.Transcript {
+		var all []record.Transcript
+		err := c.ListTranscripts(context.Background(), record.TranscriptQuery{ServiceSID: svc}, func(ts []record.Transcript) error {
 			all = append(all, ts...)
 			return nil
 		})

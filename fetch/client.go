@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"log/slog"
 	"net"
 	"net/http"
@@ -54,8 +55,7 @@ const (
 // The hosts twilio-go addresses; RequestHandler applies edge and region to
 // them, and Config.APIURL replaces scheme and host after that.
 const (
-	intelligenceBase = "https://intelligence.twilio.com"
-	accountsBase     = "https://accounts.twilio.com"
+	accountsBase = "https://accounts.twilio.com"
 )
 
 // Config is everything a Client needs. Zero values select the defaults.
@@ -375,7 +375,7 @@ func parseBaseURL(raw string) (*url.URL, error) {
 // checkURL enforces https, or http to a loopback host, and no userinfo.
 func checkURL(u *url.URL) error {
 	if u.User != nil {
-		return fmt.Errorf("%w: user information in URL", ErrInsecureURL)
+		return fmt.Errorf("%w: user information in URL", record.ErrInsecureURL)
 	}
 	switch strings.ToLower(u.Scheme) {
 	case "https":
@@ -384,9 +384,9 @@ func checkURL(u *url.URL) error {
 		if isLoopback(u.Hostname()) {
 			return nil
 		}
-		return fmt.Errorf("%w: plain http is allowed only to loopback addresses, not %s", ErrInsecureURL, u.Hostname())
+		return fmt.Errorf("%w: plain http is allowed only to loopback addresses, not %s", record.ErrInsecureURL, u.Hostname())
 	default:
-		return fmt.Errorf("%w: scheme %q (want https)", ErrInsecureURL, u.Scheme)
+		return fmt.Errorf("%w: scheme %q (want https)", record.ErrInsecureURL, u.Scheme)
 	}
 }
 

@@ -3,6 +3,7 @@ package fetch
 import (
 	"context"
 	"errors"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"testing"
 
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
@@ -23,7 +24,7 @@ func TestSimDeleteTranscript(t *testing.T) {
 	}
 
 	s.SetFaults(twiliosim.Faults{WrongCredentials: true})
-	if err := c.DeleteTranscript(ctx, tr.SID); !errors.Is(err, ErrAuth) {
+	if err := c.DeleteTranscript(ctx, tr.SID); !errors.Is(err, record.ErrAuth) {
 		t.Fatalf("wrong credentials: %v", err)
 	}
 	s.SetFaults(twiliosim.Faults{ServerError: twiliosim.Rule{Times: 2, Target: twiliosim.TargetAPI}})
@@ -35,13 +36,13 @@ func TestSimDeleteTranscript(t *testing.T) {
 	if n := s.Count(twiliosim.EndpointDeleteTranscript); n != 3 {
 		t.Errorf("%d DELETE requests, want 3 (two 503s retried)", n)
 	}
-	if _, err := c.FetchTranscript(ctx, tr.SID); !errors.Is(err, ErrNotFound) {
+	if _, err := c.FetchTranscript(ctx, tr.SID); !errors.Is(err, record.ErrNotFound) {
 		t.Errorf("lookup after delete: %v", err)
 	}
-	if _, err := c.download(ctx, "download sentences", tr.SID, loc, true); !errors.Is(err, ErrNotFound) {
+	if _, err := c.download(ctx, "download sentences", tr.SID, loc, true); !errors.Is(err, record.ErrNotFound) {
 		t.Errorf("object after delete: %v", err)
 	}
-	err = c.ListTranscripts(ctx, TranscriptQuery{}, func(page []Transcript) error {
+	err = c.ListTranscripts(ctx, record.TranscriptQuery{}, func(page []record.Transcript) error {
 		for _, x := range page {
 			if x.SID == tr.SID {
 				t.Errorf("listed after delete")
@@ -52,10 +53,10 @@ func TestSimDeleteTranscript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.DeleteTranscript(ctx, tr.SID); !errors.Is(err, ErrNotFound) {
+	if err := c.DeleteTranscript(ctx, tr.SID); !errors.Is(err, record.ErrNotFound) {
 		t.Errorf("second delete: %v, want ErrNotFound", err)
 	}
-	if err := c.DeleteTranscript(ctx, "GT/../Services"); !errors.Is(err, ErrNotFound) {
+	if err := c.DeleteTranscript(ctx, "GT/../Services"); !errors.Is(err, record.ErrNotFound) {
 		t.Errorf("malformed SID: %v", err)
 	}
 }

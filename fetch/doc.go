@@ -11,8 +11,10 @@
 // context.Background(); the caller's context reaches them through a
 // per-call twilio-go client whose transport carries it.
 //
+// The records it returns (Service, Transcript, PublicKey) and the sentinel
+// errors are package record's (fetch/record), the leaf every layer shares.
 // Errors are *Error values whose causes can be tested with errors.Is against
-// ErrNotFound, ErrAuth (ErrForbidden for a 403), ErrUnavailable,
+// record.ErrNotFound, ErrAuth (ErrForbidden for a 403), ErrUnavailable,
 // ErrNotImplemented, ErrExpired, ErrConflict, ErrInsecureURL,
 // crypto.ErrMalformed and the context errors. Their one line quotes what the
 // server answered: Twilio's code, message and more_info, an object store's

@@ -3,6 +3,7 @@ package fetch
 import (
 	"context"
 	"errors"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -30,21 +31,21 @@ func TestSimTwilioErrorsReachTheLine(t *testing.T) {
 		reject []string
 	}{
 		{name: "401", faults: twiliosim.Faults{WrongCredentials: true},
-			is: []error{ErrAuth}, isNot: []error{ErrForbidden},
+			is: []error{record.ErrAuth}, isNot: []error{record.ErrForbidden},
 			want: []string{"HTTP 401", "Twilio rejected the credentials (20003 Authenticate", "more info: https://www.twilio.com/docs/errors/20003", "auth token for account " + s.AccountSID}},
 		{name: "403", faults: twiliosim.Faults{ForbiddenCredentials: true},
-			is:     []error{ErrAuth, ErrForbidden},
+			is:     []error{record.ErrAuth, record.ErrForbidden},
 			want:   []string{"HTTP 403", "Twilio forbade the request", "20403 Forbidden", "restricted API key"},
 			reject: []string{"rejected the credentials"}},
 		{name: "html-502", faults: twiliosim.Faults{ServerError: twiliosim.Rule{Fraction: 1}, ServerErrorStatus: 502, ServerErrorHTML: true},
-			is:     []error{ErrUnavailable},
+			is:     []error{record.ErrUnavailable},
 			want:   []string{"HTTP 502", "text/html body instead of Twilio's JSON error", `"502 Bad Gateway"`},
 			reject: []string{"invalid character", "decoding", "<"}},
 		{name: "429", faults: twiliosim.Faults{TooManyRequests: twiliosim.Rule{Fraction: 1}, RetryAfter: -1},
-			is:   []error{ErrUnavailable},
+			is:   []error{record.ErrUnavailable},
 			want: []string{"HTTP 429", "20429 Too many requests", "more info: https://www.twilio.com/docs/errors/20429"}},
 		{name: "501", faults: twiliosim.Faults{ServerError: twiliosim.Rule{Fraction: 1}, ServerErrorStatus: 501},
-			is: []error{ErrNotImplemented}, isNot: []error{ErrUnavailable},
+			is: []error{record.ErrNotImplemented}, isNot: []error{record.ErrUnavailable},
 			want:   []string{"HTTP 501", "not implemented by the API", "20500"},
 			reject: []string{"unavailable"}},
 	}
@@ -118,7 +119,7 @@ func TestSimUniqueNameThroughList(t *testing.T) {
 	if err != nil || svc.SID != s.ServiceSID("call-centre-plain") || svc.ETag == "" {
 		t.Fatalf("by unique name: %+v, %v", svc, err)
 	}
-	if _, err := c.FetchService(ctx, "no-such-name"); !errors.Is(err, ErrNotFound) {
+	if _, err := c.FetchService(ctx, "no-such-name"); !errors.Is(err, record.ErrNotFound) {
 		t.Errorf("unknown name: %v", err)
 	}
 }
@@ -156,10 +157,10 @@ func TestSimNullLocations(t *testing.T) {
 	ctx := context.Background()
 	sid := pick(t, s, "call-centre-encrypted", true).SID
 	s.SetFaults(twiliosim.Faults{NullLocations: twiliosim.Rule{Fraction: 1}})
-	if _, err := c.EncryptedSentences(ctx, sid); !errors.Is(err, ErrNotFound) {
+	if _, err := c.EncryptedSentences(ctx, sid); !errors.Is(err, record.ErrNotFound) {
 		t.Errorf("location null: %v", err)
 	}
-	if locs, err := c.EncryptedOperatorResultLocations(ctx, sid); !errors.Is(err, ErrNotFound) {
+	if locs, err := c.EncryptedOperatorResultLocations(ctx, sid); !errors.Is(err, record.ErrNotFound) {
 		t.Errorf("locations null: %v, %d", err, len(locs))
 	}
 }
@@ -173,7 +174,7 @@ func TestSimDateFiltersOnClient(t *testing.T) {
 	svc := s.ServiceSID("call-centre-plain")
 	all := s.Transcripts(svc)
 	day := all[len(all)/2].DateCreated.UTC().Truncate(24 * time.Hour)
-	q := TranscriptQuery{ServiceSID: svc, AfterDateCreated: day, BeforeDateCreated: day.Add(24 * time.Hour)}
+	q := record.TranscriptQuery{ServiceSID: svc, AfterDateCreated: day, BeforeDateCreated: day.Add(24 * time.Hour)}
 	want := map[string]bool{}
 	for _, tr := range all {
 		if !tr.DateCreated.Before(day) && tr.DateCreated.Before(q.BeforeDateCreated) {
@@ -183,7 +184,7 @@ func TestSimDateFiltersOnClient(t *testing.T) {
 	for _, f := range []twiliosim.Faults{{}, {IgnoreDateFilters: true}, {DateFilterSlack: 36 * time.Hour}} {
 		s.SetFaults(f)
 		got := map[string]bool{}
-		err := c.ListTranscripts(ctx, q, func(ts []Transcript) error {
+		err := c.ListTranscripts(ctx, q, func(ts []record.Transcript) error {
 			for _, tr := range ts {
 				got[tr.SID] = true
 			}
@@ -211,7 +212,7 @@ func TestObjectTLSFailureNamesHost(t *testing.T) {
 	// httptest's certificate names 127.0.0.1 and example.com, not localhost.
 	loc := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) + "/obj?X-Amz-Signature=secret"
 	_, err := c.EncryptedOperatorResult(context.Background(), gt(1), loc, nil)
-	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "TLS handshake with the object store localhost failed") {
+	if !errors.Is(err, record.ErrUnavailable) || !strings.Contains(err.Error(), "TLS handshake with the object store localhost failed") {
 		t.Errorf("TLS failure: %v", err)
 	}
 	assertClean(t, err, "secret")
@@ -252,12 +253,12 @@ func TestLocationExpiry(t *testing.T) {
 		{"https://b.s3.amazonaws.com/GT1", time.Time{}, false},
 	}
 	for _, tc := range cases {
-		got, ok := LocationExpiry(tc.url)
+		got, ok := record.LocationExpiry(tc.url)
 		if ok != tc.ok || !got.Equal(tc.want) {
 			t.Errorf("%s: %v %v, want %v %v", Redact(tc.url), got, ok, tc.want, tc.ok)
 		}
 	}
-	if a, b := LocationKey("https://h/p/1?X-Amz-Signature=a"), LocationKey("https://h/p/1?X-Amz-Signature=b"); a != b || a != "https://h/p/1" {
+	if a, b := record.LocationKey("https://h/p/1?X-Amz-Signature=a"), record.LocationKey("https://h/p/1?X-Amz-Signature=b"); a != b || a != "https://h/p/1" {
 		t.Errorf("keys %q %q", a, b)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -22,49 +23,6 @@ var (
 
 func page(key, items string) string {
 	return `{"` + key + `":[` + items + `],` + strings.Replace(seedMeta, "%s", key, 1) + `}`
-}
-
-// FuzzDecodeService: any service JSON either fails to parse or gives a
-// Service whose JSON (served as service.json) is the input, valid JSON.
-func FuzzDecodeService(f *testing.F) {
-	f.Add([]byte(seedService))
-	f.Add([]byte(`{"sid":null,"version":"1"}`))
-	f.Fuzz(func(t *testing.T, raw []byte) {
-		s, err := parseService(raw)
-		if err != nil {
-			return
-		}
-		if !json.Valid(s.JSON()) || !bytes.Equal(s.JSON(), raw) {
-			t.Fatalf("service.json %q from %q", s.JSON(), raw)
-		}
-	})
-}
-
-// FuzzDecodeTranscript: any transcript JSON either fails to parse or
-// compacts into a Transcript whose rendering (served as transcript.json) is
-// valid JSON and parses back into the same Transcript.
-func FuzzDecodeTranscript(f *testing.F) {
-	f.Add([]byte(seedTranscript))
-	f.Add([]byte(`{"sid":"GT1","channel":null,"duration":null,"date_created":"not a date"}`))
-	f.Add([]byte(`{"channel":"x\u2028\ud800","customer_key":"<\/script>&"}`))
-	f.Fuzz(func(t *testing.T, raw []byte) {
-		var w transcriptWire
-		if json.Unmarshal(raw, &w) != nil {
-			return
-		}
-		tr := w.compact(interner{})
-		out := tr.JSON()
-		if !json.Valid(out) {
-			t.Fatalf("transcript.json is not JSON: %q (from %q)", out, raw)
-		}
-		var w2 transcriptWire
-		if err := json.Unmarshal(out, &w2); err != nil {
-			t.Fatalf("transcript.json does not parse back: %v", err)
-		}
-		if again := w2.compact(interner{}).JSON(); !bytes.Equal(again, out) {
-			t.Fatalf("rendering is not stable:\n%s\n%s", out, again)
-		}
-	})
 }
 
 // FuzzDecodePage serves the fuzzed body as the answer to the first request
@@ -109,7 +67,7 @@ func FuzzDecodePage(f *testing.F) {
 		case 0:
 			_, err = c.ListServices(ctx)
 		case 1:
-			err = c.ListTranscripts(ctx, TranscriptQuery{ServiceSID: "GA0123456789abcdef0123456789abcdef"}, func(ts []Transcript) error {
+			err = c.ListTranscripts(ctx, record.TranscriptQuery{ServiceSID: "GA0123456789abcdef0123456789abcdef"}, func(ts []record.Transcript) error {
 				for _, tr := range ts {
 					if !json.Valid(tr.JSON()) {
 						t.Fatalf("transcript.json is not JSON: %q", tr.JSON())

@@ -3,6 +3,7 @@ package fetch
 import (
 	"context"
 	"errors"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"strings"
 	"testing"
 
@@ -30,7 +31,7 @@ func TestHostileListings(t *testing.T) {
 			return err
 		}},
 		{"transcripts", twiliosim.EndpointListTranscripts, func(c *Client) error {
-			return c.ListTranscripts(context.Background(), TranscriptQuery{ServiceSID: svc}, func([]Transcript) error { return nil })
+			return c.ListTranscripts(context.Background(), record.TranscriptQuery{ServiceSID: svc}, func([]record.Transcript) error { return nil })
 		}},
 		{"sentences", twiliosim.EndpointListSentences, func(c *Client) error {
 			_, err := c.PlainSentences(context.Background(), plain.SID)
@@ -105,7 +106,7 @@ func TestListingByteCaps(t *testing.T) {
 	svc := s.ServiceSID("call-centre")
 	list := func(c *Client) (int, error) {
 		n := 0
-		err := c.ListTranscripts(context.Background(), TranscriptQuery{ServiceSID: svc, PageSize: 5}, func(p []Transcript) error {
+		err := c.ListTranscripts(context.Background(), record.TranscriptQuery{ServiceSID: svc, PageSize: 5}, func(p []record.Transcript) error {
 			n += len(p)
 			return nil
 		})

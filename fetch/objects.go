@@ -4,11 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
-	"time"
 
 	intelligence "github.com/twilio/twilio-go/rest/intelligence/v2"
 
@@ -55,7 +54,7 @@ func (c *Client) sentencesLocation(ctx context.Context, sid string) (string, err
 		return "", c.apiError(ctx, op, sid, k.info, err)
 	}
 	if res.Location == nil || *res.Location == "" {
-		return "", c.newError(op, sid, 0, k.info.attempts, ErrNotFound, "", errors.New("the API returned no location (null)"))
+		return "", c.newError(op, sid, 0, k.info.attempts, record.ErrNotFound, "", errors.New("the API returned no location (null)"))
 	}
 	return *res.Location, nil
 }
@@ -81,19 +80,14 @@ func (c *Client) EncryptedOperatorResultLocations(ctx context.Context, transcrip
 	// null is not "no results" (that is []): like a null location, the
 	// content is not there now, which only the transcript can explain.
 	if res.Locations == nil {
-		return nil, c.newError(op, transcriptSID, 0, k.info.attempts, ErrNotFound, "", errors.New("the API returned no locations (null)"))
+		return nil, c.newError(op, transcriptSID, 0, k.info.attempts, record.ErrNotFound, "", errors.New("the API returned no locations (null)"))
 	}
-	if n := len(*res.Locations); n > MaxOperatorResults {
+	if n := len(*res.Locations); n > record.MaxOperatorResults {
 		return nil, c.newError(op, transcriptSID, 0, k.info.attempts, nil, "",
-			fmt.Errorf("the API listed %d operator result locations, more than the %d a transcript may have", n, MaxOperatorResults))
+			fmt.Errorf("the API listed %d operator result locations, more than the %d a transcript may have", n, record.MaxOperatorResults))
 	}
 	return *res.Locations, nil
 }
-
-// MaxOperatorResults bounds the operator results of one transcript (one
-// per operator attached to its service: a handful in practice). A server
-// listing 200,000 must not become 200,000 files and downloads.
-const MaxOperatorResults = 1000
 
 // EncryptedOperatorResult downloads the operator result at location (one
 // of EncryptedOperatorResultLocations). When the object store refuses it
@@ -134,47 +128,13 @@ func (c *Client) relocate(ctx context.Context, transcriptSID, location string) (
 	if err != nil {
 		return "", err
 	}
-	key := LocationKey(location)
+	key := record.LocationKey(location)
 	for _, l := range locs {
-		if LocationKey(l) == key {
+		if record.LocationKey(l) == key {
 			return l, nil
 		}
 	}
-	return "", c.newError("download operator result", transcriptSID, 0, 0, ErrNotFound, "", errors.New("the operator result is no longer listed"))
-}
-
-// LocationKey names the object a presigned location points at: scheme,
-// host and path, without the query that signs it. Two answers of the
-// encrypted endpoints name the same object by the same key.
-func LocationKey(location string) string {
-	if i := strings.IndexAny(location, "?#"); i >= 0 {
-		return location[:i]
-	}
-	return location
-}
-
-// LocationExpiry reads when a presigned location stops working: X-Amz-Date
-// plus X-Amz-Expires (AWS signature version 4), or Expires in Unix seconds
-// (version 2). ok is false when the location says neither.
-func LocationExpiry(location string) (expiry time.Time, ok bool) {
-	u, err := url.Parse(location)
-	if err != nil {
-		return time.Time{}, false
-	}
-	q := u.Query()
-	if d, e := q.Get("X-Amz-Date"), q.Get("X-Amz-Expires"); d != "" && e != "" {
-		signed, err1 := time.Parse("20060102T150405Z", d)
-		secs, err2 := strconv.ParseInt(e, 10, 64)
-		if err1 == nil && err2 == nil && secs >= 0 && secs <= 7*24*3600 {
-			return signed.Add(time.Duration(secs) * time.Second), true
-		}
-	}
-	if e := q.Get("Expires"); e != "" {
-		if secs, err := strconv.ParseInt(e, 10, 64); err == nil && secs > 0 {
-			return time.Unix(secs, 0).UTC(), true
-		}
-	}
-	return time.Time{}, false
+	return "", c.newError("download operator result", transcriptSID, 0, 0, record.ErrNotFound, "", errors.New("the operator result is no longer listed"))
 }
 
 // download GETs one presigned object with plain net/http: https only (http
@@ -186,7 +146,7 @@ func (c *Client) download(ctx context.Context, op, sid, location string, final b
 		return crypto.Envelope{}, c.newError(op, sid, 0, 0, nil, "", errors.New("location does not parse"))
 	}
 	if err := checkURL(u); err != nil {
-		return crypto.Envelope{}, c.newError(op, sid, 0, 0, ErrInsecureURL, "", err)
+		return crypto.Envelope{}, c.newError(op, sid, 0, 0, record.ErrInsecureURL, "", err)
 	}
 	callCtx, info := withCallInfo(ctx)
 	callCtx, cancel := context.WithTimeout(callCtx, c.callTime) // the whole download, retries included
@@ -202,14 +162,14 @@ func (c *Client) download(ctx context.Context, op, sid, location string, final b
 			return crypto.Envelope{}, c.newError(op, sid, 0, info.attempts, nil, "", ctx.Err())
 		}
 		if isTLSFailure(err) {
-			return crypto.Envelope{}, c.newErrorText(op, sid, 0, info.attempts, ErrUnavailable, "",
+			return crypto.Envelope{}, c.newErrorText(op, sid, 0, info.attempts, record.ErrUnavailable, "",
 				tlsProblem(u.Hostname(), err), err)
 		}
-		return crypto.Envelope{}, c.newError(op, sid, info.status, info.attempts, ErrUnavailable, "", err)
+		return crypto.Envelope{}, c.newError(op, sid, info.status, info.attempts, record.ErrUnavailable, "", err)
 	}
 	body, err := bodyBytes(resp)
 	if err != nil {
-		return crypto.Envelope{}, c.newError(op, sid, resp.StatusCode, info.attempts, ErrUnavailable, "", err)
+		return crypto.Envelope{}, c.newError(op, sid, resp.StatusCode, info.attempts, record.ErrUnavailable, "", err)
 	}
 	problem := ""
 	if resp.StatusCode >= 400 {
@@ -223,13 +183,13 @@ func (c *Client) download(ctx context.Context, op, sid, location string, final b
 	case s == http.StatusForbidden && !final:
 		return crypto.Envelope{}, errLocationRefused
 	case s == http.StatusForbidden:
-		return fail(ErrExpired, errLocationRefused)
+		return fail(record.ErrExpired, errLocationRefused)
 	case s == http.StatusNotFound:
-		return fail(ErrNotFound, nil)
+		return fail(record.ErrNotFound, nil)
 	case s >= 300 && s < 400:
 		return fail(nil, errors.New("object store answered with a redirect, which is not followed"))
 	case s == http.StatusTooManyRequests || s >= 500 && s != http.StatusNotImplemented:
-		return fail(ErrUnavailable, nil)
+		return fail(record.ErrUnavailable, nil)
 	default:
 		return fail(nil, fmt.Errorf("unexpected HTTP status %d", s))
 	}

@@ -6,24 +6,18 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"net/url"
 
 	"github.com/intelligencefs/intelligencefs/crypto"
 	"github.com/intelligencefs/intelligencefs/fetch/sealedcache"
 )
 
-// Opener opens one envelope for the caller of OpenSentences and
-// OpenOperatorResult: fetch never decrypts, the caller's keys do. It must
-// not keep env or modify its slices. A crypto error (crypto.ErrUnwrap,
-// ErrAuth, ErrMalformed) on an envelope that came from the sealed cache
-// makes the method drop that entry and download the object again.
-type Opener func(env crypto.Envelope) error
-
 // sealedVersion is what keys t's entries in the sealed cache; false when
 // there is no cache or t must not be cached: plain transcripts (their
 // content would be plaintext on disk), unfinished ones, and those without
 // a date_updated to tell a current entry from a stale one.
-func (c *Client) sealedVersion(t Transcript) (sealedcache.Version, bool) {
+func (c *Client) sealedVersion(t record.Transcript) (sealedcache.Version, bool) {
 	if c.cfg.SealedCache == nil || !t.Encrypted() || !t.Completed() || t.DateUpdated.IsZero() {
 		return sealedcache.Version{}, false
 	}
@@ -36,7 +30,15 @@ func (c *Client) sealedVersion(t Transcript) (sealedcache.Version, bool) {
 // accepts is then kept in the cache. It returns open's error, or the fetch
 // error. t is the transcript as listed or fetched (its date_updated and
 // credential say whether an entry is current).
-func (c *Client) OpenSentences(ctx context.Context, t Transcript, open Opener) error {
+//
+// open opens one envelope (here and in OpenOperatorResult): fetch never
+// decrypts, the caller's keys do. It must not keep env or modify its
+// slices. A crypto error (crypto.ErrUnwrap, ErrAuth, ErrMalformed) on an
+// envelope that came from the sealed cache makes the method drop that
+// entry and download the object again. It is a plain func type, so a
+// Source interface of the transcript model (which does not import fetch)
+// names the same signature.
+func (c *Client) OpenSentences(ctx context.Context, t record.Transcript, open func(env crypto.Envelope) error) error {
 	v, cached := c.sealedVersion(t)
 	if cached {
 		if env, _, ok := c.cfg.SealedCache.Get(t.SID, sealedcache.Sentences, v); ok {
@@ -66,7 +68,7 @@ func (c *Client) OpenSentences(ctx context.Context, t Transcript, open Opener) e
 // (OpenOperatorResult then serves the entries, or asks for real locations
 // if one is missing). Otherwise it asks the API and records the count and
 // each object's key (a hash of its path) in the cache.
-func (c *Client) OperatorResultLocations(ctx context.Context, t Transcript) ([]string, error) {
+func (c *Client) OperatorResultLocations(ctx context.Context, t record.Transcript) ([]string, error) {
 	v, cached := c.sealedVersion(t)
 	if cached {
 		if keys, ok := c.cfg.SealedCache.Count(t.SID, v); ok {
@@ -95,7 +97,7 @@ func (c *Client) OperatorResultLocations(ctx context.Context, t Transcript) ([]s
 // answer by its object key (so a list in another order still gives this
 // result), by position when the key is not known. fresh is passed on to
 // EncryptedOperatorResult (a refused location's replacement).
-func (c *Client) OpenOperatorResult(ctx context.Context, t Transcript, index int, location string, fresh func(context.Context) (string, error), open Opener) error {
+func (c *Client) OpenOperatorResult(ctx context.Context, t record.Transcript, index int, location string, fresh func(context.Context) (string, error), open func(env crypto.Envelope) error) error {
 	const op = "download operator result"
 	v, cached := c.sealedVersion(t)
 	obj := sealedcache.OperatorResult(index)
@@ -133,7 +135,7 @@ func (c *Client) OpenOperatorResult(ctx context.Context, t Transcript, index int
 			// The answer no longer holds the object the cache listed at
 			// this position: the count is wrong; ask afresh next time.
 			c.DropSealed(t.SID)
-			return c.newError(op, t.SID, 0, 0, ErrUnavailable, "",
+			return c.newError(op, t.SID, 0, 0, record.ErrUnavailable, "",
 				fmt.Errorf("operator result %d of the cached list is no longer listed", index+1))
 		}
 		location = locs[pos]

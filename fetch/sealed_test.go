@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"path/filepath"
 	"testing"
 
@@ -36,7 +37,7 @@ func TestSealedOpeners(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	openInto := func(out *[]byte) Opener {
+	openInto := func(out *[]byte) func(crypto.Envelope) error {
 		return func(env crypto.Envelope) error {
 			p, err := ring.Open(tr.EncryptionCredentialSID, env, nil)
 			*out = p
@@ -127,7 +128,7 @@ func TestSealedOpeners(t *testing.T) {
 
 	// Deleted upstream: a 404 of the resource drops the entries.
 	s.DeleteTranscript(ti.SID)
-	if _, err := c2.FetchTranscript(ctx, ti.SID); !errors.Is(err, ErrNotFound) {
+	if _, err := c2.FetchTranscript(ctx, ti.SID); !errors.Is(err, record.ErrNotFound) {
 		t.Fatalf("fetch of a deleted transcript: %v", err)
 	}
 	c2.Close()

@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"reflect"
 	"strings"
 	"sync"
@@ -138,10 +139,10 @@ func TestSimServices(t *testing.T) {
 		t.Errorf("form sent in the query: %v", q)
 	}
 	_, err = c.UpdateServiceEncryption(ctx, enc, f.EncryptionCredentialSID, f.ETag)
-	if !errors.Is(err, ErrConflict) {
+	if !errors.Is(err, record.ErrConflict) {
 		t.Errorf("stale ETag: %v", err)
 	}
-	if _, err := c.FetchService(ctx, "GA"+strings.Repeat("0", 32)); !errors.Is(err, ErrNotFound) {
+	if _, err := c.FetchService(ctx, "GA"+strings.Repeat("0", 32)); !errors.Is(err, record.ErrNotFound) {
 		t.Errorf("unknown service: %v", err)
 	}
 	if err := c.ValidateCredentials(ctx); err != nil {
@@ -198,16 +199,16 @@ func TestSimAPIKeyAndWrongCredentials(t *testing.T) {
 	}
 	bad, _ := newTestClient(t, s.URL, func(c *Config) { c.AccountSID, c.AuthToken = s.AccountSID, "wrongtoken0123" })
 	err := bad.ValidateCredentials(ctx)
-	if !errors.Is(err, ErrAuth) || !strings.Contains(err.Error(), "auth token for account "+s.AccountSID) {
+	if !errors.Is(err, record.ErrAuth) || !strings.Contains(err.Error(), "auth token for account "+s.AccountSID) {
 		t.Errorf("wrong token: %v", err)
 	}
 	assertClean(t, err, "wrongtoken0123")
 	c, _ := simClient(t, s, nil)
 	s.SetFaults(twiliosim.Faults{WrongCredentials: true})
-	if _, err := c.FetchTranscript(ctx, pick(t, s, "call-centre-plain", false).SID); !errors.Is(err, ErrAuth) {
+	if _, err := c.FetchTranscript(ctx, pick(t, s, "call-centre-plain", false).SID); !errors.Is(err, record.ErrAuth) {
 		t.Errorf("WrongCredentials fault: %v", err)
 	}
-	if _, err := c.EncryptedSentences(ctx, pick(t, s, "call-centre-encrypted", true).SID); !errors.Is(err, ErrAuth) {
+	if _, err := c.EncryptedSentences(ctx, pick(t, s, "call-centre-encrypted", true).SID); !errors.Is(err, record.ErrAuth) {
 		t.Errorf("WrongCredentials fault on sentences: %v", err)
 	}
 }
@@ -221,7 +222,7 @@ func TestSimRegionRewrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := 0
-	if err := c.ListTranscripts(context.Background(), TranscriptQuery{PageSize: 2}, func(ts []Transcript) error { n += len(ts); return nil }); err != nil {
+	if err := c.ListTranscripts(context.Background(), record.TranscriptQuery{PageSize: 2}, func(ts []record.Transcript) error { n += len(ts); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if n == 0 || s.Count(twiliosim.EndpointUnknown) != 0 {
@@ -236,8 +237,8 @@ func TestSimTranscripts(t *testing.T) {
 	for _, svc := range s.Services() {
 		want := s.Transcripts(svc.SID)
 		s.ResetCounts()
-		var got []Transcript
-		err := c.ListTranscripts(ctx, TranscriptQuery{ServiceSID: svc.SID}, func(ts []Transcript) error {
+		var got []record.Transcript
+		err := c.ListTranscripts(ctx, record.TranscriptQuery{ServiceSID: svc.SID}, func(ts []record.Transcript) error {
 			got = append(got, ts...)
 			return nil
 		})
@@ -271,7 +272,7 @@ func TestSimTranscripts(t *testing.T) {
 			}
 		}
 		n := 0
-		err = c.ListTranscripts(ctx, TranscriptQuery{ServiceSID: svc.SID, AfterDateCreated: after, BeforeDateCreated: before}, func(ts []Transcript) error {
+		err = c.ListTranscripts(ctx, record.TranscriptQuery{ServiceSID: svc.SID, AfterDateCreated: after, BeforeDateCreated: before}, func(ts []record.Transcript) error {
 			for _, tr := range ts {
 				if tr.DateCreated.Before(after) || !tr.DateCreated.Before(before) {
 					t.Errorf("%s created %v outside [%v, %v)", tr.SID, tr.DateCreated, after, before)
@@ -291,7 +292,7 @@ func TestSimTranscripts(t *testing.T) {
 		t.Fatalf("fetch: %v\n%s", err, g.JSON())
 	}
 	var statuses []string
-	err = c.ListTranscripts(ctx, TranscriptQuery{Status: twiliosim.StatusInProgress, PageSize: 500}, func(ts []Transcript) error {
+	err = c.ListTranscripts(ctx, record.TranscriptQuery{Status: twiliosim.StatusInProgress, PageSize: 500}, func(ts []record.Transcript) error {
 		for _, tr := range ts {
 			statuses = append(statuses, tr.Status)
 		}
@@ -306,10 +307,10 @@ func TestSimTranscripts(t *testing.T) {
 		}
 	}
 	s.DeleteTranscript(tr.SID)
-	if _, err := c.FetchTranscript(ctx, tr.SID); !errors.Is(err, ErrNotFound) {
+	if _, err := c.FetchTranscript(ctx, tr.SID); !errors.Is(err, record.ErrNotFound) {
 		t.Errorf("deleted: %v", err)
 	}
-	if _, err := c.EncryptedSentences(ctx, tr.SID); !errors.Is(err, ErrNotFound) {
+	if _, err := c.EncryptedSentences(ctx, tr.SID); !errors.Is(err, record.ErrNotFound) {
 		t.Errorf("deleted sentences: %v", err)
 	}
 }
@@ -428,7 +429,7 @@ func TestSimFaults(t *testing.T) {
 		{name: "503 burst then success", faults: twiliosim.Faults{ServerError: times(3, twiliosim.TargetBoth)}, locations: 4, objects: 1},
 		{name: "500 burst then success", faults: twiliosim.Faults{ServerError: times(2, twiliosim.TargetObjects), ServerErrorStatus: 500}, locations: 1, objects: 3},
 		{name: "502 forever", faults: twiliosim.Faults{ServerError: twiliosim.Rule{Fraction: 1, Target: twiliosim.TargetAPI}, ServerErrorStatus: 502},
-			wantErr: ErrUnavailable, locations: 5, objects: 0},
+			wantErr: record.ErrUnavailable, locations: 5, objects: 0},
 		{name: "reset mid-body on objects", faults: twiliosim.Faults{ResetMidBody: times(2, twiliosim.TargetObjects)}, locations: 1, objects: 3},
 		{name: "reset mid-body on API", faults: twiliosim.Faults{ResetMidBody: once(twiliosim.TargetAPI)}, locations: 2, objects: 1},
 		{name: "truncated body", faults: twiliosim.Faults{TruncateBody: times(2, twiliosim.TargetBoth)}, locations: 3, objects: 1},
@@ -438,8 +439,8 @@ func TestSimFaults(t *testing.T) {
 		{name: "malformed key header", faults: twiliosim.Faults{MalformedKeyHeader: once(0)}, wantErr: crypto.ErrMalformed, locations: 1, objects: 1},
 		{name: "malformed IV header", faults: twiliosim.Faults{MalformedIVHeader: once(0)}, wantErr: crypto.ErrMalformed, locations: 1, objects: 1},
 		{name: "expired URL then fresh one", faults: twiliosim.Faults{ExpiredURLs: once(0)}, locations: 2, objects: 2},
-		{name: "permanently expired", faults: twiliosim.Faults{ExpiredURLs: twiliosim.Rule{Fraction: 1}}, wantErr: ErrExpired, locations: 2, objects: 2},
-		{name: "wrong credentials", faults: twiliosim.Faults{WrongCredentials: true}, wantErr: ErrAuth, locations: 1, objects: 0},
+		{name: "permanently expired", faults: twiliosim.Faults{ExpiredURLs: twiliosim.Rule{Fraction: 1}}, wantErr: record.ErrExpired, locations: 2, objects: 2},
+		{name: "wrong credentials", faults: twiliosim.Faults{WrongCredentials: true}, wantErr: record.ErrAuth, locations: 1, objects: 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, fs := simClient(t, s, nil)
@@ -508,12 +509,12 @@ func TestSimOperatorResultExpiry(t *testing.T) {
 	}
 	s.SetFaults(twiliosim.Faults{ExpiredURLs: twiliosim.Rule{Fraction: 1}})
 	locs, _ = c.EncryptedOperatorResultLocations(ctx, tr.SID)
-	if _, err := c.EncryptedOperatorResult(ctx, tr.SID, locs[0], nil); !errors.Is(err, ErrExpired) {
+	if _, err := c.EncryptedOperatorResult(ctx, tr.SID, locs[0], nil); !errors.Is(err, record.ErrExpired) {
 		t.Errorf("permanently expired: %v", err)
 	}
 	s.SetFaults(twiliosim.Faults{})
 	gone := strings.Replace(locs[0], "/operator-results/", "/operator-results/9", 1)
-	if _, err := c.EncryptedOperatorResult(ctx, tr.SID, gone, nil); !errors.Is(err, ErrNotFound) {
+	if _, err := c.EncryptedOperatorResult(ctx, tr.SID, gone, nil); !errors.Is(err, record.ErrNotFound) {
 		t.Errorf("a location of an object no longer listed: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"net/http"
 	"net/url"
 	"strings"
@@ -143,24 +144,24 @@ func (c *Client) apiError(ctx context.Context, op, sid string, info *callInfo, e
 		err = ctx.Err()
 		problem = ""
 	case status == http.StatusNotFound:
-		kind = ErrNotFound
+		kind = record.ErrNotFound
 	case status == http.StatusUnauthorized:
-		kind = ErrAuth
+		kind = record.ErrAuth
 		msg = "Twilio rejected the credentials (" + joinNonEmpty(problem, c.credDesc) + ")"
 		problem = ""
 	case status == http.StatusForbidden:
-		kind = ErrForbidden
+		kind = record.ErrForbidden
 		msg = "Twilio forbade the request to these credentials (" + joinNonEmpty(problem, c.credDesc) +
 			"): a restricted API key without Intelligence permission, or an account without the feature"
 		problem = ""
 	case status == http.StatusConflict || status == http.StatusPreconditionFailed:
-		kind = ErrConflict
+		kind = record.ErrConflict
 	case status == http.StatusNotImplemented:
-		kind = ErrNotImplemented
+		kind = record.ErrNotImplemented
 	case status == http.StatusTooManyRequests || status >= 500:
-		kind = ErrUnavailable
+		kind = record.ErrUnavailable
 	case status == 0 && isTransportError(err):
-		kind = ErrUnavailable
+		kind = record.ErrUnavailable
 	}
 	if problem != "" {
 		// The server's own words replace twilio-go's rendering of them
@@ -204,7 +205,7 @@ func (c *Client) newErrorText(op, sid string, status, attempts int, kind error, 
 	// A 404 answers a lookup of a name that does not exist, and a request
 	// its caller gave up on (an interrupted read) did not fail: neither
 	// is counted as an error.
-	if kind != ErrNotFound && !errors.Is(cause, context.Canceled) {
+	if kind != record.ErrNotFound && !errors.Is(cause, context.Canceled) {
 		c.stats.errors.Add(1)
 	}
 	cause = stripURLError(cause)

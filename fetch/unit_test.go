@@ -2,9 +2,9 @@ package fetch
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"io"
 	"log"
 	"log/slog"
@@ -157,39 +157,6 @@ func TestRegionAndEdgeRewrite(t *testing.T) {
 	}
 }
 
-func TestTranscriptJSON(t *testing.T) {
-	var w transcriptWire
-	raw := transcriptJSON(gt(7), "https://intelligence.twilio.com")
-	if err := json.Unmarshal([]byte(raw), &w); err != nil {
-		t.Fatal(err)
-	}
-	tr := w.compact(interner{})
-	var got map[string]any
-	if err := json.Unmarshal(tr.JSON(), &got); err != nil {
-		t.Fatalf("JSON() not valid: %v\n%s", err, tr.JSON())
-	}
-	for _, k := range []string{"account_sid", "service_sid", "sid", "date_created", "date_updated", "status",
-		"channel", "data_logging", "language_code", "customer_key", "media_start_time", "duration", "url",
-		"redaction", "encryption_credential_sid", "links"} {
-		if _, ok := got[k]; !ok {
-			t.Errorf("key %s missing", k)
-		}
-	}
-	if got["customer_key"] != nil || got["media_start_time"] != nil || got["encryption_credential_sid"] != nil {
-		t.Errorf("nulls not kept: %s", tr.JSON())
-	}
-	if got["date_created"] != "2026-01-02T03:04:05Z" || got["duration"].(float64) != 42 || got["redaction"] != true || got["data_logging"] != false {
-		t.Errorf("values: %s", tr.JSON())
-	}
-	links := got["links"].(map[string]any)
-	if len(links) != 5 || links["encrypted_sentences"] != "https://intelligence.twilio.com/v2/Transcripts/"+gt(7)+"/Sentences/Encrypted" {
-		t.Errorf("links: %v", links)
-	}
-	if string(tr.Channel()) != `{"media_properties":{"media_url":"https://x/y"}}` {
-		t.Errorf("channel %s", tr.Channel())
-	}
-}
-
 func TestRetryAfterHonoured(t *testing.T) {
 	date := time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat)
 	for _, tc := range []struct {
@@ -243,13 +210,13 @@ func TestRetryBudget(t *testing.T) {
 		attempts   int
 		is         error
 	}{
-		{"503 until attempts run out", 503, "", nil, 5, ErrUnavailable},
-		{"502 with 3 attempts", 502, "", func(c *Config) { c.MaxAttempts = 3 }, 3, ErrUnavailable},
-		{"500", 500, "", func(c *Config) { c.MaxAttempts = 2 }, 2, ErrUnavailable},
-		{"429 beyond time budget", 429, "120", nil, 1, ErrUnavailable},
-		{"429 within budget", 429, "20", nil, 4, ErrUnavailable}, // waits 20+20+20 <= 60s; a 4th would pass 60s
-		{"404 not retried", 404, "", nil, 1, ErrNotFound},
-		{"401 not retried", 401, "", nil, 1, ErrAuth},
+		{"503 until attempts run out", 503, "", nil, 5, record.ErrUnavailable},
+		{"502 with 3 attempts", 502, "", func(c *Config) { c.MaxAttempts = 3 }, 3, record.ErrUnavailable},
+		{"500", 500, "", func(c *Config) { c.MaxAttempts = 2 }, 2, record.ErrUnavailable},
+		{"429 beyond time budget", 429, "120", nil, 1, record.ErrUnavailable},
+		{"429 within budget", 429, "20", nil, 4, record.ErrUnavailable}, // waits 20+20+20 <= 60s; a 4th would pass 60s
+		{"404 not retried", 404, "", nil, 1, record.ErrNotFound},
+		{"401 not retried", 401, "", nil, 1, record.ErrAuth},
 		{"400 not retried", 400, "", nil, 1, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -274,7 +241,7 @@ func TestRetryBudget(t *testing.T) {
 			if tc.is != nil && !errors.Is(err, tc.is) {
 				t.Errorf("errors.Is(%v, %v) = false", err, tc.is)
 			}
-			for _, s := range []error{ErrUnavailable, ErrNotFound, ErrAuth} {
+			for _, s := range []error{record.ErrUnavailable, record.ErrNotFound, record.ErrAuth} {
 				if s != tc.is && errors.Is(err, s) {
 					t.Errorf("also matches %v: %v", s, err)
 				}
@@ -285,7 +252,7 @@ func TestRetryBudget(t *testing.T) {
 			// A 404 is the answer to a name that does not exist, not a
 			// failure: it is not counted.
 			wantErrors := int64(1)
-			if tc.is == ErrNotFound {
+			if tc.is == record.ErrNotFound {
 				wantErrors = 0
 			}
 			if c.Stats().Errors != wantErrors {
@@ -301,7 +268,7 @@ func TestAuthErrorNamesCredentialKind(t *testing.T) {
 	defer srv.Close()
 	c, _ := newTestClient(t, srv.URL, nil)
 	err := c.ValidateCredentials(context.Background())
-	if !errors.Is(err, ErrAuth) || !strings.Contains(err.Error(), "auth token for account "+testAccount) {
+	if !errors.Is(err, record.ErrAuth) || !strings.Contains(err.Error(), "auth token for account "+testAccount) {
 		t.Errorf("token: %v", err)
 	}
 	assertClean(t, err)
@@ -309,7 +276,7 @@ func TestAuthErrorNamesCredentialKind(t *testing.T) {
 		c.APIKey, c.APISecret, c.AuthToken = "SK00000000000000000000000000000009", "keysecretKEYSECRET", ""
 	})
 	err = k.ValidateCredentials(context.Background())
-	if !errors.Is(err, ErrAuth) || !strings.Contains(err.Error(), "API key SK00000000000000000000000000000009") {
+	if !errors.Is(err, record.ErrAuth) || !strings.Contains(err.Error(), "API key SK00000000000000000000000000000009") {
 		t.Errorf("key: %v", err)
 	}
 	assertClean(t, err, "keysecretKEYSECRET")
@@ -324,8 +291,8 @@ func TestPostRetries(t *testing.T) {
 		wantErr   error
 	}{
 		{"429 is retried", 429, 2, nil},
-		{"503 is not retried", 503, 1, ErrUnavailable},
-		{"412 conflict", 412, 1, ErrConflict},
+		{"503 is not retried", 503, 1, record.ErrUnavailable},
+		{"412 conflict", 412, 1, record.ErrConflict},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var n atomic.Int32
@@ -379,7 +346,7 @@ func TestPostRetriedWhenRefused(t *testing.T) {
 	ln.Close()
 	c, fs := newTestClient(t, "http://"+addr, func(c *Config) { c.MaxAttempts = 3 })
 	_, err = c.UpdateServiceEncryption(context.Background(), "GA00000000000000000000000000000001", "CR00000000000000000000000000000002", "")
-	if !errors.Is(err, ErrUnavailable) || len(fs.got()) != 2 {
+	if !errors.Is(err, record.ErrUnavailable) || len(fs.got()) != 2 {
 		t.Errorf("err %v, waits %v (want 2 retries of a refused POST)", err, fs.got())
 	}
 	assertClean(t, err)
@@ -430,12 +397,12 @@ func TestTransportErrorsRedacted(t *testing.T) {
 				c.MaxAttempts = 2
 			})
 			_, err := c.FetchTranscript(context.Background(), gt(1))
-			if !errors.Is(err, ErrUnavailable) {
+			if !errors.Is(err, record.ErrUnavailable) {
 				t.Errorf("api: %v is not ErrUnavailable", err)
 			}
 			assertClean(t, err)
 			_, err = c.EncryptedOperatorResult(context.Background(), gt(1), presigned(tc.base, "/objects/GT/1"), nil)
-			if !errors.Is(err, ErrUnavailable) {
+			if !errors.Is(err, record.ErrUnavailable) {
 				t.Errorf("object: %v is not ErrUnavailable", err)
 			}
 			assertClean(t, err)
@@ -521,7 +488,7 @@ func TestObjectDownloadRules(t *testing.T) {
 	assertClean(t, err)
 
 	_, err = c.EncryptedOperatorResult(ctx, gt(1), presigned(srv.URL, "/short"), nil)
-	if !errors.Is(err, ErrUnavailable) {
+	if !errors.Is(err, record.ErrUnavailable) {
 		t.Errorf("short body: %v", err)
 	}
 	var fe *Error
@@ -532,7 +499,7 @@ func TestObjectDownloadRules(t *testing.T) {
 
 	before := c.Stats().ObjectDownloads
 	_, err = c.EncryptedOperatorResult(ctx, gt(1), presigned("http://example.com", "/ok"), nil)
-	if !errors.Is(err, ErrInsecureURL) || c.Stats().ObjectDownloads != before {
+	if !errors.Is(err, record.ErrInsecureURL) || c.Stats().ObjectDownloads != before {
 		t.Errorf("plain http to a remote host: %v", err)
 	}
 	assertClean(t, err)
@@ -568,10 +535,10 @@ func TestListTranscriptsStreams(t *testing.T) {
 	srvURL = srv.URL
 	c, _ := newTestClient(t, srv.URL, nil)
 	var got []string
-	err := c.ListTranscripts(context.Background(), TranscriptQuery{
+	err := c.ListTranscripts(context.Background(), record.TranscriptQuery{
 		ServiceSID: "GA00000000000000000000000000000001", PageSize: 2,
 		AfterDateCreated: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
-	}, func(ts []Transcript) error {
+	}, func(ts []record.Transcript) error {
 		for _, tr := range ts {
 			got = append(got, tr.SID)
 		}
@@ -588,8 +555,8 @@ func TestListTranscriptsStreams(t *testing.T) {
 		t.Errorf("got %v, %d requests", got, c.Stats().APIRequests)
 	}
 	stop := errors.New("stop")
-	if err := c.ListTranscripts(context.Background(), TranscriptQuery{ServiceSID: "GA00000000000000000000000000000001", PageSize: 2,
-		AfterDateCreated: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}, func([]Transcript) error { return stop }); err != stop {
+	if err := c.ListTranscripts(context.Background(), record.TranscriptQuery{ServiceSID: "GA00000000000000000000000000000001", PageSize: 2,
+		AfterDateCreated: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}, func([]record.Transcript) error { return stop }); err != stop {
 		t.Errorf("callback error not returned as is: %v", err)
 	}
 }
@@ -676,7 +643,7 @@ func TestContextCancelWhileWaiting(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
 		t.Errorf("err %v after %v", err, time.Since(start))
 	}
-	if errors.Is(err, ErrUnavailable) {
+	if errors.Is(err, record.ErrUnavailable) {
 		t.Errorf("a caller's deadline is not ErrUnavailable: %v", err)
 	}
 	_, err = c.EncryptedOperatorResult(ctx, gt(1), srv.URL+"/obj", nil)
@@ -689,13 +656,13 @@ func TestMalformedSIDMakesNoRequest(t *testing.T) {
 	c, _ := newTestClient(t, "http://127.0.0.1:1", nil)
 	ctx := context.Background()
 	for _, sid := range []string{"", "GT123", "../../v1/Credentials", "GA00000000000000000000000000000001"} {
-		if _, err := c.FetchTranscript(ctx, sid); !errors.Is(err, ErrNotFound) {
+		if _, err := c.FetchTranscript(ctx, sid); !errors.Is(err, record.ErrNotFound) {
 			t.Errorf("FetchTranscript(%q): %v", sid, err)
 		}
-		if _, err := c.EncryptedSentences(ctx, sid); !errors.Is(err, ErrNotFound) {
+		if _, err := c.EncryptedSentences(ctx, sid); !errors.Is(err, record.ErrNotFound) {
 			t.Errorf("EncryptedSentences(%q): %v", sid, err)
 		}
-		if _, err := c.PlainSentences(ctx, sid); !errors.Is(err, ErrNotFound) {
+		if _, err := c.PlainSentences(ctx, sid); !errors.Is(err, record.ErrNotFound) {
 			t.Errorf("PlainSentences(%q): %v", sid, err)
 		}
 	}

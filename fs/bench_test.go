@@ -33,6 +33,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/intelligencefs/intelligencefs/fetch"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
 )
 
@@ -559,8 +560,8 @@ func newColdEnv(b *testing.B, n int) (*env, string) {
 func sequentialScan(b *testing.B, e *env, svc string) (total, decrypt time.Duration) {
 	ctx := context.Background()
 	t0 := time.Now()
-	var ts []Transcript
-	if err := e.client.ListTranscripts(ctx, TranscriptQuery{ServiceSID: svc}, func(p []Transcript) error {
+	var ts []record.Transcript
+	if err := e.client.ListTranscripts(ctx, record.TranscriptQuery{ServiceSID: svc}, func(p []record.Transcript) error {
 		ts = append(ts, p...)
 		return nil
 	}); err != nil {

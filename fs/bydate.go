@@ -11,6 +11,8 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 )
 
 // earliestYear bounds the year probe when the service's creation date is
@@ -54,8 +56,8 @@ func (r *Root) hasTranscripts(ctx context.Context, service string, from, to time
 	}
 	at := time.Now()
 	has := false
-	err := r.src.ListTranscripts(ctx, TranscriptQuery{ServiceSID: service, AfterDateCreated: from, BeforeDateCreated: to, PageSize: 1},
-		func(page []Transcript) error {
+	err := r.src.ListTranscripts(ctx, record.TranscriptQuery{ServiceSID: service, AfterDateCreated: from, BeforeDateCreated: to, PageSize: 1},
+		func(page []record.Transcript) error {
 			// An empty page is not the end: the client filters pages
 			// by date (the server may ignore or round the filters).
 			if has = len(page) > 0; has {
@@ -95,7 +97,7 @@ func (d *dateDir) candidates(ctx context.Context) (lo, hi int) {
 	case 0:
 		lo = earliestYear
 		if s, err := d.r.service(ctx, d.service); err == nil {
-			if c := serviceCreated(s); !c.IsZero() {
+			if c := s.DateCreated; !c.IsZero() {
 				lo = c.UTC().Year()
 			}
 		}
@@ -196,7 +198,7 @@ func (d *dateDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	case 1:
 		node = &dateDir{r: d.r, service: d.service, level: 2, year: d.year, month: time.Month(i)}
 	default:
-		l := d.r.listing(TranscriptQuery{ServiceSID: d.service, AfterDateCreated: from, BeforeDateCreated: to}, from.Format("2006-01-02"))
+		l := d.r.listing(record.TranscriptQuery{ServiceSID: d.service, AfterDateCreated: from, BeforeDateCreated: to}, from.Format("2006-01-02"))
 		node = &transcriptsDir{r: d.r, l: l}
 	}
 	return d.NewInode(ctx, node, gofs.StableAttr{Mode: syscall.S_IFDIR}), 0

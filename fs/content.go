@@ -12,7 +12,8 @@ import (
 	"time"
 
 	"github.com/intelligencefs/intelligencefs/crypto"
-	"github.com/intelligencefs/intelligencefs/fetch"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
+	"github.com/intelligencefs/intelligencefs/fs/plaincache"
 	"github.com/intelligencefs/intelligencefs/fs/sentencetext"
 )
 
@@ -36,7 +37,7 @@ type flightGroup struct {
 type flight struct {
 	detached
 	done chan struct{}
-	buf  *plainBuffer
+	buf  *plaincache.Buffer
 	err  error
 }
 
@@ -83,7 +84,7 @@ func (r *Root) abandon(d *detached) {
 // requester (bounded by the mount's lifetime): when the kernel interrupts
 // the request, load returns errInterrupted (EINTR) and the fetch goes on
 // and fills the cache for the retry.
-func (r *Root) load(ctx context.Context, key string, fn func(context.Context) (*plainBuffer, error)) (*plainBuffer, error) {
+func (r *Root) load(ctx context.Context, key string, fn func(context.Context) (*plaincache.Buffer, error)) (*plaincache.Buffer, error) {
 	if b, ok := r.cache.Get(key); ok {
 		return b, nil
 	}
@@ -112,7 +113,7 @@ func (r *Root) load(ctx context.Context, key string, fn func(context.Context) (*
 	}
 }
 
-func (r *Root) runFlight(ctx context.Context, key string, f *flight, fn func(context.Context) (*plainBuffer, error)) {
+func (r *Root) runFlight(ctx context.Context, key string, f *flight, fn func(context.Context) (*plaincache.Buffer, error)) {
 	buf, err := fn(ctx)
 	f.cancel()
 	if err == nil && buf != nil {
@@ -133,12 +134,12 @@ func (r *Root) runFlight(ctx context.Context, key string, f *flight, fn func(con
 }
 
 // leave detaches one waiter, taking its own pin when it got the result.
-func (r *Root) leave(f *flight, got bool) (*plainBuffer, error) {
+func (r *Root) leave(f *flight, got bool) (*plaincache.Buffer, error) {
 	fg := &r.flights
 	fg.mu.Lock()
 	defer fg.mu.Unlock()
 	f.waiters--
-	var b *plainBuffer
+	var b *plaincache.Buffer
 	if got && f.err == nil && f.buf != nil {
 		b = f.buf
 		b.Pin()
@@ -189,7 +190,7 @@ func contentKey(sid string, kind contentKind, n int) string {
 // decrypting it on a miss. It records the exact size, logs the one line of
 // DESIGN.md §5 on failure, and handles a not-found: only the Transcript
 // resource's own 404 means deleted (contentMissing).
-func (r *Root) loadContent(ctx context.Context, ts *tstate, kind contentKind, n int) (*plainBuffer, error) {
+func (r *Root) loadContent(ctx context.Context, ts *tstate, kind contentKind, n int) (*plaincache.Buffer, error) {
 	key := contentKey(ts.sid, kind, n)
 	if err := r.denied.check(ts.sid); err != nil {
 		if b, ok := r.cache.Get(key); ok { // cached before: still served
@@ -200,20 +201,20 @@ func (r *Root) loadContent(ctx context.Context, ts *tstate, kind contentKind, n 
 	if err := ts.backingOff(key, time.Now()); err != nil {
 		return nil, err
 	}
-	buf, err := r.load(ctx, key, func(ctx context.Context) (*plainBuffer, error) {
+	buf, err := r.load(ctx, key, func(ctx context.Context) (*plaincache.Buffer, error) {
 		t := ts.transcript()
 		b, err := r.fetchContent(ctx, ts, t, kind, n)
 		if errors.Is(err, crypto.ErrUnwrap) && !errors.As(err, new(loggedError)) {
 			r.denied.add(ts.sid)
 		}
-		if errors.Is(err, errNotFound) {
+		if errors.Is(err, record.ErrNotFound) {
 			err = r.contentMissing(ctx, ts, key, err)
 		}
 		switch {
 		case err == nil:
 			ts.setSize(key, int64(bufLen(b)))
 			ts.recovered(key)
-		case errors.Is(err, errNotFound):
+		case errors.Is(err, record.ErrNotFound):
 			// Deleted upstream: transcriptGone said so at info.
 		case errors.Is(err, errNoTxt):
 			r.log.Warn("sentences.txt left out: cannot parse the sentences document", "transcript", ts.sid, "err", err)
@@ -264,34 +265,34 @@ func (r *Root) contentMissing(ctx context.Context, ts *tstate, key string, cause
 		return r.src.FetchTranscript(ctx, ts.sid)
 	})
 	switch {
-	case errors.Is(err, errNotFound):
+	case errors.Is(err, record.ErrNotFound):
 		r.goBG(func() { r.transcriptGone(ts.sid) })
 		return cause
 	case err != nil:
 		// Cannot tell: fail this read like any unavailable upstream.
 		return fmt.Errorf("%w (and checking the transcript failed: %v)", &missingError{cause}, err)
 	}
-	r.updateTranscript(v.(Transcript))
+	r.updateTranscript(v.(record.Transcript))
 	merr := &missingError{cause}
 	ts.failed(key, merr, time.Now(), r.opts.MissingContentRetry)
 	return merr
 }
 
-// plan decides how to fetch t's content: fetch.PlanContent with t's
+// plan decides how to fetch t's content: record.PlanContent with t's
 // service (when t does not name its credential and the service cannot be
 // had, only t decides, as before the service was known).
-func (r *Root) plan(ctx context.Context, t Transcript) fetch.ContentPlan {
-	var svc Service
-	if fetch.NeedsService(t) {
+func (r *Root) plan(ctx context.Context, t record.Transcript) record.ContentPlan {
+	var svc record.Service
+	if record.NeedsService(t) {
 		if s, err := r.service(ctx, t.ServiceSID); err == nil {
 			svc = s
 		}
 	}
-	return fetch.PlanContent(t, svc)
+	return record.PlanContent(t, svc)
 }
 
 // fetchContent does the actual work of one miss.
-func (r *Root) fetchContent(ctx context.Context, ts *tstate, t Transcript, kind contentKind, n int) (*plainBuffer, error) {
+func (r *Root) fetchContent(ctx context.Context, ts *tstate, t record.Transcript, kind contentKind, n int) (*plaincache.Buffer, error) {
 	p := r.plan(ctx, t)
 	switch kind {
 	case kindSentences:
@@ -299,13 +300,13 @@ func (r *Root) fetchContent(ctx context.Context, ts *tstate, t Transcript, kind 
 			return r.encryptedSentences(ctx, t, p)
 		}
 		doc, err := r.src.PlainSentences(ctx, t.SID)
-		if p.PlainMissed(err, fetch.EmptySentences(doc)) {
+		if p.PlainMissed(err, record.EmptySentences(doc)) {
 			b, eerr := r.encryptedSentences(ctx, t, p)
 			if eerr == nil {
 				clear(doc)
 				return b, nil
 			}
-			err = fetch.MissedErr(err, eerr)
+			err = record.MissedErr(err, eerr)
 			r.log.Debug("content: the encrypted endpoint has no sentences either", "transcript", t.SID, "err", eerr)
 		}
 		if err != nil {
@@ -345,13 +346,13 @@ func (r *Root) fetchContent(ctx context.Context, ts *tstate, t Transcript, kind 
 
 // encryptedSentences gets (from the sealed cache or a download) and opens a
 // transcript's sealed sentences, sealed to the credential p found.
-func (r *Root) encryptedSentences(ctx context.Context, t Transcript, p fetch.ContentPlan) (*plainBuffer, error) {
+func (r *Root) encryptedSentences(ctx context.Context, t record.Transcript, p record.ContentPlan) (*plaincache.Buffer, error) {
 	t = p.Sealed(t)
-	return r.openSealed(t, func(open opener) error { return r.src.OpenSentences(ctx, t, open) })
+	return r.openSealed(t, func(open func(crypto.Envelope) error) error { return r.src.OpenSentences(ctx, t, open) })
 }
 
 // sealedView is t with the credential its plan finds.
-func (r *Root) sealedView(ctx context.Context, t Transcript) Transcript {
+func (r *Root) sealedView(ctx context.Context, t record.Transcript) record.Transcript {
 	return r.plan(ctx, t).Sealed(t)
 }
 
@@ -360,7 +361,7 @@ func (r *Root) sealedView(ctx context.Context, t Transcript) Transcript {
 // object key afterwards, and a result that names another transcript is
 // refused: the order of locations is not documented, and a mix-up must
 // never show one transcript's result under another's name.
-func (r *Root) encryptedResult(ctx context.Context, ts *tstate, p fetch.ContentPlan, n int) (*plainBuffer, error) {
+func (r *Root) encryptedResult(ctx context.Context, ts *tstate, p record.ContentPlan, n int) (*plaincache.Buffer, error) {
 	locs, err := r.locations(ctx, ts, false)
 	if err != nil {
 		return nil, err
@@ -371,10 +372,10 @@ func (r *Root) encryptedResult(ctx context.Context, ts *tstate, p fetch.ContentP
 	key := locs.keys[n-1]
 	u, ok := locs.urls[key]
 	if !ok && !isPlaceholder(key) {
-		return nil, fmt.Errorf("operator result %d is no longer among the locations: %w", n, errNotFound)
+		return nil, fmt.Errorf("operator result %d is no longer among the locations: %w", n, record.ErrNotFound)
 	}
 	t := p.Sealed(ts.transcript())
-	b, err := r.openSealed(t, func(open opener) error {
+	b, err := r.openSealed(t, func(open func(crypto.Envelope) error) error {
 		return r.src.OpenOperatorResult(ctx, t, n-1, u, func(ctx context.Context) (string, error) {
 			return r.freshLocation(ctx, ts, key, u)
 		}, open)
@@ -396,7 +397,7 @@ var errSwapped = errors.New("operator result belongs to another transcript; refu
 // names at its top level, or "" when it names none or is not an object.
 // Only that one value is copied; the rest of the plaintext is scanned in
 // place (rawJSON).
-func resultTranscript(b *plainBuffer) string {
+func resultTranscript(b *plaincache.Buffer) string {
 	if b == nil {
 		return ""
 	}
@@ -425,12 +426,12 @@ func (v *inPlace) UnmarshalJSON(b []byte) error {
 // keepPlainResults puts plain operator results in the cache and returns
 // result n, pinned. The heap copies are cleared whatever happens, and a
 // failure releases what was already taken.
-func (r *Root) keepPlainResults(ts *tstate, docs [][]byte, n int) (*plainBuffer, error) {
+func (r *Root) keepPlainResults(ts *tstate, docs [][]byte, n int) (*plaincache.Buffer, error) {
 	defer clearAll(docs)
 	if n < 1 || n > len(docs) {
 		return nil, errNotFoundResult
 	}
-	var mine *plainBuffer
+	var mine *plaincache.Buffer
 	for i, d := range docs {
 		size := int64(len(d))
 		b, err := r.copyIn(d)
@@ -468,7 +469,7 @@ func clearAll(docs [][]byte) {
 // results and records their count. The caller clears the slices. Under a
 // fallback plan, an error or an empty list gives (nil, nil) when the
 // encrypted endpoint has locations: the caller goes there.
-func (r *Root) plainOpResults(ctx context.Context, ts *tstate, p fetch.ContentPlan) ([][]byte, error) {
+func (r *Root) plainOpResults(ctx context.Context, ts *tstate, p record.ContentPlan) ([][]byte, error) {
 	docs, err := r.src.PlainOperatorResults(ctx, ts.sid)
 	if p.PlainMissed(err, len(docs) == 0) {
 		locs, lerr := r.locations(ctx, ts, false)
@@ -490,7 +491,7 @@ func (r *Root) plainOpResults(ctx context.Context, ts *tstate, p fetch.ContentPl
 }
 
 // Presigned locations are reused until locationMargin before they expire
-// (read from the URL: fetch.LocationExpiry), or, when a URL does not say,
+// (read from the URL: record.LocationExpiry), or, when a URL does not say,
 // until the object store refuses one.
 const locationMargin = 30 * time.Second
 
@@ -499,7 +500,7 @@ const locationMargin = 30 * time.Second
 // in whatever order, update the URL of each object by its key, and objects
 // new to a later answer are numbered after the known ones.
 type opLocations struct {
-	keys    []string          // object keys (fetch.LocationKey), file n is keys[n-1]
+	keys    []string          // object keys (record.LocationKey), file n is keys[n-1]
 	urls    map[string]string // object key -> current presigned URL (a bearer credential: never logged)
 	expires time.Time         // earliest expiry among urls; zero: unknown
 }
@@ -555,20 +556,20 @@ func (ts *tstate) setLocations(urls []string, now time.Time) *opLocations {
 			}
 			continue
 		}
-		k := fetch.LocationKey(u)
+		k := record.LocationKey(u)
 		switch {
 		case known[k]:
 		case i < len(next.keys) && isPlaceholder(next.keys[i]):
 			next.keys[i] = k // a real answer after a cached count: same order
 			known[k] = true
-		case len(next.keys) >= fetch.MaxOperatorResults:
+		case len(next.keys) >= record.MaxOperatorResults:
 			continue // a server inventing new objects on every answer
 		default:
 			known[k] = true
 			next.keys = append(next.keys, k)
 		}
 		next.urls[k] = u
-		if exp, ok := fetch.LocationExpiry(u); ok {
+		if exp, ok := record.LocationExpiry(u); ok {
 			margin := min(locationMargin, exp.Sub(now)/4)
 			if at := exp.Add(-margin); next.expires.IsZero() || at.Before(next.expires) {
 				next.expires = at
@@ -601,7 +602,7 @@ func (r *Root) freshLocation(ctx context.Context, ts *tstate, key, failed string
 	}
 	u, ok := l.urls[key]
 	if !ok && !isPlaceholder(key) {
-		return "", fmt.Errorf("the operator result is no longer among the locations: %w", errNotFound)
+		return "", fmt.Errorf("the operator result is no longer among the locations: %w", record.ErrNotFound)
 	}
 	return u, nil // "" for a placeholder: the Source asks the API itself
 }
@@ -638,11 +639,11 @@ func (r *Root) opCount(ctx context.Context, ts *tstate) (int, error) {
 		}
 		return len(locs.keys), nil
 	})
-	if errors.Is(err, errNotFound) {
+	if errors.Is(err, record.ErrNotFound) {
 		err = r.contentMissing(ctx, ts, ts.sid+"/"+key, err)
 	}
 	if err != nil {
-		if !errors.Is(err, errNotFound) {
+		if !errors.Is(err, record.ErrNotFound) {
 			r.logFailure(ts.sid, r.plan(ctx, t).Credential, "list operator results", err)
 		}
 		return 0, err
@@ -726,8 +727,8 @@ func (r *Root) shared(ctx context.Context, key string, fn func(context.Context) 
 // that decrypts into an off-heap buffer, and returns that buffer. The
 // Source may call the opener twice (an entry of its sealed cache that did
 // not open, then the download): a failed attempt holds no buffer.
-func (r *Root) openSealed(t Transcript, get func(opener) error) (*plainBuffer, error) {
-	var buf *plainBuffer
+func (r *Root) openSealed(t record.Transcript, get func(func(crypto.Envelope) error) error) (*plaincache.Buffer, error) {
+	var buf *plaincache.Buffer
 	err := get(func(env crypto.Envelope) error {
 		b, err := r.decrypt(t.EncryptionCredentialSID, env)
 		buf = b
@@ -742,7 +743,7 @@ func (r *Root) openSealed(t Transcript, get func(opener) error) (*plainBuffer, e
 
 // decrypt opens env straight into an off-heap buffer: the plaintext never
 // touches the Go heap.
-func (r *Root) decrypt(cred string, env crypto.Envelope) (*plainBuffer, error) {
+func (r *Root) decrypt(cred string, env crypto.Envelope) (*plaincache.Buffer, error) {
 	n := env.PlaintextLen()
 	if n < 0 {
 		r.decryptFailures.Add(1)
@@ -786,7 +787,7 @@ func (r *Root) decrypt(cred string, env crypto.Envelope) (*plainBuffer, error) {
 // copyIn moves plain content into an off-heap buffer and clears the heap
 // copy, also when the buffer cannot be had (best effort: the decoder that
 // produced it may have left others).
-func (r *Root) copyIn(b []byte) (*plainBuffer, error) {
+func (r *Root) copyIn(b []byte) (*plaincache.Buffer, error) {
 	if len(b) == 0 {
 		return nil, nil
 	}
@@ -801,7 +802,7 @@ func (r *Root) copyIn(b []byte) (*plainBuffer, error) {
 }
 
 // bufLen is the length of possibly-nil (empty) content.
-func bufLen(b *plainBuffer) int {
+func bufLen(b *plaincache.Buffer) int {
 	if b == nil {
 		return 0
 	}

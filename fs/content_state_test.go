@@ -11,6 +11,7 @@ import (
 	"github.com/intelligencefs/intelligencefs/crypto"
 	"github.com/intelligencefs/intelligencefs/fetch"
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
+	"github.com/intelligencefs/intelligencefs/fs/plaincache"
 )
 
 // recordingSource is a fetch.Client that keeps the plain operator results
@@ -107,7 +108,7 @@ func TestPlainResultsAllocFailure(t *testing.T) {
 			r, src, ts, _ := rootOnSim(t, twiliosim.Options{}, "call-centre-plain")
 			var calls atomic.Int64
 			refused := errors.New("allocation refused")
-			r.alloc = func(n int) (*plainBuffer, error) {
+			r.alloc = func(n int) (*plaincache.Buffer, error) {
 				if calls.Add(1) == 2 {
 					return nil, refused
 				}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/intelligencefs/intelligencefs/fetch"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
 )
 
@@ -484,7 +485,7 @@ func TestInterrupted(t *testing.T) {
 	}
 }
 
-func transcriptFor(t testing.TB, e *env, ti twiliosim.TranscriptInfo) Transcript {
+func transcriptFor(t testing.TB, e *env, ti twiliosim.TranscriptInfo) record.Transcript {
 	tr, err := e.client.FetchTranscript(context.Background(), ti.SID)
 	if err != nil {
 		t.Fatal(err)

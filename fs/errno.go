@@ -6,6 +6,7 @@ import (
 	"syscall"
 
 	"github.com/intelligencefs/intelligencefs/crypto"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 )
 
 // errnoOf maps an error from the source, the decrypter or a request context
@@ -20,9 +21,9 @@ func errnoOf(err error) syscall.Errno {
 		return 0
 	case errors.Is(err, context.Canceled), errors.Is(err, errInterrupted):
 		return syscall.EINTR
-	case errors.Is(err, errNotFound), errors.Is(err, errAbsent):
+	case errors.Is(err, record.ErrNotFound), errors.Is(err, errAbsent):
 		return syscall.ENOENT
-	case errors.Is(err, errAuth), errors.Is(err, crypto.ErrUnwrap):
+	case errors.Is(err, record.ErrAuth), errors.Is(err, crypto.ErrUnwrap):
 		return syscall.EACCES
 	case errors.Is(err, crypto.ErrAuth), errors.Is(err, crypto.ErrMalformed):
 		return syscall.EIO

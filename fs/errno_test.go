@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/intelligencefs/intelligencefs/crypto"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 )
 
 func TestErrnoOf(t *testing.T) {
@@ -17,13 +18,13 @@ func TestErrnoOf(t *testing.T) {
 		want syscall.Errno
 	}{
 		{nil, 0},
-		{wrap(errNotFound), syscall.ENOENT},
-		{wrap(errAuth), syscall.EACCES},
+		{wrap(record.ErrNotFound), syscall.ENOENT},
+		{wrap(record.ErrAuth), syscall.EACCES},
 		{wrap(crypto.ErrUnwrap), syscall.EACCES},
 		{wrap(crypto.ErrAuth), syscall.EIO},
 		{wrap(crypto.ErrMalformed), syscall.EIO},
-		{wrap(errUnavailable), syscall.EIO},
-		{wrap(errExpired), syscall.EIO},
+		{wrap(record.ErrUnavailable), syscall.EIO},
+		{wrap(record.ErrExpired), syscall.EIO},
 		{wrap(context.Canceled), syscall.EINTR},
 		{errInterrupted, syscall.EINTR},
 		{wrap(context.DeadlineExceeded), syscall.EIO},

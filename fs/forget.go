@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -16,7 +17,7 @@ import (
 func (r *Root) Forget() {
 	r.svcMu.Lock()
 	r.svcAt = time.Time{} // the list is kept only as the fallback of a failed refresh
-	r.svcExtra = map[string]Service{}
+	r.svcExtra = map[string]record.Service{}
 	r.svcMu.Unlock()
 
 	r.listMu.Lock()
@@ -43,7 +44,7 @@ func (l *listing) forget() {
 		return
 	}
 	l.cur = nil
-	l.extra = map[string]Transcript{}
+	l.extra = map[string]record.Transcript{}
 	l.broadcastLocked()
 }
 

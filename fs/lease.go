@@ -4,6 +4,8 @@ import (
 	"container/list"
 	"sync"
 	"time"
+
+	"github.com/intelligencefs/intelligencefs/fs/plaincache"
 )
 
 // Read leases. Where the kernel supports it (FUSE_NO_OPEN_SUPPORT), content
@@ -40,7 +42,7 @@ type leaseSet struct {
 
 // readLease is one content file's lease (the zero value holds nothing).
 type readLease struct {
-	buf    *plainBuffer
+	buf    *plaincache.Buffer
 	elem   *list.Element
 	timer  *time.Timer
 	ending bool // a READ reached the end; the lease ends after leaseTail
@@ -48,7 +50,7 @@ type readLease struct {
 
 // pinned returns the leased buffer with one more pin for the caller (a
 // READ reply), or nil when l holds nothing.
-func (s *leaseSet) pinned(l *readLease) *plainBuffer {
+func (s *leaseSet) pinned(l *readLease) *plaincache.Buffer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if l.buf == nil {
@@ -85,7 +87,7 @@ func (s *leaseSet) restart(l *readLease) {
 // grant makes l keep a pin of its own on buf (the caller holds one) unless
 // it holds a buffer already; the least recently read lease beyond
 // maxLeases ends.
-func (s *leaseSet) grant(l *readLease, buf *plainBuffer) {
+func (s *leaseSet) grant(l *readLease, buf *plaincache.Buffer) {
 	s.mu.Lock()
 	if s.closed || l.buf != nil {
 		s.mu.Unlock()
@@ -100,7 +102,7 @@ func (s *leaseSet) grant(l *readLease, buf *plainBuffer) {
 	} else {
 		l.timer.Reset(leaseIdle)
 	}
-	var ended []*plainBuffer
+	var ended []*plaincache.Buffer
 	for s.lru.Len() > maxLeases || s.lru.Len() > 1 && s.bytes > s.budget {
 		ended = append(ended, s.takeLocked(s.victimLocked()))
 	}
@@ -132,7 +134,7 @@ func (s *leaseSet) end(l *readLease) {
 }
 
 // takeLocked detaches l's buffer (nil when none) for the caller to release.
-func (s *leaseSet) takeLocked(l *readLease) *plainBuffer {
+func (s *leaseSet) takeLocked(l *readLease) *plaincache.Buffer {
 	if l.buf == nil {
 		return nil
 	}
@@ -156,7 +158,7 @@ func (s *leaseSet) held() int {
 func (s *leaseSet) close() {
 	s.mu.Lock()
 	s.closed = true
-	var ended []*plainBuffer
+	var ended []*plaincache.Buffer
 	for s.lru.Len() > 0 {
 		ended = append(ended, s.takeLocked(s.lru.Back().Value.(*readLease)))
 	}

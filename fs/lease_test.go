@@ -21,7 +21,7 @@ func TestReadLeases(t *testing.T) {
 	t.Cleanup(cache.Close)
 	// leased allocates a buffer, grants it to l and drops the caller's
 	// pin: only the lease holds it then.
-	leased := func(s *leaseSet, l *readLease, size int) *plainBuffer {
+	leased := func(s *leaseSet, l *readLease, size int) *plaincache.Buffer {
 		t.Helper()
 		b, err := cache.Alloc(size)
 		if err != nil {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"sync"
 	"time"
+
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 )
 
 // listing is the model behind one transcripts folder (a service's
@@ -17,7 +19,7 @@ import (
 // open directory stream keeps a consistent snapshot.
 type listing struct {
 	r *Root
-	q TranscriptQuery
+	q record.TranscriptQuery
 
 	mu        sync.Mutex
 	changed   chan struct{} // closed (and replaced) whenever cur grows or is replaced
@@ -26,12 +28,12 @@ type listing struct {
 	fullAt    time.Time     // start of the last successful full listing
 	refresh   chan struct{} // non-nil while an incremental refresh runs; closed at its end
 	relisting bool
-	extra     map[string]Transcript // looked up by SID, not in cur
+	extra     map[string]record.Transcript // looked up by SID, not in cur
 }
 
 // generation is one snapshot of a listing.
 type generation struct {
-	items    []Transcript
+	items    []record.Transcript
 	index    map[string]int32
 	complete bool
 	err      error // the load filling this generation failed
@@ -42,10 +44,10 @@ type generation struct {
 }
 
 func newGeneration(capacity int) *generation {
-	return &generation{items: make([]Transcript, 0, capacity), index: make(map[string]int32, capacity)}
+	return &generation{items: make([]record.Transcript, 0, capacity), index: make(map[string]int32, capacity)}
 }
 
-func (g *generation) add(t Transcript) {
+func (g *generation) add(t record.Transcript) {
 	if i, ok := g.index[t.SID]; ok {
 		g.items[i] = t
 		return
@@ -56,13 +58,13 @@ func (g *generation) add(t Transcript) {
 
 // listing returns the shared listing of q, creating it on first use; key
 // distinguishes date-bounded listings of one service.
-func (r *Root) listing(q TranscriptQuery, key string) *listing {
+func (r *Root) listing(q record.TranscriptQuery, key string) *listing {
 	k := q.ServiceSID + "/" + key
 	r.listMu.Lock()
 	defer r.listMu.Unlock()
 	l := r.listings[k]
 	if l == nil {
-		l = &listing{r: r, q: q, changed: make(chan struct{}), extra: map[string]Transcript{}}
+		l = &listing{r: r, q: q, changed: make(chan struct{}), extra: map[string]record.Transcript{}}
 		r.listings[k] = l
 	}
 	return l
@@ -129,7 +131,7 @@ func (l *listing) startLoadLocked() {
 		q := l.q
 		q.PageSize = l.r.opts.PageSize
 		f := newSIDFilter("GT")
-		err := l.r.src.ListTranscripts(l.r.ctx, q, func(page []Transcript) error {
+		err := l.r.src.ListTranscripts(l.r.ctx, q, func(page []record.Transcript) error {
 			l.mu.Lock()
 			defer l.mu.Unlock()
 			if l.cur != g {
@@ -164,11 +166,11 @@ var errSuperseded = errors.New("listing superseded")
 
 // listAll runs q to the end and returns everything with a well-formed
 // SID, once each.
-func (l *listing) listAll(q TranscriptQuery) ([]Transcript, error) {
-	var all []Transcript
+func (l *listing) listAll(q record.TranscriptQuery) ([]record.Transcript, error) {
+	var all []record.Transcript
 	q.PageSize = l.r.opts.PageSize
 	f := newSIDFilter("GT")
-	err := l.r.src.ListTranscripts(l.r.ctx, q, func(page []Transcript) error {
+	err := l.r.src.ListTranscripts(l.r.ctx, q, func(page []record.Transcript) error {
 		for _, t := range page {
 			if f.keep(t.SID) {
 				all = append(all, t)
@@ -254,8 +256,8 @@ func (l *listing) incremental(done chan struct{}) {
 }
 
 // reread fetches transcripts that were not finished, a few at a time.
-func (l *listing) reread(sids []string) (map[string]Transcript, map[string]bool) {
-	updated := map[string]Transcript{}
+func (l *listing) reread(sids []string) (map[string]record.Transcript, map[string]bool) {
+	updated := map[string]record.Transcript{}
 	gone := map[string]bool{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -270,7 +272,7 @@ func (l *listing) reread(sids []string) (map[string]Transcript, map[string]bool)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
-			case errors.Is(err, errNotFound):
+			case errors.Is(err, record.ErrNotFound):
 				gone[sid] = true
 			case err == nil:
 				updated[sid] = t
@@ -315,7 +317,7 @@ func (l *listing) relist() {
 	g.complete = true
 	l.cur = g
 	l.checkedAt, l.fullAt = start, start
-	l.extra = map[string]Transcript{}
+	l.extra = map[string]record.Transcript{}
 	l.broadcastLocked()
 	l.mu.Unlock()
 	for _, t := range g.items {
@@ -329,9 +331,9 @@ func (l *listing) relist() {
 // find returns the transcript sid of this listing: listed, looked up
 // before, or fetched once (a SID not listed yet). Only a 404 or a transcript
 // of another service/date range is "not found".
-func (l *listing) find(ctx context.Context, sid string) (Transcript, error) {
+func (l *listing) find(ctx context.Context, sid string) (record.Transcript, error) {
 	if l.r.isGone(sid) {
-		return Transcript{}, errNotFound
+		return record.Transcript{}, record.ErrNotFound
 	}
 	l.mu.Lock()
 	if g := l.cur; g != nil {
@@ -348,12 +350,12 @@ func (l *listing) find(ctx context.Context, sid string) (Transcript, error) {
 	l.mu.Unlock()
 	t, err := l.r.fetchTranscript(ctx, sid)
 	if err != nil {
-		return Transcript{}, err
+		return record.Transcript{}, err
 	}
 	if t.ServiceSID != l.q.ServiceSID ||
 		(!l.q.AfterDateCreated.IsZero() && t.DateCreated.Before(l.q.AfterDateCreated)) ||
 		(!l.q.BeforeDateCreated.IsZero() && !t.DateCreated.Before(l.q.BeforeDateCreated)) {
-		return Transcript{}, errNotFound
+		return record.Transcript{}, record.ErrNotFound
 	}
 	l.mu.Lock()
 	l.extra[sid] = t

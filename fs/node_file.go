@@ -8,6 +8,8 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/intelligencefs/intelligencefs/fs/plaincache"
 )
 
 // attrer is a node that can report its attributes without any request,
@@ -210,7 +212,7 @@ func (f *contentFile) Read(ctx context.Context, fh gofs.FileHandle, dest []byte,
 }
 
 // load loads the content, pinned.
-func (f *contentFile) load(ctx context.Context) (*plainBuffer, error) {
+func (f *contentFile) load(ctx context.Context) (*plaincache.Buffer, error) {
 	return f.r.loadContent(ctx, f.ts, f.kind, f.n)
 }
 
@@ -219,7 +221,7 @@ func (f *contentFile) load(ctx context.Context) (*plainBuffer, error) {
 // the pin dropped, so the bytes cannot be zeroed or unmapped under it.
 type pinnedRead struct {
 	data []byte
-	buf  *plainBuffer
+	buf  *plaincache.Buffer
 	once sync.Once
 }
 
@@ -242,7 +244,7 @@ func (p *pinnedRead) Done() { p.once.Do(p.buf.Release) }
 // written before the buffer can be unpinned, zeroed or unmapped.
 type contentHandle struct {
 	mu   sync.Mutex
-	buf  *plainBuffer // nil for empty content
+	buf  *plaincache.Buffer // nil for empty content
 	data []byte
 }
 

@@ -10,11 +10,13 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 )
 
 // services lists the account's services, trusting the last answer for
 // DirCacheTime. A failed refresh keeps serving the previous list.
-func (r *Root) services(ctx context.Context) ([]Service, error) {
+func (r *Root) services(ctx context.Context) ([]record.Service, error) {
 	r.svcMu.Lock()
 	defer r.svcMu.Unlock()
 	if r.svcList != nil && time.Since(r.svcAt) < r.opts.DirCacheTime {
@@ -30,7 +32,7 @@ func (r *Root) services(ctx context.Context) ([]Service, error) {
 		return nil, err
 	}
 	f := newSIDFilter("GA")
-	kept := make([]Service, 0, len(list))
+	kept := make([]record.Service, 0, len(list))
 	for _, s := range list {
 		if f.keep(s.SID) {
 			kept = append(kept, s)
@@ -43,10 +45,10 @@ func (r *Root) services(ctx context.Context) ([]Service, error) {
 
 // service finds a service by SID: in the list, or with one fetch when the
 // SID was not listed.
-func (r *Root) service(ctx context.Context, sid string) (Service, error) {
+func (r *Root) service(ctx context.Context, sid string) (record.Service, error) {
 	list, err := r.services(ctx)
 	if err != nil {
-		return Service{}, err
+		return record.Service{}, err
 	}
 	for _, s := range list {
 		if s.SID == sid {
@@ -61,11 +63,11 @@ func (r *Root) service(ctx context.Context, sid string) (Service, error) {
 	}
 	s, err = r.src.FetchService(ctx, sid)
 	if err != nil {
-		return Service{}, err
+		return record.Service{}, err
 	}
 	if s.SID != sid {
 		// Its SID names its listing and links: trust only the one asked for.
-		return Service{}, fmt.Errorf("the server answered service %s with SID %q: %w", sid, s.SID, errNotFound)
+		return record.Service{}, fmt.Errorf("the server answered service %s with SID %q: %w", sid, s.SID, record.ErrNotFound)
 	}
 	r.svcMu.Lock()
 	r.svcExtra[sid] = s
@@ -186,16 +188,16 @@ func (l *symlink) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.Attr
 type serviceDir struct {
 	gofs.Inode
 	r   *Root
-	svc Service // guarded by the service's own refresh; copied on read
+	svc record.Service // guarded by the service's own refresh; copied on read
 }
 
-func (d *serviceDir) setService(s Service) {
+func (d *serviceDir) setService(s record.Service) {
 	d.r.svcMu.Lock()
 	d.svc = s
 	d.r.svcMu.Unlock()
 }
 
-func (d *serviceDir) service() Service {
+func (d *serviceDir) service() record.Service {
 	d.r.svcMu.Lock()
 	defer d.r.svcMu.Unlock()
 	return d.svc
@@ -209,7 +211,7 @@ func (d *serviceDir) OnAdd(ctx context.Context) {
 	d.AddChild("service.json", d.NewPersistentInode(ctx, &metaFile{r: d.r, render: func() ([]byte, time.Time) {
 		return d.service().JSON(), time.Time{}
 	}}, gofs.StableAttr{Mode: syscall.S_IFREG}), false)
-	l := d.r.listing(TranscriptQuery{ServiceSID: sid}, "")
+	l := d.r.listing(record.TranscriptQuery{ServiceSID: sid}, "")
 	d.AddChild("transcripts", d.NewPersistentInode(ctx, &transcriptsDir{r: d.r, l: l}, gofs.StableAttr{Mode: syscall.S_IFDIR}), false)
 	d.AddChild("transcripts.jsonl", d.NewPersistentInode(ctx, &indexFile{r: d.r, l: l}, gofs.StableAttr{Mode: syscall.S_IFREG}), false)
 	d.AddChild("by-date", d.NewPersistentInode(ctx, &dateDir{r: d.r, service: sid}, gofs.StableAttr{Mode: syscall.S_IFDIR}), false)

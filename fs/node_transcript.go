@@ -9,6 +9,8 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 )
 
 // transcriptDir is one transcript folder: transcript.json always, and for
@@ -128,7 +130,7 @@ func (d *transcriptDir) Lookup(ctx context.Context, name string, out *fuse.Entry
 // are pushed to the kernel), so it is kept as long as content is; other
 // folders follow --dir-cache-time. Without this a warm walk of a big
 // account looked every name up again each --dir-cache-time.
-func keepTime(r *Root, t Transcript) time.Duration {
+func keepTime(r *Root, t record.Transcript) time.Duration {
 	if t.Completed() {
 		return max(r.opts.DirCacheTime, contentKeepTime)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/intelligencefs/intelligencefs/fetch"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
 )
 
@@ -19,7 +20,7 @@ type panickySource struct {
 	sid string
 }
 
-func (p panickySource) FetchTranscript(ctx context.Context, sid string) (Transcript, error) {
+func (p panickySource) FetchTranscript(ctx context.Context, sid string) (record.Transcript, error) {
 	if sid == p.sid {
 		panic("injected bug in FetchTranscript")
 	}

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 )
 
 // prefetcher fetches and decrypts what a walk of a transcripts folder will
@@ -90,7 +92,7 @@ type walkState struct {
 
 // prefetchJob is one transcript to fetch, with the kinds wanted.
 type prefetchJob struct {
-	t     Transcript
+	t     record.Transcript
 	kinds kindMask
 }
 
@@ -209,7 +211,7 @@ func (p *prefetcher) touched(l *listing, sid string, kinds kindMask) {
 	}
 	p.mu.Unlock()
 
-	var todo []Transcript
+	var todo []record.Transcript
 	l.mu.Lock()
 	if l.cur == g {
 		var byName []int32
@@ -235,7 +237,7 @@ func (p *prefetcher) touched(l *listing, sid string, kinds kindMask) {
 // enqueue queues one transcript, dropping the oldest job when the queue
 // is full, and starts a worker if fewer than Concurrency run. The worker's
 // slot is counted before its goroutine starts.
-func (p *prefetcher) enqueue(t Transcript, kinds kindMask) {
+func (p *prefetcher) enqueue(t record.Transcript, kinds kindMask) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if j := p.queued[t.SID]; j != nil {

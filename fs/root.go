@@ -14,6 +14,7 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"github.com/intelligencefs/intelligencefs/fs/plaincache"
 )
 
@@ -27,10 +28,10 @@ type Root struct {
 	log      *slog.Logger
 	src      Source
 	dec      Decrypter
-	cache    *plainCache
+	cache    *plaincache.Cache
 	ownCache bool
 	// alloc takes a fresh off-heap buffer (cache.Alloc; tests make it fail).
-	alloc func(n int) (*plainBuffer, error)
+	alloc func(n int) (*plaincache.Buffer, error)
 
 	// ctx bounds every detached fetch; cancelled on unmount.
 	ctx    context.Context
@@ -42,9 +43,9 @@ type Root struct {
 	started           time.Time
 
 	svcMu      sync.Mutex
-	svcList    []Service
+	svcList    []record.Service
 	svcAt      time.Time
-	svcExtra   map[string]Service // looked up by SID, not (yet) listed
+	svcExtra   map[string]record.Service // looked up by SID, not (yet) listed
 	listMu     sync.Mutex
 	listings   map[string]*listing
 	probes     map[string]probeResult
@@ -96,7 +97,7 @@ func NewRoot(opts Options) (*Root, error) {
 		fileMode: 0600,
 		dirMode:  0700,
 		started:  time.Now(),
-		svcExtra: map[string]Service{},
+		svcExtra: map[string]record.Service{},
 		listings: map[string]*listing{},
 		probes:   map[string]probeResult{},
 		tstates:  map[string]*tstate{},
@@ -115,7 +116,7 @@ func NewRoot(opts Options) (*Root, error) {
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.notifier = newNotifier()
 	if r.cache == nil {
-		c, err := newPlainCache(plaincache.Options{
+		c, err := plaincache.New(plaincache.Options{
 			MaxBytes: opts.CacheSize,
 			MaxAge:   opts.CacheMaxAge,
 			Mlock:    opts.Mlock,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/intelligencefs/intelligencefs/crypto"
 	"github.com/intelligencefs/intelligencefs/fetch"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"github.com/intelligencefs/intelligencefs/fetch/sealedcache"
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
 )
@@ -114,7 +115,7 @@ func slicesMax(v []int64) int64 {
 func sealedEnvelopes(b *testing.B, e *env, svc string) []sealedObject {
 	ctx := context.Background()
 	var out []sealedObject
-	err := e.client.ListTranscripts(ctx, TranscriptQuery{ServiceSID: svc}, func(p []Transcript) error {
+	err := e.client.ListTranscripts(ctx, record.TranscriptQuery{ServiceSID: svc}, func(p []record.Transcript) error {
 		for _, t := range p {
 			if !t.Completed() {
 				continue
@@ -144,7 +145,7 @@ func timeListing(b *testing.B, e *env, svc string, lat time.Duration) time.Durat
 	e.sim.SetFaults(twiliosim.Faults{APILatency: lat, ObjectLatency: lat})
 	defer e.sim.SetFaults(twiliosim.Faults{})
 	t0 := time.Now()
-	if err := e.client.ListTranscripts(context.Background(), TranscriptQuery{ServiceSID: svc}, func([]Transcript) error { return nil }); err != nil {
+	if err := e.client.ListTranscripts(context.Background(), record.TranscriptQuery{ServiceSID: svc}, func([]record.Transcript) error { return nil }); err != nil {
 		b.Fatal(err)
 	}
 	return time.Since(t0)

@@ -3,6 +3,7 @@ package fs
 import (
 	"fmt"
 
+	"github.com/intelligencefs/intelligencefs/fs/plaincache"
 	"github.com/intelligencefs/intelligencefs/fs/sentencetext"
 )
 
@@ -10,7 +11,7 @@ import (
 // into an off-heap buffer of the exact size (nil for empty output), with the
 // one renderer the search command and the viewer share (package
 // sentencetext), speakers named by labels. Parse failures wrap errNoTxt.
-func (r *Root) deriveTxt(doc []byte, labels sentencetext.Labels) (*plainBuffer, error) {
+func (r *Root) deriveTxt(doc []byte, labels sentencetext.Labels) (*plaincache.Buffer, error) {
 	lines, err := sentencetext.Parse(doc)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errNoTxt, err)

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/intelligencefs/intelligencefs/crypto"
+	"github.com/intelligencefs/intelligencefs/fetch"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 )
 
 // Source is what the filesystem needs from the Twilio side: metadata
@@ -13,20 +15,20 @@ import (
 // Errors must be classifiable with errors.Is against the fetch sentinels
 // (ErrNotFound, ErrAuth, ErrUnavailable, ErrExpired) so errnoOf can map them.
 type Source interface {
-	ListServices(ctx context.Context) ([]Service, error)
-	FetchService(ctx context.Context, sid string) (Service, error)
-	ListTranscripts(ctx context.Context, q TranscriptQuery, page func([]Transcript) error) error
-	FetchTranscript(ctx context.Context, sid string) (Transcript, error)
+	ListServices(ctx context.Context) ([]record.Service, error)
+	FetchService(ctx context.Context, sid string) (record.Service, error)
+	ListTranscripts(ctx context.Context, q record.TranscriptQuery, page func([]record.Transcript) error) error
+	FetchTranscript(ctx context.Context, sid string) (record.Transcript, error)
 	// OpenSentences, OperatorResultLocations and OpenOperatorResult serve
 	// encrypted content, from the sealed cache when there is one (see
 	// fetch.Client); open decrypts, the Source never does.
-	OpenSentences(ctx context.Context, t Transcript, open opener) error
-	OperatorResultLocations(ctx context.Context, t Transcript) ([]string, error)
+	OpenSentences(ctx context.Context, t record.Transcript, open func(crypto.Envelope) error) error
+	OperatorResultLocations(ctx context.Context, t record.Transcript) ([]string, error)
 	//
 	// OpenOperatorResult's fresh gives a current location of the same
 	// object when the store refuses location (expired): the filesystem's
 	// cache of locations, refreshed and matched by object key.
-	OpenOperatorResult(ctx context.Context, t Transcript, index int, location string, fresh func(context.Context) (string, error), open opener) error
+	OpenOperatorResult(ctx context.Context, t record.Transcript, index int, location string, fresh func(context.Context) (string, error), open func(crypto.Envelope) error) error
 	PlainSentences(ctx context.Context, transcriptSID string) ([]byte, error)
 	PlainOperatorResults(ctx context.Context, transcriptSID string) ([][]byte, error)
 	// DropSealed forgets what the Source keeps on disk of a transcript
@@ -40,3 +42,6 @@ type Source interface {
 type Decrypter interface {
 	Open(credentialSID string, env crypto.Envelope, dst []byte) ([]byte, error)
 }
+
+// The Client is the Source a mount runs on.
+var _ Source = (*fetch.Client)(nil)

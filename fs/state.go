@@ -11,6 +11,7 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 
 	"github.com/intelligencefs/intelligencefs/crypto"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 )
 
 // tstate is what the filesystem remembers about one transcript that was
@@ -21,7 +22,7 @@ type tstate struct {
 	sid string
 
 	mu      sync.Mutex
-	t       Transcript
+	t       record.Transcript
 	meta    []byte                     // transcript.json of t, made once per version; nil until asked
 	sizes   map[string]int64           // content key -> exact size, once fetched
 	noTxt   bool                       // sentences.txt could not be derived
@@ -34,7 +35,7 @@ type tstate struct {
 }
 
 // tstate returns the state of t, creating it, and refreshes its metadata.
-func (r *Root) tstate(t Transcript) *tstate {
+func (r *Root) tstate(t record.Transcript) *tstate {
 	r.tMu.Lock()
 	defer r.tMu.Unlock()
 	ts := r.tstates[t.SID]
@@ -55,7 +56,7 @@ func newTstate(sid string) *tstate {
 }
 
 // updateTranscript refreshes the metadata of an entered transcript.
-func (r *Root) updateTranscript(t Transcript) {
+func (r *Root) updateTranscript(t record.Transcript) {
 	r.tMu.Lock()
 	ts := r.tstates[t.SID]
 	r.tMu.Unlock()
@@ -66,7 +67,7 @@ func (r *Root) updateTranscript(t Transcript) {
 
 // setTranscript replaces the metadata (a new version drops the old
 // transcript.json).
-func (ts *tstate) setTranscript(t Transcript) {
+func (ts *tstate) setTranscript(t record.Transcript) {
 	ts.mu.Lock()
 	ts.t, ts.meta = t, nil
 	ts.mu.Unlock()
@@ -85,7 +86,7 @@ func (ts *tstate) metaJSON() ([]byte, time.Time) {
 	return ts.meta, ts.t.DateUpdated
 }
 
-func (ts *tstate) transcript() Transcript {
+func (ts *tstate) transcript() record.Transcript {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	return ts.t
@@ -223,19 +224,19 @@ func (r *Root) isGone(sid string) bool {
 }
 
 // fetchTranscript fetches one transcript resource.
-func (r *Root) fetchTranscript(ctx context.Context, sid string) (Transcript, error) {
+func (r *Root) fetchTranscript(ctx context.Context, sid string) (record.Transcript, error) {
 	t, err := r.src.FetchTranscript(ctx, sid)
 	if err != nil {
 		r.logFailure(sid, "", "fetch transcript", err)
-		return Transcript{}, err
+		return record.Transcript{}, err
 	}
 	return t, nil
 }
 
 // transcriptByID finds a transcript anywhere: entered, listed, or fetched.
-func (r *Root) transcriptByID(ctx context.Context, sid string) (Transcript, error) {
+func (r *Root) transcriptByID(ctx context.Context, sid string) (record.Transcript, error) {
 	if r.isGone(sid) {
-		return Transcript{}, errNotFound
+		return record.Transcript{}, record.ErrNotFound
 	}
 	r.tMu.Lock()
 	ts := r.tstates[sid]
@@ -253,7 +254,7 @@ func (r *Root) transcriptByID(ctx context.Context, sid string) (Transcript, erro
 		if g := l.current(); g != nil {
 			l.mu.Lock()
 			i, ok := g.index[sid]
-			var t Transcript
+			var t record.Transcript
 			if ok {
 				t = g.items[i]
 			}
@@ -356,7 +357,7 @@ func (r *Root) logFailure(transcriptSID, credentialSID, what string, err error) 
 			r.log.Warn("cannot unwrap the content key: no matching private key (EACCES)", attrs...)
 			return
 		}
-		if errors.Is(err, errForbidden) {
+		if errors.Is(err, record.ErrForbidden) {
 			r.log.Error("access forbidden by the API (EACCES)", attrs...)
 			return
 		}
@@ -371,7 +372,7 @@ func (r *Root) logFailure(transcriptSID, credentialSID, what string, err error) 
 			r.log.Error("operator result of another transcript; not served (EIO)", attrs...)
 		case errors.As(err, new(*missingError)):
 			r.log.Warn("content missing upstream although the transcript exists; retrying after a back-off (EIO)", attrs...)
-		case errors.Is(err, errUnavailable), errors.Is(err, errExpired), errors.Is(err, context.DeadlineExceeded):
+		case errors.Is(err, record.ErrUnavailable), errors.Is(err, record.ErrExpired), errors.Is(err, context.DeadlineExceeded):
 			r.log.Warn("upstream unavailable (EIO)", attrs...)
 		default:
 			r.log.Warn("upstream request failed (EIO)", attrs...)

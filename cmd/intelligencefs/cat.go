@@ -11,6 +11,7 @@ import (
 
 	"github.com/intelligencefs/intelligencefs/crypto"
 	"github.com/intelligencefs/intelligencefs/fetch"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 )
 
 func init() { commandFactories = append(commandFactories, (*app).newCatCmd) }
@@ -54,20 +55,20 @@ Takes the same credentials, --api-url and --private-key settings as mount.`,
 		if !t.Completed() {
 			return fmt.Errorf("transcript %s is %q: its content exists once it is completed", t.SID, t.Status)
 		}
-		var svc fetch.Service
-		if fetch.NeedsService(t) {
+		var svc record.Service
+		if record.NeedsService(t) {
 			// The transcript does not name its credential: its service
-			// decides (fetch.PlanContent, as the mount does).
+			// decides (record.PlanContent, as the mount does).
 			if svc, err = c.Client.FetchService(ctx, t.ServiceSID); err != nil {
 				return fmt.Errorf("transcript %s: its service (to know whether it is encrypted): %w", t.SID, err)
 			}
 		}
-		p := fetch.PlanContent(t, svc)
+		p := record.PlanContent(t, svc)
 		st := p.Sealed(t) // as the sealed-content methods and the key see it
 		// open decrypts one envelope into *doc. The client may call it
 		// twice (a sealed-cache entry that does not open, then the
 		// download); its error keeps the crypto sentinel for that.
-		open := func(doc *[]byte) fetch.Opener {
+		open := func(doc *[]byte) func(crypto.Envelope) error {
 			return func(env crypto.Envelope) error {
 				plain, err := c.Keys.Open(st.EncryptionCredentialSID, env, make([]byte, 0, max(env.PlaintextLen(), 0)))
 				if err != nil {
@@ -93,27 +94,27 @@ Takes the same credentials, --api-url and --private-key settings as mount.`,
 
 // catSentences fetches t's sentences document as p says: sealed, plain, or
 // plain then sealed when the plain list misses.
-func catSentences(ctx context.Context, client *fetch.Client, t fetch.Transcript, p fetch.ContentPlan, open func(*[]byte) fetch.Opener) ([]byte, error) {
+func catSentences(ctx context.Context, client *fetch.Client, t record.Transcript, p record.ContentPlan, open func(*[]byte) func(crypto.Envelope) error) ([]byte, error) {
 	var doc []byte
 	if p.Encrypted {
 		err := client.OpenSentences(ctx, p.Sealed(t), open(&doc))
 		return doc, err
 	}
 	doc, err := client.PlainSentences(ctx, t.SID)
-	if p.PlainMissed(err, fetch.EmptySentences(doc)) {
+	if p.PlainMissed(err, record.EmptySentences(doc)) {
 		var sealed []byte
 		serr := client.OpenSentences(ctx, p.Sealed(t), open(&sealed))
 		if serr == nil {
 			clear(doc)
 			return sealed, nil
 		}
-		err = fetch.MissedErr(err, serr)
+		err = record.MissedErr(err, serr)
 	}
 	return doc, err
 }
 
 // catOperatorResults prints each operator result compacted onto one line.
-func (a *app) catOperatorResults(cmd *cobra.Command, client *fetch.Client, t fetch.Transcript, p fetch.ContentPlan, open func(*[]byte) fetch.Opener) error {
+func (a *app) catOperatorResults(cmd *cobra.Command, client *fetch.Client, t record.Transcript, p record.ContentPlan, open func(*[]byte) func(crypto.Envelope) error) error {
 	ctx := cmd.Context()
 	var line bytes.Buffer
 	defer func() { clear(line.Bytes()[:line.Cap()]) }()
@@ -146,7 +147,7 @@ func (a *app) catOperatorResults(cmd *cobra.Command, client *fetch.Client, t fet
 			for _, d := range docs {
 				clear(d)
 			}
-			return fetch.MissedErr(err, lerr)
+			return record.MissedErr(err, lerr)
 		}
 		for _, d := range docs {
 			clear(d)
@@ -161,7 +162,7 @@ func (a *app) catOperatorResults(cmd *cobra.Command, client *fetch.Client, t fet
 }
 
 // catSealedResults opens and emits the sealed operator results at locs.
-func (a *app) catSealedResults(ctx context.Context, client *fetch.Client, t fetch.Transcript, locs []string, open func(*[]byte) fetch.Opener, emit func(int, []byte) error) error {
+func (a *app) catSealedResults(ctx context.Context, client *fetch.Client, t record.Transcript, locs []string, open func(*[]byte) func(crypto.Envelope) error, emit func(int, []byte) error) error {
 	for i, loc := range locs {
 		var doc []byte
 		if err := client.OpenOperatorResult(ctx, t, i, loc, nil, open(&doc)); err != nil {
@@ -175,7 +176,7 @@ func (a *app) catSealedResults(ctx context.Context, client *fetch.Client, t fetc
 }
 
 // openError says which key is missing when a transcript does not decrypt.
-func openError(t fetch.Transcript, err error) error {
+func openError(t record.Transcript, err error) error {
 	switch {
 	case errors.Is(err, crypto.ErrUnwrap):
 		return fmt.Errorf("transcript %s: %w (it was encrypted for credential %s: give its private key with --private-key %s=PATH)", t.SID, err, t.EncryptionCredentialSID, t.EncryptionCredentialSID)

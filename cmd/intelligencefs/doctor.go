@@ -14,6 +14,7 @@ import (
 
 	"github.com/intelligencefs/intelligencefs/crypto"
 	"github.com/intelligencefs/intelligencefs/fetch"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 )
 
 func init() { commandFactories = append(commandFactories, (*app).newDoctorCmd) }
@@ -122,10 +123,10 @@ func (a *app) runDoctor(ctx context.Context, r *doctorReport, conn *connFlags) {
 	} else {
 		defer c.Client.Close()
 		switch err := c.Client.ValidateCredentials(ctx); {
-		case errors.Is(err, fetch.ErrForbidden):
+		case errors.Is(err, record.ErrForbidden):
 			r.fail("credentials: Twilio accepted the %s but forbade the request: give the API key Intelligence permission, or ask Twilio to enable the feature (%v)",
 				c.Credentials, err)
-		case errors.Is(err, fetch.ErrAuth):
+		case errors.Is(err, record.ErrAuth):
 			r.fail("credentials: Twilio rejected the %s: check %s and %s (or %s and %s), e.g. in the Console under Account > API keys & tokens (%v)",
 				c.Credentials, envAccountSID, envAuthToken, envAPIKey, envAPISecret, err)
 		case err != nil:
@@ -278,7 +279,7 @@ func doctorServices(ctx context.Context, r *doctorReport, client *fetch.Client, 
 // opens its sentences with ring, reporting the result only. The plaintext is
 // decrypted in place and zeroed. given is how many --private-key were
 // given (some may have failed to load).
-func trialDecrypt(ctx context.Context, r *doctorReport, client *fetch.Client, ring *crypto.Keyring, keys []doctorKey, given int, name string, s fetch.Service) {
+func trialDecrypt(ctx context.Context, r *doctorReport, client *fetch.Client, ring *crypto.Keyring, keys []doctorKey, given int, name string, s record.Service) {
 	pick, err := trialTranscript(ctx, client, s.SID)
 	if err != nil {
 		r.fail("%s: could not list its transcripts: %v", name, err)

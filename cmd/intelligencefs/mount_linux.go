@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/intelligencefs/intelligencefs/fetch"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"github.com/intelligencefs/intelligencefs/fs"
 	"github.com/intelligencefs/intelligencefs/fs/plaincache"
 )
@@ -348,11 +349,11 @@ func credentialError(kind string, err error, ctx context.Context) error {
 	switch {
 	case ctx.Err() != nil:
 		return errors.New("interrupted")
-	case errors.Is(err, fetch.ErrForbidden):
+	case errors.Is(err, record.ErrForbidden):
 		return fmt.Errorf("Twilio accepted the credentials (%s) but forbade the request: give the API key Intelligence permission, or ask Twilio to enable Conversational Intelligence (encryption needs Enterprise or Security Edition) (%w)", kind, err)
-	case errors.Is(err, fetch.ErrAuth):
+	case errors.Is(err, record.ErrAuth):
 		return fmt.Errorf("Twilio rejected the credentials (%s): check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, or TWILIO_API_KEY and TWILIO_API_SECRET (%w)", kind, err)
-	case errors.Is(err, fetch.ErrUnavailable):
+	case errors.Is(err, record.ErrUnavailable):
 		return fmt.Errorf("cannot reach Twilio to check the credentials: %w", err)
 	}
 	return fmt.Errorf("checking the credentials: %w", err)

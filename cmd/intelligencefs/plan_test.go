@@ -9,7 +9,7 @@ import (
 )
 
 // TestCatEncryptionFromService: cat and cat --operator-results decide which
-// transcripts are encrypted as the mount does (fetch.PlanContent): the
+// transcripts are encrypted as the mount does (record.PlanContent): the
 // service's credential for a transcript that does not name its own, and
 // plain-then-encrypted for one older than the service's last update; the
 // bytes are the ones the simulator sealed, never an empty document.

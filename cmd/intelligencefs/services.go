@@ -9,6 +9,7 @@ import (
 
 	"github.com/intelligencefs/intelligencefs/crypto"
 	"github.com/intelligencefs/intelligencefs/fetch"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 )
 
 func init() { commandFactories = append(commandFactories, (*app).newServicesCmd) }
@@ -118,7 +119,7 @@ with the old one: keep its private key to read them.`,
 		defer c.Client.Close()
 		ctx := cmd.Context()
 		before, err := c.Client.FetchService(ctx, args[0])
-		if errors.Is(err, fetch.ErrNotFound) {
+		if errors.Is(err, record.ErrNotFound) {
 			return fmt.Errorf("no Intelligence Service %q in this account (see intelligencefs services list)", args[0])
 		}
 		if err != nil {
@@ -132,7 +133,7 @@ with the old one: keep its private key to read them.`,
 			return nil
 		}
 		after, err := c.Client.UpdateServiceEncryption(ctx, before.SID, credSID, before.ETag)
-		if errors.Is(err, fetch.ErrConflict) {
+		if errors.Is(err, record.ErrConflict) {
 			return fmt.Errorf("service %s changed while it was being updated (ETag mismatch); nothing was changed: run the command again", before.SID)
 		}
 		if err != nil {
@@ -155,7 +156,7 @@ with the old one: keep its private key to read them.`,
 }
 
 // warnDataLogging prints the data logging warning for s, if it applies.
-func (a *app) warnDataLogging(s fetch.Service) {
+func (a *app) warnDataLogging(s record.Service) {
 	if s.DataLogging {
 		fmt.Fprintln(a.stderr, "⚠ "+dataLoggingWarning(s))
 	}
@@ -163,13 +164,13 @@ func (a *app) warnDataLogging(s fetch.Service) {
 
 // dataLoggingWarning is the one-line warning for a service with data
 // logging on.
-func dataLoggingWarning(s fetch.Service) string {
+func dataLoggingWarning(s record.Service) string {
 	return fmt.Sprintf("service %s (%s): data logging is on: Twilio keeps a copy of its transcripts and operator results that is not encrypted with your key, to train its models; turn Data logging off in the Console (service Settings) or with the Service API (DataLogging=false)",
 		orDash(s.UniqueName), s.SID)
 }
 
 // encryptionState describes a service's encryption setting.
-func encryptionState(s fetch.Service) string {
+func encryptionState(s record.Service) string {
 	if s.Encrypted() {
 		return "on, credential " + s.EncryptionCredentialSID
 	}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/intelligencefs/intelligencefs/fetch"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 )
 
 func init() { commandFactories = append(commandFactories, (*app).newTranscriptsCmd) }
@@ -190,7 +191,7 @@ func (a *app) deleteAll(cmd *cobra.Command, client *fetch.Client, sids []string,
 		} else {
 			err = client.DeleteTranscript(ctx, sid)
 		}
-		if errors.Is(err, fetch.ErrNotFound) {
+		if errors.Is(err, record.ErrNotFound) {
 			result, err = receiptAlreadyDeleted, nil
 		}
 		line := sid + "\t"

@@ -8,6 +8,7 @@ import (
 
 	"github.com/intelligencefs/intelligencefs/crypto"
 	"github.com/intelligencefs/intelligencefs/fetch"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 )
 
 // This file is the trial decrypt `doctor` reports and `mount` runs in the
@@ -21,10 +22,10 @@ var errTrialDownload = errors.New("downloading the trial object")
 
 // trialTranscript returns the newest completed encrypted transcript of the
 // service (zero when none is found among the first maxTrialScan).
-func trialTranscript(ctx context.Context, client *fetch.Client, serviceSID string) (fetch.Transcript, error) {
-	var pick fetch.Transcript
+func trialTranscript(ctx context.Context, client *fetch.Client, serviceSID string) (record.Transcript, error) {
+	var pick record.Transcript
 	scanned := 0
-	err := client.ListTranscripts(ctx, fetch.TranscriptQuery{ServiceSID: serviceSID, Status: "completed", PageSize: 100}, func(ts []fetch.Transcript) error {
+	err := client.ListTranscripts(ctx, record.TranscriptQuery{ServiceSID: serviceSID, Status: "completed", PageSize: 100}, func(ts []record.Transcript) error {
 		for _, t := range ts {
 			if t.Completed() && t.Encrypted() {
 				pick = t
@@ -37,7 +38,7 @@ func trialTranscript(ctx context.Context, client *fetch.Client, serviceSID strin
 		return nil
 	})
 	if err != nil && !errors.Is(err, errStopListing) {
-		return fetch.Transcript{}, err
+		return record.Transcript{}, err
 	}
 	return pick, nil
 }
@@ -46,7 +47,7 @@ func trialTranscript(ctx context.Context, client *fetch.Client, serviceSID strin
 // zeroing the plaintext at once. onUnwrap, if set, sees the envelope when
 // no key unwraps it (doctor then looks for a key bound to another
 // credential). A download failure wraps errTrialDownload.
-func trialOpen(ctx context.Context, client *fetch.Client, ring *crypto.Keyring, t fetch.Transcript, onUnwrap func(crypto.Envelope)) error {
+func trialOpen(ctx context.Context, client *fetch.Client, ring *crypto.Keyring, t record.Transcript, onUnwrap func(crypto.Envelope)) error {
 	env, err := client.EncryptedSentences(ctx, t.SID)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errTrialDownload, err)

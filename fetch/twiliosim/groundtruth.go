@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 )
 
 // ServiceInfo is the ground truth about one service.
@@ -213,7 +215,7 @@ func (s *Server) AddTranscripts(serviceSID string, n int) ([]string, error) {
 	defer s.mu.Unlock()
 	svc := s.findService(serviceSID)
 	if svc == nil {
-		return nil, fmt.Errorf("twiliosim: no service %s", serviceSID)
+		return nil, fmt.Errorf("twiliosim: service %s: %w", serviceSID, record.ErrNotFound)
 	}
 	latest := s.corpus.End.Unix()
 	if len(s.all) > 0 {
@@ -256,7 +258,7 @@ func (s *Server) SetTranscriptStatus(sid, status string) error {
 	defer s.mu.Unlock()
 	t := s.bySID[sid]
 	if t == nil {
-		return fmt.Errorf("twiliosim: no transcript %s", sid)
+		return fmt.Errorf("twiliosim: transcript %s: %w", sid, record.ErrNotFound)
 	}
 	t.status = status
 	t.updated = max(t.updated, s.now().Unix())
@@ -272,10 +274,10 @@ func (s *Server) SetServiceEncryption(serviceSID, crSID string, existing bool) e
 	defer s.mu.Unlock()
 	svc := s.findService(serviceSID)
 	if svc == nil {
-		return fmt.Errorf("twiliosim: no service %s", serviceSID)
+		return fmt.Errorf("twiliosim: service %s: %w", serviceSID, record.ErrNotFound)
 	}
 	if crSID != "" && s.credBySID[crSID] == nil {
-		return fmt.Errorf("twiliosim: no credential %s", crSID)
+		return fmt.Errorf("twiliosim: credential %s: %w", crSID, record.ErrNotFound)
 	}
 	svc.credSID = crSID
 	svc.version++

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 )
 
 // apiHandler serves one API endpoint: it returns the status and body, or an
@@ -503,9 +505,6 @@ func parseDate(v string) (int64, bool) {
 	return 0, false
 }
 
-// transcriptFilterNames are ListTranscript's filters, in meta URL order.
-var transcriptFilterNames = []string{"ServiceSid", "BeforeStartTime", "AfterStartTime", "BeforeDateCreated", "AfterDateCreated", "Status", "LanguageCode", "SourceSid"}
-
 // posKey is a transcript list position.
 type posKey struct {
 	created int64
@@ -526,7 +525,7 @@ func (s *Server) listTranscripts(r *http.Request, h http.Header) (int, []byte, *
 		return 0, nil, e
 	}
 	var filters []param
-	for _, n := range transcriptFilterNames {
+	for _, n := range record.TranscriptFilters {
 		if v := q.Get(n); v != "" {
 			filters = append(filters, param{n, v})
 		}

@@ -1,6 +1,7 @@
 package twiliosim
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/intelligencefs/intelligencefs/crypto"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 )
 
 // keyring holds both test keys under the server's credential SIDs.
@@ -229,5 +231,15 @@ func TestSetTranscriptStatus(t *testing.T) {
 	}
 	if err := s.SetTranscriptStatus(tr.SID, "done"); err == nil {
 		t.Fatal("bad status accepted")
+	}
+	// What the simulator does not hold is record.ErrNotFound, as fetch
+	// reports it.
+	for name, err := range map[string]error{
+		"transcript": s.SetTranscriptStatus("GT"+strings.Repeat("0", 32), StatusCompleted),
+		"service":    s.SetServiceEncryption("GA"+strings.Repeat("0", 32), "", false),
+	} {
+		if !errors.Is(err, record.ErrNotFound) {
+			t.Errorf("unknown %s: %v, want record.ErrNotFound", name, err)
+		}
 	}
 }

@@ -11,7 +11,7 @@ import (
 
 // TestEncryptionFromService: the engine (and so the search command and the
 // web viewer) decides which transcripts are encrypted as the mount does
-// (fetch.PlanContent): every completed transcript is searched in the bytes
+// (record.PlanContent): every completed transcript is searched in the bytes
 // the simulator sealed, even when the transcripts do not name their
 // credential, and each service is fetched once.
 func TestEncryptionFromService(t *testing.T) {

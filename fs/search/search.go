@@ -37,22 +37,23 @@ import (
 
 	"github.com/intelligencefs/intelligencefs/crypto"
 	"github.com/intelligencefs/intelligencefs/fetch"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"github.com/intelligencefs/intelligencefs/fs/sentencetext"
 )
 
 // Source is what the engine needs from Twilio; *fetch.Client satisfies it.
 // Errors are classified with errors.Is against the fetch sentinels.
 type Source interface {
-	ListServices(ctx context.Context) ([]fetch.Service, error)
+	ListServices(ctx context.Context) ([]record.Service, error)
 	// FetchService gives a transcript's service when the transcript does
-	// not name its credential (fetch.PlanContent decides with it).
-	FetchService(ctx context.Context, sid string) (fetch.Service, error)
-	ListTranscripts(ctx context.Context, q fetch.TranscriptQuery, page func([]fetch.Transcript) error) error
+	// not name its credential (record.PlanContent decides with it).
+	FetchService(ctx context.Context, sid string) (record.Service, error)
+	ListTranscripts(ctx context.Context, q record.TranscriptQuery, page func([]record.Transcript) error) error
 	// The encrypted content, from the sealed cache when the client has one
 	// (--sealed-cache); open decrypts, the Source never does.
-	OpenSentences(ctx context.Context, t fetch.Transcript, open fetch.Opener) error
-	OperatorResultLocations(ctx context.Context, t fetch.Transcript) ([]string, error)
-	OpenOperatorResult(ctx context.Context, t fetch.Transcript, index int, location string, fresh func(context.Context) (string, error), open fetch.Opener) error
+	OpenSentences(ctx context.Context, t record.Transcript, open func(crypto.Envelope) error) error
+	OperatorResultLocations(ctx context.Context, t record.Transcript) ([]string, error)
+	OpenOperatorResult(ctx context.Context, t record.Transcript, index int, location string, fresh func(context.Context) (string, error), open func(crypto.Envelope) error) error
 	PlainSentences(ctx context.Context, transcriptSID string) ([]byte, error)
 	PlainOperatorResults(ctx context.Context, transcriptSID string) ([][]byte, error)
 }
@@ -183,7 +184,7 @@ type Match struct {
 // the callback returns.
 type Result struct {
 	// Transcript is the transcript's resource from the listing.
-	Transcript fetch.Transcript
+	Transcript record.Transcript
 	// Matches are its matches: metadata first, then sentences in sentence
 	// order, then operator results in order.
 	Matches []Match
@@ -226,7 +227,7 @@ func (r *Result) wipe() {
 // Failure is a transcript that could not be searched: the search goes on
 // without it.
 type Failure struct {
-	Transcript fetch.Transcript
+	Transcript record.Transcript
 	// Err says why, one line, naming the transcript and (for a key problem)
 	// the credential; it never carries content or a presigned URL.
 	Err error
@@ -356,10 +357,10 @@ func (e *Engine) Run(ctx context.Context, q Query, h Handler) (Summary, error) {
 	}
 	r := &run{e: e, q: q, re: re, prefilter: prefilter, h: h, start: e.now()}
 	g, gctx := errgroup.WithContext(ctx)
-	work := make(chan fetch.Transcript, e.workers)
+	work := make(chan record.Transcript, e.workers)
 	g.Go(func() error {
 		defer close(work)
-		err := e.list(gctx, q, services, func(t fetch.Transcript) error {
+		err := e.list(gctx, q, services, func(t record.Transcript) error {
 			r.listed()
 			select {
 			case work <- t:
@@ -396,9 +397,9 @@ func (e *Engine) Run(ctx context.Context, q Query, h Handler) (Summary, error) {
 // list calls fn with each transcript q selects, service by service (or
 // account-wide), page by page, filtering on date_created here too so the
 // bounds hold whatever the API's own inclusivity.
-func (e *Engine) list(ctx context.Context, q Query, services []string, fn func(fetch.Transcript) error) error {
-	query := fetch.TranscriptQuery{AfterDateCreated: q.Since, BeforeDateCreated: q.Until, PageSize: e.pageSize}
-	each := func(page []fetch.Transcript) error {
+func (e *Engine) list(ctx context.Context, q Query, services []string, fn func(record.Transcript) error) error {
+	query := record.TranscriptQuery{AfterDateCreated: q.Since, BeforeDateCreated: q.Until, PageSize: e.pageSize}
+	each := func(page []record.Transcript) error {
 		for _, t := range page {
 			if !q.Since.IsZero() && t.DateCreated.Before(q.Since) {
 				continue
@@ -444,7 +445,7 @@ func (r *run) listed() {
 }
 
 // one searches transcript t and reports it.
-func (r *run) one(ctx context.Context, t fetch.Transcript) error {
+func (r *run) one(ctx context.Context, t record.Transcript) error {
 	res, err := r.search(ctx, t)
 	if res != nil {
 		defer res.wipe()
@@ -479,7 +480,7 @@ func (r *run) one(ctx context.Context, t fetch.Transcript) error {
 
 // search fetches what q asks of t and matches it. The Result it returns
 // (also with an error, to be wiped) holds the plaintext fetched.
-func (r *run) search(ctx context.Context, t fetch.Transcript) (*Result, error) {
+func (r *run) search(ctx context.Context, t record.Transcript) (*Result, error) {
 	res := &Result{Transcript: t, src: r.e.src, dec: r.e.dec}
 	if r.q.Metadata {
 		res.Matches = append(res.Matches, matchMetadata(r.re, t)...)
@@ -528,10 +529,10 @@ func (r *run) search(ctx context.Context, t fetch.Transcript) (*Result, error) {
 }
 
 // Sentences returns the sentences document of the completed transcript t
-// (decrypted when fetch.PlanContent says it is encrypted, or when its plain
+// (decrypted when record.PlanContent says it is encrypted, or when its plain
 // list misses under a fallback plan), byte for byte as the mount serves
 // sentences.json. The caller wipes it when done.
-func Sentences(ctx context.Context, src Source, dec Decrypter, t fetch.Transcript) ([]byte, error) {
+func Sentences(ctx context.Context, src Source, dec Decrypter, t record.Transcript) ([]byte, error) {
 	p, err := plan(ctx, src, t)
 	if err != nil {
 		return nil, err
@@ -540,13 +541,13 @@ func Sentences(ctx context.Context, src Source, dec Decrypter, t fetch.Transcrip
 		return sealedSentences(ctx, src, dec, p.Sealed(t))
 	}
 	doc, err := src.PlainSentences(ctx, t.SID)
-	if p.PlainMissed(err, fetch.EmptySentences(doc)) {
+	if p.PlainMissed(err, record.EmptySentences(doc)) {
 		sealed, serr := sealedSentences(ctx, src, dec, p.Sealed(t))
 		if serr == nil {
 			clear(doc)
 			return sealed, nil
 		}
-		err = fetch.MissedErr(err, serr)
+		err = record.MissedErr(err, serr)
 	}
 	if err != nil {
 		clear(doc)
@@ -557,7 +558,7 @@ func Sentences(ctx context.Context, src Source, dec Decrypter, t fetch.Transcrip
 
 // sealedSentences opens the sealed sentences of t (sealed to its
 // EncryptionCredentialSID).
-func sealedSentences(ctx context.Context, src Source, dec Decrypter, t fetch.Transcript) ([]byte, error) {
+func sealedSentences(ctx context.Context, src Source, dec Decrypter, t record.Transcript) ([]byte, error) {
 	var doc []byte
 	err := src.OpenSentences(ctx, t, opener(dec, t, "sentences", &doc))
 	if err != nil {
@@ -567,17 +568,17 @@ func sealedSentences(ctx context.Context, src Source, dec Decrypter, t fetch.Tra
 	return doc, nil
 }
 
-// plan is fetch.PlanContent for t, asking for its service only when t does
+// plan is record.PlanContent for t, asking for its service only when t does
 // not name its credential.
-func plan(ctx context.Context, src Source, t fetch.Transcript) (fetch.ContentPlan, error) {
-	var svc fetch.Service
-	if fetch.NeedsService(t) {
+func plan(ctx context.Context, src Source, t record.Transcript) (record.ContentPlan, error) {
+	var svc record.Service
+	if record.NeedsService(t) {
 		var err error
 		if svc, err = src.FetchService(ctx, t.ServiceSID); err != nil {
-			return fetch.ContentPlan{}, fmt.Errorf("transcript %s: its service (to know whether it is encrypted): %w", t.SID, err)
+			return record.ContentPlan{}, fmt.Errorf("transcript %s: its service (to know whether it is encrypted): %w", t.SID, err)
 		}
 	}
-	return fetch.PlanContent(t, svc), nil
+	return record.PlanContent(t, svc), nil
 }
 
 // serviceMemo is a Source that fetches each service once: an Engine asks
@@ -587,10 +588,10 @@ type serviceMemo struct {
 	Source
 	flight singleflight.Group
 	mu     sync.Mutex
-	svcs   map[string]fetch.Service
+	svcs   map[string]record.Service
 }
 
-func (m *serviceMemo) FetchService(ctx context.Context, sid string) (fetch.Service, error) {
+func (m *serviceMemo) FetchService(ctx context.Context, sid string) (record.Service, error) {
 	m.mu.Lock()
 	s, ok := m.svcs[sid]
 	m.mu.Unlock()
@@ -604,18 +605,18 @@ func (m *serviceMemo) FetchService(ctx context.Context, sid string) (fetch.Servi
 		}
 		m.mu.Lock()
 		if m.svcs == nil {
-			m.svcs = make(map[string]fetch.Service)
+			m.svcs = make(map[string]record.Service)
 		}
 		m.svcs[sid] = s
 		m.mu.Unlock()
 		return s, nil
 	})
-	return v.(fetch.Service), err
+	return v.(record.Service), err
 }
 
 // opener decrypts into *out for the Source's Open methods (which may call
 // it twice: a sealed-cache entry that does not open, then the download).
-func opener(dec Decrypter, t fetch.Transcript, what string, out *[]byte) fetch.Opener {
+func opener(dec Decrypter, t record.Transcript, what string, out *[]byte) func(crypto.Envelope) error {
 	return func(env crypto.Envelope) error {
 		d, err := open(dec, t, env, what)
 		*out = d
@@ -626,7 +627,7 @@ func opener(dec Decrypter, t fetch.Transcript, what string, out *[]byte) fetch.O
 // OperatorResults returns the operator results of t (decrypted when t is
 // encrypted), each byte for byte as the mount serves
 // operator-results/<n>.json. The caller wipes them when done.
-func OperatorResults(ctx context.Context, src Source, dec Decrypter, t fetch.Transcript) ([][]byte, error) {
+func OperatorResults(ctx context.Context, src Source, dec Decrypter, t record.Transcript) ([][]byte, error) {
 	if !t.Completed() {
 		return nil, nil
 	}
@@ -644,7 +645,7 @@ func OperatorResults(ctx context.Context, src Source, dec Decrypter, t fetch.Tra
 			clearAll(docs)
 			return sealed, nil
 		}
-		if err = fetch.MissedErr(err, serr); err != nil {
+		if err = record.MissedErr(err, serr); err != nil {
 			clearAll(docs)
 			return nil, err
 		}
@@ -655,7 +656,7 @@ func OperatorResults(ctx context.Context, src Source, dec Decrypter, t fetch.Tra
 
 // sealedOperatorResults downloads and opens the operator results of t
 // (sealed to its EncryptionCredentialSID).
-func sealedOperatorResults(ctx context.Context, src Source, dec Decrypter, t fetch.Transcript) ([][]byte, error) {
+func sealedOperatorResults(ctx context.Context, src Source, dec Decrypter, t record.Transcript) ([][]byte, error) {
 	locs, err := src.OperatorResultLocations(ctx, t)
 	if err != nil {
 		return nil, err
@@ -675,7 +676,7 @@ func sealedOperatorResults(ctx context.Context, src Source, dec Decrypter, t fet
 
 // open decrypts env of t, saying which key is missing when it does not
 // open. The error never carries content.
-func open(dec Decrypter, t fetch.Transcript, env crypto.Envelope, what string) ([]byte, error) {
+func open(dec Decrypter, t record.Transcript, env crypto.Envelope, what string) ([]byte, error) {
 	if dec == nil {
 		return nil, fmt.Errorf("transcript %s: %s: %w (it was encrypted for credential %s and no private key was given)", t.SID, what, crypto.ErrUnwrap, t.EncryptionCredentialSID)
 	}
@@ -693,7 +694,7 @@ func open(dec Decrypter, t fetch.Transcript, env crypto.Envelope, what string) (
 
 // matchMetadata matches t's customer_key and the strings of its channel's
 // participants.
-func matchMetadata(re *regexp.Regexp, t fetch.Transcript) []Match {
+func matchMetadata(re *regexp.Regexp, t record.Transcript) []Match {
 	var out []Match
 	if t.CustomerKey != "" && re.MatchString(t.CustomerKey) {
 		out = append(out, Match{Kind: InMetadata, Field: "customer_key", Text: []byte(t.CustomerKey)})

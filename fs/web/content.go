@@ -7,7 +7,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
-	"github.com/intelligencefs/intelligencefs/fetch"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"github.com/intelligencefs/intelligencefs/fs/plaincache"
 	"github.com/intelligencefs/intelligencefs/fs/search"
 )
@@ -24,8 +24,8 @@ type content struct {
 	flight singleflight.Group
 
 	mu      sync.Mutex
-	meta    map[string]fetch.Transcript // from listings, bounded by metaMax
-	next    map[string][]string         // SID -> the SIDs after it in its listing page
+	meta    map[string]record.Transcript // from listings, bounded by metaMax
+	next    map[string][]string          // SID -> the SIDs after it in its listing page
 	opCount map[string]int
 	sem     chan struct{} // bounds prefetch fetches
 }
@@ -34,12 +34,12 @@ type content struct {
 const metaMax = 20000
 
 func newContent(src Source, dec search.Decrypter, c *plaincache.Cache, prefetch int) *content {
-	return &content{src: src, dec: dec, cache: c, meta: map[string]fetch.Transcript{},
+	return &content{src: src, dec: dec, cache: c, meta: map[string]record.Transcript{},
 		next: map[string][]string{}, opCount: map[string]int{}, sem: make(chan struct{}, max(prefetch, 1))}
 }
 
 // listed records a listing page: its records and its order.
-func (c *content) listed(ts []fetch.Transcript) {
+func (c *content) listed(ts []record.Transcript) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.meta) > metaMax {
@@ -58,7 +58,7 @@ func (c *content) listed(ts []fetch.Transcript) {
 
 // transcript returns the record of sid: kept from a listing or an
 // earlier fetch if it was completed (final), else fetched.
-func (c *content) transcript(ctx context.Context, sid string) (fetch.Transcript, error) {
+func (c *content) transcript(ctx context.Context, sid string) (record.Transcript, error) {
 	c.mu.Lock()
 	t, ok := c.meta[sid]
 	c.mu.Unlock()
@@ -102,7 +102,7 @@ func (d *docs) release() {
 // load returns t's documents, from the cache or fetched and decrypted once
 // (concurrent callers share the fetch). Errors name the transcript, never
 // carry content.
-func (c *content) load(ctx context.Context, t fetch.Transcript) (*docs, error) {
+func (c *content) load(ctx context.Context, t record.Transcript) (*docs, error) {
 	if d, ok := c.cached(t.SID); ok {
 		return d, nil
 	}
@@ -194,7 +194,7 @@ func (c *content) cached(sid string) (*docs, bool) {
 func (c *content) prefetch(sid string, n int) {
 	c.mu.Lock()
 	after := c.next[sid]
-	var ts []fetch.Transcript
+	var ts []record.Transcript
 	for _, s := range after {
 		if len(ts) == n {
 			break

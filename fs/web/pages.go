@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/intelligencefs/intelligencefs/fetch"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"github.com/intelligencefs/intelligencefs/fs/search"
 	"github.com/intelligencefs/intelligencefs/fs/sentencetext"
 )
@@ -42,7 +43,7 @@ func (s *Server) render(w http.ResponseWriter, name string, data any) {
 // with the redacted error (fetch errors carry no content or URL query).
 func (s *Server) fail(w http.ResponseWriter, what string, err error) {
 	code := http.StatusBadGateway
-	if errors.Is(err, fetch.ErrNotFound) {
+	if errors.Is(err, record.ErrNotFound) {
 		code = http.StatusNotFound
 	}
 	s.log.Warn("web: "+what+" failed", "err", err)
@@ -66,8 +67,8 @@ var statuses = []string{"", "completed", "in-progress", "queued", "failed", "can
 
 // transcriptsPage is the data of a service's page of transcripts.
 type transcriptsPage struct {
-	Service              fetch.Service
-	Transcripts          []fetch.Transcript
+	Service              record.Service
+	Transcripts          []record.Transcript
 	Since, Until, Status string
 	Statuses             []string
 	Page                 int
@@ -92,7 +93,7 @@ func (s *Server) transcripts(w http.ResponseWriter, r *http.Request) {
 	if n, err := strconv.Atoi(q.Get("page")); err == nil && n > 1 && n < 10000 {
 		p.Page = n
 	}
-	tq := fetch.TranscriptQuery{ServiceSID: svc.SID, PageSize: PageSize}
+	tq := record.TranscriptQuery{ServiceSID: svc.SID, PageSize: PageSize}
 	if !contains(statuses, p.Status) {
 		http.Error(w, "unknown status", http.StatusBadRequest)
 		return
@@ -115,8 +116,8 @@ func (s *Server) transcripts(w http.ResponseWriter, r *http.Request) {
 	// The listing has no page token: walk its pages up to this one, and
 	// one transcript further to know whether there is a next page.
 	skip, want := (p.Page-1)*PageSize, PageSize+1
-	var got []fetch.Transcript
-	err = s.o.Source.ListTranscripts(ctx, tq, func(page []fetch.Transcript) error {
+	var got []record.Transcript
+	err = s.o.Source.ListTranscripts(ctx, tq, func(page []record.Transcript) error {
 		for _, t := range page {
 			if skip > 0 {
 				skip--
@@ -178,7 +179,7 @@ type opView struct {
 
 // transcriptPage is the data of a transcript's page.
 type transcriptPage struct {
-	T         fetch.Transcript
+	T         record.Transcript
 	Completed bool
 	Sentences []sentenceView
 	Ops       []opView
@@ -243,7 +244,7 @@ func (s *Server) transcript(w http.ResponseWriter, r *http.Request) {
 
 // sentenceViews parses doc into the conversation's lines, naming each
 // channel by its participant's role where the transcript says it.
-func sentenceViews(t fetch.Transcript, doc []byte) ([]sentenceView, error) {
+func sentenceViews(t record.Transcript, doc []byte) ([]sentenceView, error) {
 	ss, err := sentencetext.Parse(doc)
 	if err != nil {
 		return nil, err
@@ -271,7 +272,7 @@ func clock(secs float64) string {
 
 // channelRoles maps media channels to participant roles from the
 // transcript's channel object.
-func channelRoles(t fetch.Transcript) map[int64]string {
+func channelRoles(t record.Transcript) map[int64]string {
 	var ch struct {
 		Participants []struct {
 			ChannelParticipant int64  `json:"channel_participant"`

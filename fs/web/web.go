@@ -33,6 +33,7 @@ import (
 	"strings"
 
 	"github.com/intelligencefs/intelligencefs/fetch"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"github.com/intelligencefs/intelligencefs/fs/plaincache"
 	"github.com/intelligencefs/intelligencefs/fs/search"
 )
@@ -43,8 +44,8 @@ var files embed.FS
 // Source is what the viewer needs from Twilio; *fetch.Client satisfies it.
 type Source interface {
 	search.Source
-	FetchService(ctx context.Context, sid string) (fetch.Service, error)
-	FetchTranscript(ctx context.Context, sid string) (fetch.Transcript, error)
+	FetchService(ctx context.Context, sid string) (record.Service, error)
+	FetchTranscript(ctx context.Context, sid string) (record.Transcript, error)
 }
 
 var _ Source = (*fetch.Client)(nil)

@@ -1,87 +1,13 @@
-package fetch
+package record
 
 import (
 	"bytes"
 	"encoding/json"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 )
-
-// Service is an Intelligence Service.
-type Service struct {
-	SID          string
-	AccountSID   string
-	UniqueName   string
-	FriendlyName string
-	LanguageCode string
-	// EncryptionCredentialSID is the public key credential (CR…) new
-	// transcripts are encrypted with, or "" when encryption is off.
-	EncryptionCredentialSID string
-	DataLogging             bool
-	AutoRedaction           bool
-	MediaRedaction          bool
-	AutoTranscribe          bool
-	Version                 int
-	DateCreated             time.Time
-	DateUpdated             time.Time
-	// ETag is the entity tag of a fetched or updated Service (for If-Match);
-	// "" from a list, where the API sends none.
-	ETag string
-
-	raw []byte
-}
-
-// JSON returns the Service resource exactly as the API returned it. The
-// caller must not modify it.
-func (s Service) JSON() []byte { return s.raw }
-
-// Encrypted reports whether the service encrypts new transcripts.
-func (s Service) Encrypted() bool { return s.EncryptionCredentialSID != "" }
-
-type serviceWire struct {
-	SID                     *string `json:"sid"`
-	AccountSID              *string `json:"account_sid"`
-	UniqueName              *string `json:"unique_name"`
-	FriendlyName            *string `json:"friendly_name"`
-	LanguageCode            *string `json:"language_code"`
-	EncryptionCredentialSID *string `json:"encryption_credential_sid"`
-	DataLogging             *bool   `json:"data_logging"`
-	AutoRedaction           *bool   `json:"auto_redaction"`
-	MediaRedaction          *bool   `json:"media_redaction"`
-	AutoTranscribe          *bool   `json:"auto_transcribe"`
-	Version                 *int    `json:"version"`
-	DateCreated             *string `json:"date_created"`
-	DateUpdated             *string `json:"date_updated"`
-}
-
-func parseService(raw []byte) (Service, error) {
-	var w serviceWire
-	if err := json.Unmarshal(raw, &w); err != nil {
-		return Service{}, err
-	}
-	return Service{
-		SID: str(w.SID), AccountSID: str(w.AccountSID), UniqueName: str(w.UniqueName),
-		FriendlyName: str(w.FriendlyName), LanguageCode: str(w.LanguageCode),
-		EncryptionCredentialSID: str(w.EncryptionCredentialSID),
-		DataLogging:             boolv(w.DataLogging), AutoRedaction: boolv(w.AutoRedaction),
-		MediaRedaction: boolv(w.MediaRedaction), AutoTranscribe: boolv(w.AutoTranscribe),
-		Version:     intv(w.Version),
-		DateCreated: parseTime(w.DateCreated), DateUpdated: parseTime(w.DateUpdated),
-		raw: bytes.Clone(raw),
-	}, nil
-}
-
-// PublicKey is an Accounts v1 public key credential. The key material is
-// never returned by the API.
-type PublicKey struct {
-	SID          string
-	AccountSID   string
-	FriendlyName string
-	DateCreated  time.Time
-	DateUpdated  time.Time
-	URL          string
-}
 
 // Transcript is one Transcript resource in compact form: a listing holds
 // many of them. JSON renders the full resource on demand.
@@ -158,7 +84,7 @@ func (t Transcript) URL() string { return t.base() + "/v2/Transcripts/" + t.SID 
 
 func (t Transcript) base() string {
 	if t.urlBase == "" {
-		return intelligenceBase
+		return IntelligenceBase
 	}
 	return t.urlBase
 }
@@ -344,24 +270,26 @@ type transcriptWire struct {
 	EncryptionCredentialSID *string         `json:"encryption_credential_sid"`
 }
 
-// interner shares the repeated strings of a listing (service, account,
-// status, language, credential, URL base) between its transcripts.
-type interner map[string]string
+// Interner shares the repeated strings of a listing (service, account,
+// status, language, credential, URL base) between its transcripts: one per
+// listing, passed to every DecodeTranscript of it. A nil Interner shares
+// nothing.
+type Interner map[string]string
 
-func (in interner) get(p *string) string {
+func (in Interner) get(p *string) string {
 	if p == nil || *p == "" {
 		return ""
 	}
 	if s, ok := in[*p]; ok {
 		return s
 	}
-	if len(in) < 4096 {
+	if in != nil && len(in) < 4096 {
 		in[*p] = *p
 	}
 	return *p
 }
 
-func (w *transcriptWire) compact(in interner) Transcript {
+func (w *transcriptWire) compact(in Interner) Transcript {
 	t := Transcript{
 		SID:                     str(w.SID),
 		ServiceSID:              in.get(w.ServiceSID),
@@ -397,15 +325,17 @@ func (w *transcriptWire) compact(in interner) Transcript {
 		}
 	}
 	if w.URL != nil && t.SID != "" {
-		if base, ok := strings.CutSuffix(*w.URL, "/v2/Transcripts/"+t.SID); ok && base != intelligenceBase {
+		if base, ok := strings.CutSuffix(*w.URL, "/v2/Transcripts/"+t.SID); ok && base != IntelligenceBase {
 			t.urlBase = in.get(&base)
 		}
 	}
 	return t
 }
 
-// decodeTranscript decodes one Transcript resource and keeps its bytes.
-func decodeTranscript(raw []byte, in interner) (Transcript, error) {
+// DecodeTranscript decodes one Transcript resource and keeps its bytes, so
+// JSON gives them back. in shares strings between the transcripts of one
+// listing (nil for a single resource).
+func DecodeTranscript(raw []byte, in Interner) (Transcript, error) {
 	var w transcriptWire
 	if err := json.Unmarshal(raw, &w); err != nil {
 		return Transcript{}, err
@@ -446,8 +376,8 @@ func parseTime(p *string) time.Time {
 	return time.Time{}
 }
 
-// TranscriptQuery selects transcripts for ListTranscripts. Zero fields are
-// not sent.
+// TranscriptQuery selects transcripts for a transcripts listing. Zero
+// fields are not sent.
 type TranscriptQuery struct {
 	ServiceSID string
 	// AfterDateCreated and BeforeDateCreated filter on date_created (the
@@ -462,11 +392,11 @@ type TranscriptQuery struct {
 	PageSize int
 }
 
-// createdWithin reports whether a date_created satisfies q's date filters:
+// CreatedWithin reports whether a date_created satisfies q's date filters:
 // AfterDateCreated inclusive, BeforeDateCreated exclusive (the simulator's
 // reading; the API does not say). A zero bound does not filter, nor is a
 // transcript without a date dropped.
-func (q TranscriptQuery) createdWithin(t time.Time) bool {
+func (q TranscriptQuery) CreatedWithin(t time.Time) bool {
 	if t.IsZero() {
 		return true
 	}
@@ -474,4 +404,34 @@ func (q TranscriptQuery) createdWithin(t time.Time) bool {
 		return false
 	}
 	return q.BeforeDateCreated.IsZero() || t.Before(q.BeforeDateCreated.Truncate(time.Second))
+}
+
+// TranscriptFilters are the query parameters of the API's transcripts
+// listing that TranscriptQuery's fields fill, in the order the API writes
+// them into its page URLs. The simulator reads the same names.
+var TranscriptFilters = []string{"ServiceSid", "BeforeStartTime", "AfterStartTime", "BeforeDateCreated", "AfterDateCreated", "Status", "LanguageCode", "SourceSid"}
+
+// Values returns q's filters as the API's query parameters (TranscriptFilters;
+// dates in RFC 3339, UTC), without PageSize: zero fields are left out.
+func (q TranscriptQuery) Values() url.Values {
+	v := url.Values{}
+	set := func(k, s string) {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	setTime := func(k string, t time.Time) {
+		if !t.IsZero() {
+			v.Set(k, t.UTC().Format(time.RFC3339))
+		}
+	}
+	set("ServiceSid", q.ServiceSID)
+	setTime("BeforeStartTime", q.BeforeStartTime)
+	setTime("AfterStartTime", q.AfterStartTime)
+	setTime("BeforeDateCreated", q.BeforeDateCreated)
+	setTime("AfterDateCreated", q.AfterDateCreated)
+	set("Status", q.Status)
+	set("LanguageCode", q.LanguageCode)
+	set("SourceSid", q.SourceSID)
+	return v
 }
