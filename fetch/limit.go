@@ -30,7 +30,11 @@ import (
 //     per round trip, as TCP NewReno).
 //   - Successes grow it, only while it is used (requests waited for a slot
 //     or at least half the slots were busy): before the first loss by one
-//     per success (doubling per round trip, a slow start); below lossAt by
+//     per success (doubling per round trip, a slow start), by two while as
+//     many requests wait as it admits (tripling: a walk of a big folder
+//     queues far more than the limit, and each round trip at a fraction of
+//     the account's room costs the scan a round trip; an overshoot is
+//     refused at once, so it costs a few refusals, not a round trip); below lossAt by
 //     half the distance to it per round trip (a binary search for the
 //     limit, as BIC does); within one slot of lossAt by a quarter of a slot
 //     per round trip (the refused concurrency is probed rarely: each probe
@@ -121,8 +125,10 @@ type slot struct {
 	settled atomic.Bool
 }
 
-// acquire waits (honouring ctx) for the rate limiter and a slot.
-func (l *limiter) acquire(ctx context.Context) (*slot, error) {
+// acquire waits (honouring ctx) for the rate limiter and a slot. A retry
+// (front) queues ahead of first attempts: it was admitted once and someone
+// may be waiting for it.
+func (l *limiter) acquire(ctx context.Context, front bool) (*slot, error) {
 	if l.rl != nil {
 		if err := l.rl.Wait(ctx); err != nil {
 			if ctx.Err() != nil {
@@ -134,7 +140,12 @@ func (l *limiter) acquire(ctx context.Context) (*slot, error) {
 	l.mu.Lock()
 	if l.inFlight >= l.slots() || l.waiting.Len() > 0 {
 		w := &waiter{ch: make(chan struct{})}
-		e := l.waiting.PushBack(w)
+		var e *list.Element
+		if front {
+			e = l.waiting.PushFront(w)
+		} else {
+			e = l.waiting.PushBack(w)
+		}
 		l.mu.Unlock()
 		select {
 		case <-w.ch: // admitted by wakeLocked, which filled in w.s
@@ -252,7 +263,15 @@ func (l *limiter) sampleLocked(s *slot, rtt float64, grow bool) {
 	var step float64
 	switch {
 	case l.lossAt == 0:
-		step = l.limit // slow start: double per round trip
+		// Slow start: double per round trip, triple while the queue is
+		// as long as the limit. Not capped by maxStep: the first refusal
+		// ends it.
+		step = l.limit
+		if l.waiting.Len() >= l.slots() {
+			step = 2 * l.limit
+		}
+		l.setLocked(l.limit + step/l.limit)
+		return
 	case l.limit < l.lossAt-1:
 		step = max((l.lossAt-l.limit)/2, 1) // binary search
 	case l.limit < l.lossAt:
@@ -273,6 +292,13 @@ func (l *limiter) cutLocked(v float64) {
 func (l *limiter) setLocked(v float64) {
 	l.limit = min(max(v, 1), l.ceiling)
 	l.cur.Store(int64(l.slots()))
+}
+
+// adapts reports whether the limit adapts (not Config.FixedConcurrency).
+func (l *limiter) adapts() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return !l.fixed
 }
 
 // Limit is the current limit (whole requests).

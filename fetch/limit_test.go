@@ -18,7 +18,7 @@ func fill(t *testing.T, l *limiter, n int) []*slot {
 	t.Helper()
 	out := make([]*slot, n)
 	for i := range out {
-		s, err := l.acquire(context.Background())
+		s, err := l.acquire(context.Background(), false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -47,6 +47,50 @@ func TestLimiterMoves(t *testing.T) {
 		}
 		if got := l.Limit(); got != 10 {
 			t.Errorf("limit %d after five full round trips, want the ceiling 10", got)
+		}
+	})
+	t.Run("slow start is not capped at maxStep per round trip", func(t *testing.T) {
+		l := newLimiter("api", 2*maxStep, 200, nil)
+		for _, s := range fill(t, l, 2*maxStep) {
+			s.done(outcomeSuccess)
+		}
+		// (Not quite doubled: the first requests admitted found half the
+		// slots idle, which proves nothing.)
+		if got := l.Limit(); got <= 3*maxStep {
+			t.Errorf("limit %d after a full round trip from %d, want more than %d", got, 2*maxStep, 3*maxStep)
+		}
+	})
+	t.Run("slow start triples while as many wait as it admits", func(t *testing.T) {
+		for _, tc := range []struct {
+			waiting, want int
+		}{{0, 8}, {40, 12}} {
+			l := newLimiter("api", 4, 100, nil)
+			ss := fill(t, l, 4)
+			ctx, cancel := context.WithCancel(context.Background())
+			admitted := make(chan *slot, tc.waiting)
+			var wg sync.WaitGroup
+			for range tc.waiting {
+				wg.Go(func() {
+					if s, err := l.acquire(ctx, false); err == nil {
+						admitted <- s
+					}
+				})
+			}
+			for l.waitingLen() < tc.waiting {
+				time.Sleep(time.Millisecond)
+			}
+			for _, s := range ss {
+				s.done(outcomeSuccess)
+			}
+			if got := l.Limit(); got != tc.want {
+				t.Errorf("%d waiting: limit %d after a round trip from 4, want %d", tc.waiting, got, tc.want)
+			}
+			cancel()
+			wg.Wait()
+			close(admitted)
+			for s := range admitted {
+				s.done(outcomeIgnore)
+			}
 		}
 	})
 	t.Run("no growth while unused", func(t *testing.T) {
@@ -151,13 +195,13 @@ func TestLimiterWaitersInOrder(t *testing.T) {
 	ss := fill(t, l, 2)
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
-	go func() { _, err := l.acquire(ctx); errc <- err }()
+	go func() { _, err := l.acquire(ctx, false); errc <- err }()
 	got := make(chan *slot, 1)
 	go func() {
 		for l.waitingLen() < 1 {
 			time.Sleep(time.Millisecond)
 		}
-		s, _ := l.acquire(context.Background())
+		s, _ := l.acquire(context.Background(), false)
 		got <- s
 	}()
 	for l.waitingLen() < 2 {
@@ -177,6 +221,38 @@ func TestLimiterWaitersInOrder(t *testing.T) {
 	}
 }
 
+// TestLimiterRetryFirst: a retry (a refused request going again) is
+// admitted before first attempts that queued earlier.
+func TestLimiterRetryFirst(t *testing.T) {
+	l := newLimiter("api", 1, 1, nil)
+	s := fill(t, l, 1)[0]
+	order := make(chan string, 2)
+	var wg sync.WaitGroup
+	for _, w := range []struct {
+		name  string
+		front bool
+	}{{"first attempt", false}, {"retry", true}} {
+		n := l.waitingLen()
+		wg.Go(func() {
+			s, err := l.acquire(context.Background(), w.front)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			order <- w.name
+			s.done(outcomeIgnore)
+		})
+		for l.waitingLen() == n {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	s.done(outcomeIgnore)
+	wg.Wait()
+	if a, b := <-order, <-order; a != "retry" || b != "first attempt" {
+		t.Errorf("admitted %q then %q, want the retry first", a, b)
+	}
+}
+
 // TestLimiterQueuedEpoch: a request admitted from the queue before a cut
 // belongs to the congestion the cut answered, however late its goroutine
 // runs: its refusal does not cut again.
@@ -185,7 +261,7 @@ func TestLimiterQueuedEpoch(t *testing.T) {
 	ss := fill(t, l, 10)
 	got := make(chan *slot)
 	go func() {
-		s, _ := l.acquire(context.Background())
+		s, _ := l.acquire(context.Background(), false)
 		got <- s
 	}()
 	for l.waitingLen() < 1 {

@@ -225,9 +225,19 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			info.saw(resp)
 			throttles++
 			wait := retryAfter(resp.Header, time.Now())
-			if wait == 0 {
-				wait = jitter(t.pol.baseDelay, throttleMaxDelay, throttles)
+			backoffs := throttles // the waits so far, this one included
+			if t.lim.adapts() {
+				backoffs--
 			}
+			if wait == 0 && backoffs > 0 {
+				wait = jitter(t.pol.baseDelay, throttleMaxDelay, backoffs)
+			}
+			// A first refusal is retried without a sleep when the limit
+			// adapts: the refusal cut it (or an earlier one of the same
+			// congestion did), so the retry waits, at the head of the
+			// queue, until fewer requests are in flight than the account
+			// took; sleeping too would stall whoever reads this file
+			// while the limit sits idle. Later refusals back off.
 			if throttled+wait > t.pol.maxThrottle {
 				t.log.Debug("fetch: throttle budget exhausted", "kind", t.kind, "method", req.Method,
 					"path", req.URL.Path, "status", info.status, "attempts", attempt, "waited", throttled)
@@ -292,7 +302,7 @@ func (t *transport) errString(err error) string {
 // attempt makes one HTTP attempt under a concurrency slot and the attempt
 // timeout, and reads the whole body.
 func (t *transport) attempt(ctx context.Context, req *http.Request, getBody func() (io.ReadCloser, error), n int) (*http.Response, error) {
-	sl, err := t.lim.acquire(ctx)
+	sl, err := t.lim.acquire(ctx, n > 1)
 	if err != nil {
 		return nil, err
 	}
