@@ -62,6 +62,9 @@ func (d *transcriptDir) OpendirHandle(ctx context.Context, flags uint32) (gofs.F
 	var fl uint32
 	if d.ts.transcript().Completed() {
 		fl = fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE
+		// A listing inside a transcript: at the folder's first one,
+		// a recursive walk begins (prefetch opens its window).
+		d.r.prefetcher.touched(d.l, d.ts.sid, maskInner)
 	}
 	return gofs.NewListDirStream(d.names()), fl, 0
 }

@@ -63,11 +63,17 @@ type prefetcher struct {
 
 // kindMask is a set of content kinds a walk reads: maskOf each kind, and
 // maskOpList for listing operator-results/ (its locations, not bodies).
+// maskInner marks a touch that listed a folder inside a transcript (its
+// own folder or operator-results/); it says how the walk goes, not what
+// it reads.
 type kindMask uint8
 
 func maskOf(k contentKind) kindMask { return 1 << k }
 
-const maskOpList kindMask = 1 << numKinds
+const (
+	maskOpList kindMask = 1 << numKinds
+	maskInner  kindMask = 1 << (numKinds + 1)
+)
 
 // walkOrder is an order a walk can follow through a listing.
 type walkOrder int
@@ -88,6 +94,7 @@ type walkState struct {
 	w      [numOrders]walk
 	prefer walkOrder // the order last seen advancing
 	kinds  kindMask  // what the walk has read
+	wide   bool      // a walk from the folder's start: window opened at once
 }
 
 // prefetchJob is one transcript to fetch, with the kinds wanted.
@@ -129,11 +136,17 @@ func (p *prefetcher) touched(l *listing, sid string, kinds kindMask) {
 	l.mu.Lock()
 	g := l.cur
 	found := false
+	inner := kinds&(maskInner|maskOpList) != 0
+	var first [numOrders]bool // sid is the order's first transcript with content
 	if g != nil {
 		if i, ok := g.index[sid]; ok {
 			found = true
 			pos[orderListing] = int(i)
 			pos[orderName] = int(g.nameRanks()[i])
+			if inner {
+				first[orderListing] = g.firstCompleted(pos[orderListing], nil)
+				first[orderName] = g.firstCompleted(pos[orderName], g.nameOrder())
+			}
 		}
 	}
 	l.mu.Unlock()
@@ -155,30 +168,55 @@ func (p *prefetcher) touched(l *listing, sid string, kinds kindMask) {
 		}
 		p.walks[l] = ws
 	}
+	kinds &^= maskInner
 	grew := ws.kinds|kinds != ws.kinds
 	ws.kinds |= kinds
 	maxWin := max(k, 2*p.limit())
 	if p.avg > 0 {
 		maxWin = max(min(maxWin, int(p.budget()/p.avg)), 1)
 	}
+	// A walk that lists inside the folder's first transcript with content
+	// (in either order), before reading further, is a recursive walk or a
+	// loop over the folder (grep -r, tar, find, a Python loop, a glob over
+	// operator-results/): open its window at once to the request limit's
+	// width instead of doubling it per transcript read, which costs the
+	// first transcripts' round trips with the limit idle. A single file
+	// read, or a walk starting elsewhere, still starts at Prefetch.
+	wide := false
+	if !ws.wide {
+		for o := range pos {
+			if first[o] && ws.w[o].last <= pos[o] {
+				wide = true
+			}
+		}
+		ws.wide = wide
+	}
 	o, from, to := ws.prefer, 0, -1
 	if pos[orderListing] == ws.w[orderListing].last {
 		// The same transcript again: the window stands, unless the walk
 		// now reads more kinds, which the window ahead must fetch too.
-		if !grew {
+		if !grew && !wide {
 			p.mu.Unlock()
 			return
 		}
-		w := ws.w[o]
+		w := &ws.w[o]
 		from, to = w.last+1, w.ahead
+		if wide {
+			w.window = maxWin
+			to = w.last + w.window
+			w.ahead = max(w.ahead, to)
+		}
 	} else {
 		var seq [numOrders]bool
 		for i := range ws.w {
 			w, at := &ws.w[i], pos[i]
 			seq[i] = at > w.last && at <= w.ahead+1
-			if seq[i] {
+			switch {
+			case wide:
+				w.window = maxWin
+			case seq[i]:
 				w.window = min(w.window*2, maxWin)
-			} else {
+			default:
 				w.window, w.ahead = min(k, maxWin), at
 			}
 			w.last = at
@@ -409,6 +447,23 @@ func (g *generation) nameRanks() []int32 {
 func (g *generation) nameOrder() []int32 {
 	g.sortByName()
 	return g.byName
+}
+
+// firstCompleted reports whether no transcript before position at, in the
+// order given (listing positions by rank; nil: the listing's), is
+// completed: the one at is the first a walk in that order reads content
+// of. Call with the listing's lock held.
+func (g *generation) firstCompleted(at int, order []int32) bool {
+	for i := range at {
+		j := i
+		if order != nil {
+			j = int(order[i])
+		}
+		if g.items[j].Completed() {
+			return false
+		}
+	}
+	return true
 }
 
 func (g *generation) sortByName() {

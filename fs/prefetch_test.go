@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -165,6 +166,46 @@ func TestPrefetchSingleFile(t *testing.T) {
 	}
 	if got := e.srv.root.prefetcher.stats().files[kindOpResult]; got != 0 {
 		t.Errorf("a stat of sentences.json prefetched %d operator results", got)
+	}
+}
+
+// TestPrefetchWalkFromStart: listing inside the folder's first transcript
+// (in listing or name order: grep -r, tar, a Python loop or a glob over
+// operator-results/ begin so) opens the prefetch window at once to twice
+// the request limit; the same listing inside a transcript in the middle
+// (someone looking into one transcript) fetches at most --prefetch more.
+func TestPrefetchWalkFromStart(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		pick func(tis []twiliosim.TranscriptInfo) string // the transcript listed
+		wide bool
+	}{
+		{"first by name", func(tis []twiliosim.TranscriptInfo) string {
+			sids := make([]string, len(tis))
+			for i, ti := range tis {
+				sids[i] = ti.SID
+			}
+			return slices.Min(sids)
+		}, true},
+		{"in the middle", func(tis []twiliosim.TranscriptInfo) string { return tis[len(tis)/2].SID }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, dir, tis := walkEnv(t, 40, func(o *Options) { o.Concurrency = 16 })
+			run(t, dir, "ls")
+			e.sim.ResetCounts()
+			run(t, filepath.Join(dir, tc.pick(tis)), "ls")
+			waitIdle(t, e)
+			got := e.sim.Count(twiliosim.EndpointEncryptedSentences)
+			k := int64(e.opts.Prefetch)
+			// Without the wide start a first step doubles the window
+			// once: 1 + 2 × --prefetch at most.
+			if tc.wide && got <= 1+2*k {
+				t.Errorf("listing the first transcript fetched %d sentences, want more than 1 + 2 × --prefetch (%d): the window opens at once to 2 × the limit (%d transcripts)", got, 1+2*k, 2*e.opts.Concurrency)
+			}
+			if !tc.wide && (got < 2 || got > 1+k) {
+				t.Errorf("listing a transcript in the middle fetched %d sentences, want 1 + at most --prefetch (%d)", got, k)
+			}
+		})
 	}
 }
 

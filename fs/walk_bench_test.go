@@ -125,7 +125,10 @@ func (e *env) clientConfig() fetch.Config {
 // BenchmarkAccountLimit scans cold with the reference pattern while the
 // simulator enforces an account concurrency limit (429 / 20429 beyond it,
 // no Retry-After): the adaptive limit against a fixed 16 (the mount before
-// issue 13) and against the floor, API requests × latency / limit. It
+// issue 13) and against the floor, API requests × latency / limit (the
+// API requests served, refusals not counted; object downloads are not
+// limited by the account and are not counted), and against the path floor,
+// which adds the round trips no client can overlap (see below). It
 // reports the time, the share of API requests refused, and for
 // -fs.traceLimit the API limit every 100 ms of one scan
 // (BenchmarkAccountLimit/trace/ms=…, for benchplot).
@@ -224,9 +227,16 @@ func BenchmarkAccountLimit(b *testing.B) {
 			ad, adShare, served := med(adaptive)
 			fd, fdShare, _ := med(fixed)
 			floor := time.Duration(served) * lat / time.Duration(limit)
+			// The least any client can take: the services and the
+			// transcripts listings (one page) come one after the other
+			// before any content request can start, and the last
+			// object is downloaded after its location came.
+			path := time.Duration(2+(served-2+int64(limit)-1)/int64(limit)+1) * lat
 			b.ReportMetric(ad.Seconds(), "s_adaptive")
 			b.ReportMetric(fd.Seconds(), "s_fixed16")
 			b.ReportMetric(floor.Seconds(), "s_floor")
+			b.ReportMetric(path.Seconds(), "s_floor_path")
+			b.ReportMetric(float64(ad)/float64(path), "x_floor_path")
 			b.ReportMetric(float64(fd)/float64(ad), "x_faster_than_fixed16")
 			b.ReportMetric(float64(ad)/float64(floor), "x_floor")
 			b.ReportMetric(100*adShare, "pct_refused")
