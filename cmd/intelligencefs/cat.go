@@ -14,8 +14,6 @@ import (
 	"github.com/intelligencefs/intelligencefs/fetch/record"
 )
 
-func init() { commandFactories = append(commandFactories, (*app).newCatCmd) }
-
 // newCatCmd builds `cat`: one transcript's content to stdout, fetched and
 // decrypted without FUSE (scripts, containers, a quick look).
 func (a *app) newCatCmd() *cobra.Command {

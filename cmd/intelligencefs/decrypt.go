@@ -15,8 +15,6 @@ import (
 	"github.com/intelligencefs/intelligencefs/crypto"
 )
 
-func init() { commandFactories = append(commandFactories, (*app).newDecryptCmd) }
-
 // maxEncryptedFileSize bounds the encrypted object decrypt reads into memory.
 const maxEncryptedFileSize = 1 << 30
 

@@ -15,8 +15,6 @@ import (
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
 )
 
-func init() { commandFactories = append(commandFactories, (*app).newDemoCmd) }
-
 // newDemoCmd builds `demo`: the simulator on loopback, a key generated in
 // memory, and a mount made by the same code as `mount`. No account needed.
 func (a *app) newDemoCmd() *cobra.Command {

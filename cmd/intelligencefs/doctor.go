@@ -17,8 +17,6 @@ import (
 	"github.com/intelligencefs/intelligencefs/fetch/record"
 )
 
-func init() { commandFactories = append(commandFactories, (*app).newDoctorCmd) }
-
 // Marks that start every doctor line.
 const (
 	markOK   = "✔"

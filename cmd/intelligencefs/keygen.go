@@ -14,8 +14,6 @@ import (
 	"github.com/intelligencefs/intelligencefs/crypto"
 )
 
-func init() { commandFactories = append(commandFactories, (*app).newKeygenCmd) }
-
 // newKeygenCmd builds `keygen`: step 1 of the set-up, the RSA key pair
 // Twilio encrypts content keys to.
 func (a *app) newKeygenCmd() *cobra.Command {

@@ -18,8 +18,6 @@ import (
 	"github.com/intelligencefs/intelligencefs/fetch"
 )
 
-func init() { commandFactories = append(commandFactories, (*app).newKeysCmd) }
-
 // credentialSIDPattern is the form Twilio gives credential SIDs and the
 // Service API's EncryptionCredentialSid accepts.
 var credentialSIDPattern = regexp.MustCompile(`^CR[0-9a-fA-F]{32}$`)

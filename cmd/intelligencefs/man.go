@@ -11,8 +11,6 @@ import (
 	"github.com/spf13/pflag"
 )
 
-func init() { commandFactories = append(commandFactories, (*app).newManCmd) }
-
 // newManCmd builds `man`: section 1 manual pages generated from the command
 // tree, one per command. (cobra/doc would need go-md2man, which is not a
 // dependency of this module; these few lines of roff do the same job.)

@@ -8,8 +8,6 @@ import (
 	"github.com/intelligencefs/intelligencefs/fetch"
 )
 
-func init() { commandFactories = append(commandFactories, (*app).newMountCmd) }
-
 // errNeedsLinux is what mount, demo and the fstab form say outside Linux.
 var errNeedsLinux = errors.New("mounting needs Linux (or WSL2); decrypt, cat, keygen, keys, services and doctor work here")
 

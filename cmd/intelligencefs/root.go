@@ -28,11 +28,6 @@ type app struct {
 	child *daemonChild
 }
 
-// commandFactories builds the subcommands. Each command's file appends its
-// constructor in an init function, so adding a command touches only its own
-// file and the root command never needs editing.
-var commandFactories []func(*app) *cobra.Command
-
 // usageError is a mistake in how the program was invoked (a bad flag,
 // missing arguments, missing credentials): exit status 2.
 type usageError struct{ err error }
@@ -156,11 +151,34 @@ The mount.fuse3 / fstab form is also accepted:
 		return usageError{err}
 	})
 	root.SetVersionTemplate("intelligencefs {{.Version}}\n")
-	root.AddCommand(a.newVersionCmd())
-	for _, f := range commandFactories {
-		root.AddCommand(f(a))
-	}
+	root.AddCommand(a.subcommands()...)
 	return root
+}
+
+// subcommands are every command of the program, listed here rather than
+// registered from each file's init, so the whole command set reads in one
+// place and builds in a known order (--help sorts them by name anyway).
+func (a *app) subcommands() []*cobra.Command {
+	return []*cobra.Command{
+		// The mount and what stands in for it without FUSE.
+		a.newMountCmd(),
+		a.newDemoCmd(),
+		a.newServeCmd(),
+		// One transcript, or all of them, without a mount.
+		a.newCatCmd(),
+		a.newSearchCmd(),
+		a.newDecryptCmd(),
+		// Setting the account up and checking it.
+		a.newKeygenCmd(),
+		a.newKeysCmd(),
+		a.newServicesCmd(),
+		a.newTranscriptsCmd(),
+		a.newDoctorCmd(),
+		a.newSealedCacheCmd(),
+		// About the program itself.
+		a.newManCmd(),
+		a.newVersionCmd(),
+	}
 }
 
 // commandNames lists the names and aliases of root's subcommands, plus

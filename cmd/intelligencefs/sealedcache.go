@@ -13,8 +13,6 @@ import (
 	"github.com/intelligencefs/intelligencefs/fetch/sealedcache"
 )
 
-func init() { commandFactories = append(commandFactories, (*app).newSealedCacheCmd) }
-
 // flagSealedCache is the flag (and, as sealed_cache, the -o key) naming the
 // sealed-object cache directory.
 const flagSealedCache = "sealed-cache"

@@ -18,8 +18,6 @@ import (
 	"github.com/intelligencefs/intelligencefs/fs/sentencetext"
 )
 
-func init() { commandFactories = append(commandFactories, (*app).newSearchCmd) }
-
 // searchFlags are the settings of `search`.
 type searchFlags struct {
 	fixed, ignoreCase, filesOnly, count, jsonOut bool

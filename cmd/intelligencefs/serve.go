@@ -22,8 +22,6 @@ import (
 	"github.com/intelligencefs/intelligencefs/fs/web"
 )
 
-func init() { commandFactories = append(commandFactories, (*app).newServeCmd) }
-
 // serveFlags are the settings of the viewer's listener.
 type serveFlags struct {
 	addr            string

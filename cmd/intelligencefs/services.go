@@ -12,8 +12,6 @@ import (
 	"github.com/intelligencefs/intelligencefs/fetch/record"
 )
 
-func init() { commandFactories = append(commandFactories, (*app).newServicesCmd) }
-
 // newServicesCmd builds `services` and its subcommands list and encrypt.
 func (a *app) newServicesCmd() *cobra.Command {
 	cmd := &cobra.Command{

@@ -17,8 +17,6 @@ import (
 	"github.com/intelligencefs/intelligencefs/fetch/record"
 )
 
-func init() { commandFactories = append(commandFactories, (*app).newTranscriptsCmd) }
-
 // transcriptSIDPattern is a well-formed transcript SID.
 var transcriptSIDPattern = regexp.MustCompile(`^GT[0-9a-fA-F]{32}$`)
 
