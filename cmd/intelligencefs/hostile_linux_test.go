@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/intelligencefs/intelligencefs/cmd/intelligencefs/internal/mountinfo"
+	"github.com/intelligencefs/intelligencefs/cmd/intelligencefs/internal/unmount"
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
 )
 
@@ -106,7 +108,7 @@ func TestMountPointRefused(t *testing.T) {
 		})
 	}
 	for _, p := range []string{"/", "/proc/self", "/sys/kernel", "/dev/shm", cwd} {
-		if fstype, ok := mountTypeAt(p); ok && strings.HasPrefix(fstype, "fuse.intelligencefs") {
+		if fstype, ok := mountinfo.TypeAt(p); ok && strings.HasPrefix(fstype, "fuse.intelligencefs") {
 			t.Errorf("an intelligencefs mount was left at %s", p)
 		}
 	}
@@ -117,7 +119,7 @@ func TestMountPointRefused(t *testing.T) {
 // the process environment, so the fusermount3 -u that go-fuse starts with
 // our environment cannot see them either.
 func TestHelperEnvironment(t *testing.T) {
-	cmd := helperCommand("/usr/bin/env")
+	cmd := unmount.HelperCommand("/usr/bin/env")
 	if len(cmd.Env) != 1 || !strings.HasPrefix(cmd.Env[0], "PATH=") {
 		t.Fatalf("helper environment %q, want PATH only", cmd.Env)
 	}

@@ -14,8 +14,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"github.com/intelligencefs/intelligencefs/cmd/intelligencefs/internal/sdnotify"
+	"github.com/intelligencefs/intelligencefs/cmd/intelligencefs/internal/unmount"
 	"github.com/intelligencefs/intelligencefs/fetch"
 	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"github.com/intelligencefs/intelligencefs/fs"
@@ -31,11 +34,45 @@ const (
 	preflightLimit = 30 * time.Second
 )
 
-// runMount is `mount`, the fstab form and demo: check everything that can
-// be checked (flags, credentials, keys, the mount point), mount, report
-// readiness (log line, systemd, daemon parent), then serve until a signal
-// or an unmount from outside.
-func (a *app) runMount(ctx context.Context, req mountRequest) (err error) {
+// runMount is `mount`, the fstab form and demo, in three steps with one
+// hand-off each: prepareMount checks everything that can be checked
+// (flags, credentials, keys, the mount point) and returns a preparedMount;
+// its mount makes the mount and reports readiness (log line, systemd,
+// daemon parent), returning a liveMount; whose serve serves until a signal
+// or an unmount from outside. The daemon parent stops after the checks and
+// hands over to its child.
+func (a *app) runMount(ctx context.Context, req mountRequest) error {
+	if err := a.checkMountRequest(req); err != nil {
+		return err
+	}
+	// Signals first, so Ctrl-C during the checks stops them. SIGHUP does
+	// not stop the mount: it drops the cached listings (rclone's
+	// vfs/forget), and is ignored until mounted.
+	sigCtx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	if req.daemon && a.child == nil {
+		return a.daemonParent(sigCtx, req)
+	}
+	p, err := a.prepareMount(sigCtx, req)
+	if err != nil {
+		return err
+	}
+	defer p.release()
+	live, err := p.mount()
+	if err != nil {
+		return err
+	}
+	return live.serve(sigCtx, hup)
+}
+
+// checkMountRequest checks what needs neither the network nor the log: the
+// -o options and flags, and that the mount point is not one refused
+// outright. In the daemon child it takes over the parent's passphrases.
+func (a *app) checkMountRequest(req mountRequest) error {
 	m := req.flags
 	if err := m.applyOptions(); err != nil {
 		return err
@@ -49,141 +86,165 @@ func (a *app) runMount(ctx context.Context, req mountRequest) (err error) {
 		}
 	}
 	if m.conn != nil && m.conn.keys != nil && a.child != nil {
-		m.conn.keys.inherited = a.child.passphrases
+		m.conn.keys.inherited = a.child.Passphrases()
 	}
+	return nil
+}
 
-	// Signals first, so Ctrl-C during the checks stops them. SIGHUP does
-	// not stop the mount: it drops the cached listings (rclone's
-	// vfs/forget), and is ignored until mounted.
-	sigCtx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+// daemonParent is the daemon parent's part: fail fast here (credentials,
+// keys, prompting on this terminal), then let the child mount.
+func (a *app) daemonParent(ctx context.Context, req mountRequest) error {
+	c, err := req.connect(nil)
+	if err != nil {
+		return err
+	}
+	c.Client.Close()
+	c.Keys.Zero() // the child loads its own
+	var prompted map[string][]byte
+	if m := req.flags; m.conn != nil && m.conn.keys != nil {
+		prompted = m.conn.keys.prompted
+	}
+	return a.daemonize(ctx, prompted, req.mountPoint)
+}
 
-	if req.daemon && a.child == nil {
-		// The parent: fail fast here (credentials, keys, prompting on this
-		// terminal), then let the child mount.
-		c, err := req.connect(nil)
+// preparedMount is a mount ready to be made: the log open, the connection
+// made and its credentials accepted by Twilio, the mount point checked, the
+// metrics address bound. release undoes it.
+type preparedMount struct {
+	a       *app
+	req     mountRequest
+	log     *slog.Logger
+	conn    *connection
+	mp      string                   // the mount point, absolute (or /dev/fd/N)
+	latency *prometheus.HistogramVec // of fetch attempts, for the metrics
+	metrics *metricsServer           // --metrics-addr, bound; nil without
+	cache   *plaincache.Cache
+	// root is the mounted root once there is one, for the cache's OnDrop.
+	root atomic.Pointer[fs.Root]
+	// handlersDone is false while a FUSE handler may still use the keys
+	// and the cache: release then leaves them to the process's exit.
+	handlersDone bool
+	undo         []func() // run by release, last first
+}
+
+// prepareMount opens the log, connects (keys loaded, secrets scrubbed from
+// the environment), checks the credentials with Twilio and the mount
+// point, builds the plaintext cache and binds the metrics address. Nothing
+// is mounted yet; on error everything it did is undone.
+func (a *app) prepareMount(ctx context.Context, req mountRequest) (_ *preparedMount, err error) {
+	m := req.flags
+	p := &preparedMount{a: a, req: req, latency: newFetchLatency(), handlersDone: true}
+	defer func() {
 		if err != nil {
-			return err
+			p.release()
 		}
-		c.Client.Close()
-		c.Keys.Zero() // the child loads its own
-		var prompted map[string][]byte
-		if m.conn != nil && m.conn.keys != nil {
-			prompted = m.conn.keys.prompted
-		}
-		return a.daemonize(sigCtx, prompted, req.mountPoint)
-	}
-
+	}()
 	logOut, closeLog, err := a.logWriter(m)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer closeLog()
-	log, err := newLogger(logOut, m.logLevel, m.logFormat)
+	p.undo = append(p.undo, closeLog)
+	if p.log, err = newLogger(logOut, m.logLevel, m.logFormat); err != nil {
+		return nil, err
+	}
+	if err := p.connect(ctx); err != nil {
+		return nil, err
+	}
+	if p.mp, err = prepareMountPoint(req.mountPoint, p.log); err != nil {
+		return nil, err
+	}
+	if !m.allowNonEmpty && !isFDMountPoint(p.mp) {
+		if err := refuseNonEmpty(p.mp); err != nil {
+			return nil, err
+		}
+	}
+	copts, err := m.cacheFlags.options()
 	if err != nil {
-		return err
+		return nil, err
 	}
+	copts.Logger = p.log
+	copts.OnDrop = func(key string) {
+		if r := p.root.Load(); r != nil {
+			r.CacheDropped(key)
+		}
+	}
+	if p.cache, err = plaincache.New(copts); err != nil {
+		return nil, fmt.Errorf("plaintext cache: %w", err)
+	}
+	p.undo = append(p.undo, func() {
+		if p.handlersDone {
+			p.cache.Close() // zeroed and unmapped
+		}
+	})
+	if m.metricsAddr != "" {
+		if p.metrics, err = listenMetrics(m.metricsAddr, p.log); err != nil {
+			return nil, err
+		}
+		p.undo = append(p.undo, p.metrics.close)
+	}
+	return p, nil
+}
 
-	latency := newFetchLatency()
-	conn, err := req.connect(func(c *fetch.Config) {
+// connect builds the connection (client and keyring) with the mount's
+// limits, logger and latency histogram, scrubs the secrets from the
+// environment, and has Twilio check the credentials.
+func (p *preparedMount) connect(ctx context.Context) error {
+	m, log := p.req.flags, p.log
+	conn, err := p.req.connect(func(c *fetch.Config) {
 		m.limitFlags.tune(c)
 		c.Logger = log
-		c.ObserveAttempt = observeLatency(latency)
+		c.ObserveAttempt = observeLatency(p.latency)
 	})
 	if err != nil {
 		return err
 	}
-	defer conn.Client.Close()
-	// Read: from here on no child (fusermount3 -u included) inherits them.
-	scrubSecretEnv()
-	// The keys (and below, the cache) are zeroed on return only once no FUSE
-	// handler can use them any more: always before fs.Mount; after it, only
-	// if shutdown saw the serve loop end.
-	noHandlers := true
-	defer func() {
-		if noHandlers {
+	p.conn = conn
+	// The keys are zeroed on release only once no FUSE handler can use
+	// them any more: always before the mount; after it, only if shutdown
+	// saw the serve loop end.
+	p.undo = append(p.undo, conn.Client.Close, func() {
+		if p.handlersDone {
 			conn.Keys.Zero()
 		}
-	}()
+	})
+	// Read: from here on no child (fusermount3 -u included) inherits them.
+	scrubSecretEnv()
 	for _, k := range conn.LoadedKeys {
 		log.Debug("private key loaded", "path", k.Path, "bits", k.Bits, "credential", credentialOrTrial(k.CredentialSID))
 	}
 	if len(conn.LoadedKeys) == 0 && conn.Keys.Len() == 0 {
 		log.Warn("no --private-key given: plain transcripts read, encrypted ones fail with EACCES")
 	}
-
-	pctx, cancel := context.WithTimeout(sigCtx, preflightLimit)
+	pctx, cancel := context.WithTimeout(ctx, preflightLimit)
 	err = conn.Client.ValidateCredentials(pctx)
 	cancel()
 	if err != nil {
-		return credentialError(conn.Credentials, err, sigCtx)
+		return credentialError(conn.Credentials, err, ctx)
 	}
+	return nil
+}
 
-	mp, err := prepareMountPoint(req.mountPoint, log)
-	if err != nil {
-		return err
+// release undoes what prepareMount did, last first: the metrics listener,
+// the cache and the keys (zeroed, unless a FUSE handler may still use
+// them), the client, the log.
+func (p *preparedMount) release() {
+	for i := len(p.undo) - 1; i >= 0; i-- {
+		p.undo[i]()
 	}
-	if !m.allowNonEmpty && !isFDMountPoint(mp) {
-		if err := refuseNonEmpty(mp); err != nil {
-			return err
-		}
-	}
+	p.undo = nil
+}
 
-	copts, err := m.cacheFlags.options()
-	if err != nil {
-		return err
-	}
-	var root atomic.Pointer[fs.Root]
-	copts.Logger = log
-	copts.OnDrop = func(key string) {
-		if r := root.Load(); r != nil {
-			r.CacheDropped(key)
-		}
-	}
-	cache, err := plaincache.New(copts)
-	if err != nil {
-		return fmt.Errorf("plaintext cache: %w", err)
-	}
-	defer func() {
-		if noHandlers {
-			cache.Close() // zeroed and unmapped
-		}
-	}()
-
-	snap := func() counters {
-		cs, fst := cache.Stats(), conn.Client.Stats()
-		c := counters{
-			CacheHits: cs.Hits, CacheMisses: cs.Misses, CacheBytes: cs.Bytes,
-			CacheEntries: cs.Entries, CacheEvictions: cs.Evictions,
-			APIRequests: fst.APIRequests, ObjectDownloads: fst.ObjectDownloads,
-			Retries: fst.Retries, Errors: fst.Errors, BytesDownloaded: fst.BytesDownloaded,
-			Throttled: fst.Throttled, APILimit: fst.APILimit, ObjectLimit: fst.ObjectLimit,
-			APIInFlight: fst.APIInFlight, ObjectsInFlight: fst.ObjectsInFlight,
-		}
-		if r := root.Load(); r != nil {
-			c.DecryptFailures = r.Stats().DecryptFailures
-		}
-		return c
-	}
-	var metrics *metricsServer
-	if m.metricsAddr != "" {
-		if metrics, err = startMetrics(m.metricsAddr, newMetricsRegistry(snap, latency), log); err != nil {
-			return err
-		}
-		defer metrics.close()
-	}
-
+// fsOptions are the mount's settings for fs.Mount, from the flags and what
+// prepareMount built.
+func (p *preparedMount) fsOptions() fs.Options {
+	m := p.req.flags
 	opts := fs.DefaultOptions()
-	opts.Source = conn.Client
-	opts.Decrypter = conn.Keys
-	opts.Cache = cache
+	opts.Source = p.conn.Client
+	opts.Decrypter = p.conn.Keys
+	opts.Cache = p.cache
 	opts.CacheSize = int64(m.cacheSize)
 	opts.CacheMaxAge = m.cacheMaxAge
-	opts.Mlock = copts.Mlock
-	opts.Logger = log
+	opts.Logger = p.log
 	if m.uid >= 0 {
 		opts.UID = uint32(m.uid)
 	}
@@ -196,89 +257,119 @@ func (a *app) runMount(ctx context.Context, req mountRequest) (err error) {
 	opts.FullRelist = m.fullRelist
 	opts.Prefetch = m.prefetch
 	opts.Concurrency = m.maxConcurrency
-	opts.Limit = func() int { return conn.Client.Stats().APILimit }
+	opts.Limit = func() int { return p.conn.Client.Stats().APILimit }
 	opts.DebugFUSE = m.debugFUSE
-	opts.FsName = req.fsName
+	opts.FsName = p.req.fsName
+	return opts
+}
 
-	srv, err := fs.Mount(mp, opts)
+// liveMount is a mount that answers: what serve needs to serve it and take
+// it down.
+type liveMount struct {
+	*preparedMount
+	srv    *fs.Server
+	served chan struct{} // closed when the serve loop ended
+}
+
+// mount makes the mount, starts serving the metrics and reports readiness:
+// the "mounted" log line, systemd's READY=1, demo's hints, the daemon
+// parent's exit.
+func (p *preparedMount) mount() (*liveMount, error) {
+	srv, err := fs.Mount(p.mp, p.fsOptions())
 	if err != nil {
-		return mountError(mp, m.allowOther, err)
+		return nil, mountError(p.mp, p.req.flags.allowOther, err)
 	}
-	root.Store(srv.Root())
-
-	served := make(chan struct{})
+	p.root.Store(srv.Root())
+	p.handlersDone = false
+	l := &liveMount{preparedMount: p, srv: srv, served: make(chan struct{})}
 	go func() {
 		srv.Wait()
-		close(served)
+		close(l.served)
 	}()
-
-	// Ready: the mount answers.
-	log.Info("mounted", "mountpoint", mp, "credentials", conn.Credentials, "cache_size", m.cacheSize.String(), "mlock", m.mlock)
-	if err := sdNotify(a.getenv("NOTIFY_SOCKET"), "READY=1\nSTATUS=mounted at "+mp); err != nil {
-		log.Warn("could not notify systemd", "err", err)
-	}
-	if req.onReady != nil {
-		req.onReady(mp)
-	}
-	if a.child != nil {
-		a.child.ready()
+	if p.metrics != nil {
+		p.metrics.serve(newMetricsRegistry(l.counters, p.latency), p.log)
 	}
 
+	m := p.req.flags
+	p.log.Info("mounted", "mountpoint", p.mp, "credentials", p.conn.Credentials, "cache_size", m.cacheSize.String(), "mlock", m.mlock)
+	if err := sdnotify.Notify(p.a.getenv("NOTIFY_SOCKET"), "READY=1\nSTATUS=mounted at "+p.mp); err != nil {
+		p.log.Warn("could not notify systemd", "err", err)
+	}
+	if p.req.onReady != nil {
+		p.req.onReady(p.mp)
+	}
+	if p.a.child != nil {
+		p.a.child.Ready()
+	}
+	return l, nil
+}
+
+// counters is one snapshot of the mount's, the cache's and the client's
+// counters, for the stats line and the metrics.
+func (l *liveMount) counters() counters {
+	cs, fst := l.cache.Stats(), l.conn.Client.Stats()
+	return counters{
+		CacheHits: cs.Hits, CacheMisses: cs.Misses, CacheBytes: cs.Bytes,
+		CacheEntries: cs.Entries, CacheEvictions: cs.Evictions,
+		APIRequests: fst.APIRequests, ObjectDownloads: fst.ObjectDownloads,
+		Retries: fst.Retries, Errors: fst.Errors, BytesDownloaded: fst.BytesDownloaded,
+		Throttled: fst.Throttled, APILimit: fst.APILimit, ObjectLimit: fst.ObjectLimit,
+		APIInFlight: fst.APIInFlight, ObjectsInFlight: fst.ObjectsInFlight,
+		DecryptFailures: l.srv.Root().Stats().DecryptFailures,
+	}
+}
+
+// serve serves the mount until SIGINT/SIGTERM (then it unmounts within the
+// shutdown budget) or an unmount from outside, logging counters every
+// --stats-interval and on SIGUSR1, and checking the keys in the background.
+// SIGHUP forgets the cached listings.
+func (l *liveMount) serve(ctx context.Context, hup <-chan os.Signal) error {
+	statsCtx, stopStats := context.WithCancel(context.Background())
+	defer stopStats()
 	usr1 := make(chan os.Signal, 1)
 	signal.Notify(usr1, syscall.SIGUSR1)
 	defer signal.Stop(usr1)
-	usr1Tick := make(chan struct{})
-	statsCtx, stopStats := context.WithCancel(context.Background())
-	defer stopStats()
-	go func() {
-		for {
-			select {
-			case <-statsCtx.Done():
-				return
-			case <-usr1:
-				select {
-				case usr1Tick <- struct{}{}:
-				case <-statsCtx.Done():
-					return
-				}
-			}
-		}
-	}()
-	go statsLoop(statsCtx, log, m.statsInterval, usr1Tick, snap)
-
-	// A key that opens none of an encrypted service's transcripts is said
-	// now, once per service, not at the first EACCES. Stopped (and waited
-	// for) before the keys are zeroed.
-	if conn.Keys.Len() > 0 {
-		checkCtx, stopCheck := context.WithCancel(sigCtx)
-		checked := make(chan struct{})
-		go func() {
-			defer close(checked)
-			checkKeysInBackground(checkCtx, conn.Client, conn.Keys, log)
-		}()
-		defer func() {
-			stopCheck()
-			<-checked
-		}()
-	}
+	go statsLoop(statsCtx, l.log, l.req.flags.statsInterval, usr1, l.counters)
+	defer l.checkKeys(ctx)()
 
 	for {
 		select {
-		case <-served:
-			log.Info("unmounted from outside", "mountpoint", mp)
+		case <-l.served:
+			l.log.Info("unmounted from outside", "mountpoint", l.mp)
+			l.handlersDone = true
 			return nil
 		case <-hup:
-			srv.Root().Forget()
+			l.srv.Root().Forget()
 			continue
-		case <-sigCtx.Done():
+		case <-ctx.Done():
 		}
 		break
 	}
 	stopStats()
-	_ = sdNotify(a.getenv("NOTIFY_SOCKET"), "STOPPING=1")
-	noHandlers = shutdown(srv, mp, served, log)
-	logCounters(log, snap())
+	_ = sdnotify.Notify(l.a.getenv("NOTIFY_SOCKET"), "STOPPING=1")
+	l.handlersDone = shutdown(l.srv, l.mp, l.served, l.log)
+	logCounters(l.log, l.counters())
 	return nil
+}
+
+// checkKeys says now, once per service, when a key opens none of an
+// encrypted service's transcripts, rather than at the first EACCES. The
+// returned function stops the check and waits for it (before the keys are
+// zeroed).
+func (l *liveMount) checkKeys(ctx context.Context) (stop func()) {
+	if l.conn.Keys.Len() == 0 {
+		return func() {}
+	}
+	checkCtx, cancel := context.WithCancel(ctx)
+	checked := make(chan struct{})
+	go func() {
+		defer close(checked)
+		checkKeysInBackground(checkCtx, l.conn.Client, l.conn.Keys, l.log)
+	}()
+	return func() {
+		cancel()
+		<-checked
+	}
 }
 
 // shutdown unmounts after a signal within the 2 s budget: a clean unmount
@@ -311,7 +402,7 @@ func shutdown(srv *fs.Server, mp string, served <-chan struct{}, log *slog.Logge
 	case <-time.After(unmountTry):
 		log.Warn("unmounting takes too long (reads in flight or the mount point busy); detaching it lazily", "mountpoint", mp)
 	}
-	if err := lazyUnmount(mp); err != nil {
+	if err := unmount.Lazy(mp); err != nil {
 		log.Error("lazy unmount failed; run fusermount3 -uz on the mount point", "mountpoint", mp, "err", err)
 	} else {
 		log.Info("detached; the kernel lets go once the last open file is closed", "mountpoint", mp)
@@ -339,7 +430,7 @@ func (a *app) logWriter(m *mountFlags) (io.Writer, func(), error) {
 		after = io.Discard
 	}
 	if a.child != nil {
-		return &relayWriter{child: a.child, after: after}, closeFn, nil
+		return a.child.LogWriter(after), closeFn, nil
 	}
 	return after, closeFn, nil
 }

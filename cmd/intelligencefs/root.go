@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/intelligencefs/intelligencefs/cmd/intelligencefs/internal/daemon"
 )
 
 // app is what every command is handed: the process's standard streams and
@@ -25,7 +27,7 @@ type app struct {
 	// itself with it.
 	argv []string
 	// child is set in the daemon child: its pipes to the waiting parent.
-	child *daemonChild
+	child *daemon.Child
 }
 
 // usageError is a mistake in how the program was invoked (a bad flag,
@@ -54,13 +56,16 @@ func (e exitCodeError) Error() string { return e.msg }
 // error, 1 for any other failure, reported as one line on stderr.
 func run(ctx context.Context, argv []string, stdin *os.File, stdout, stderr io.Writer) int {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, argv: argv}
-	child, err := a.initDaemonChild()
+	child, err := daemon.InitChild(a.getenv)
 	if err != nil {
 		return a.report(err)
 	}
 	a.child = child
 	err = a.execute(ctx, argv)
-	a.daemonChildFailed(err)
+	if a.child != nil && err != nil {
+		// Relay a failure before readiness to the waiting parent.
+		a.child.Fail(exitCode(err), oneLine(errorLine(err)))
+	}
 	return a.report(err)
 }
 

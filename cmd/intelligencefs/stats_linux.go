@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,8 +50,8 @@ func logCounters(log *slog.Logger, c counters) {
 }
 
 // statsLoop logs counters every interval (0: never) and whenever usr1
-// delivers, until ctx ends.
-func statsLoop(ctx context.Context, log *slog.Logger, interval time.Duration, usr1 <-chan struct{}, snap func() counters) {
+// delivers (SIGUSR1), until ctx ends.
+func statsLoop(ctx context.Context, log *slog.Logger, interval time.Duration, usr1 <-chan os.Signal, snap func() counters) {
 	var tick <-chan time.Time
 	if interval > 0 {
 		t := time.NewTicker(interval)
@@ -120,15 +121,17 @@ func newMetricsRegistry(snap func() counters, latency *prometheus.HistogramVec) 
 	return reg
 }
 
-// metricsServer serves /metrics on addr. The listener is opened at once, so
-// a busy or bad address fails before anything is mounted.
+// metricsServer serves /metrics on addr. The listener is opened first
+// (listenMetrics, while preparing the mount), so a busy or bad address
+// fails before anything is mounted; serve starts answering once the mount,
+// whose counters it reports, is there.
 type metricsServer struct {
 	srv *http.Server
 	ln  net.Listener
 }
 
-// startMetrics listens on addr and serves reg in the background.
-func startMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (*metricsServer, error) {
+// listenMetrics listens on addr.
+func listenMetrics(addr string, log *slog.Logger) (*metricsServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--metrics-addr: %w", err)
@@ -138,24 +141,26 @@ func startMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (*met
 			log.Warn("metrics are served beyond loopback; they hold counters only, no content", "addr", ln.Addr().String())
 		}
 	}
+	return &metricsServer{srv: &http.Server{ReadHeaderTimeout: 10 * time.Second}, ln: ln}, nil
+}
+
+// serve answers /metrics from reg in the background.
+func (s *metricsServer) serve(reg *prometheus.Registry, log *slog.Logger) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	s := &metricsServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln: ln}
+	s.srv.Handler = mux
 	go func() {
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Warn("metrics server stopped", "err", err)
 		}
 	}()
-	log.Info("serving metrics", "url", "http://"+ln.Addr().String()+"/metrics")
-	return s, nil
+	log.Info("serving metrics", "url", "http://"+s.ln.Addr().String()+"/metrics")
 }
 
-// close stops the server.
+// close stops the server (and the listener, served or not).
 func (s *metricsServer) close() {
-	if s == nil {
-		return
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	_ = s.srv.Shutdown(ctx)
+	s.ln.Close()
 }

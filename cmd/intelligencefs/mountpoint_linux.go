@@ -7,15 +7,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/intelligencefs/intelligencefs/cmd/intelligencefs/internal/mountinfo"
+	"github.com/intelligencefs/intelligencefs/cmd/intelligencefs/internal/unmount"
 )
 
 // isFDMountPoint reports the /dev/fd/N form: a privileged parent
@@ -53,10 +54,10 @@ func prepareMountPoint(mp string, log *slog.Logger) (string, error) {
 	}
 	// A dead FUSE server's mount can still answer stat from cached
 	// attributes; opening the directory reaches the (absent) server.
-	fstype, mounted := mountTypeAt(abs)
+	fstype, mounted := mountinfo.TypeAt(abs)
 	if probe := probeDir(abs); isDisconnected(probe) {
 		log.Warn("a stale mount was left at the mount point by a process that died (transport endpoint is not connected); unmounting it", "mountpoint", abs)
-		if uerr := lazyUnmount(abs); uerr != nil {
+		if uerr := unmount.Lazy(abs); uerr != nil {
 			return "", fmt.Errorf("mount point %s is a stale mount and unmounting it failed (%v): run fusermount3 -uz %s", abs, uerr, abs)
 		}
 	} else if mounted && probe == nil && strings.HasPrefix(fstype, "fuse.intelligencefs") {
@@ -137,88 +138,6 @@ func isDisconnected(err error) bool {
 	return errors.Is(err, syscall.ENOTCONN) || errors.Is(err, syscall.ECONNABORTED)
 }
 
-// mountTypeAt returns the filesystem type of the topmost mount at dir, from
-// /proc/self/mountinfo.
-func mountTypeAt(dir string) (string, bool) {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return "", false
-	}
-	var fstype string
-	found := false
-	for _, line := range strings.Split(string(data), "\n") {
-		fields := strings.Fields(line)
-		if len(fields) < 7 || unescapeMountinfo(fields[4]) != dir {
-			continue
-		}
-		for i := 6; i < len(fields)-1; i++ {
-			if fields[i] == "-" {
-				fstype, found = fields[i+1], true
-				break
-			}
-		}
-	}
-	return fstype, found
-}
-
-// unescapeMountinfo decodes the octal escapes (\040 for a space) the kernel
-// writes in mountinfo paths.
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-// lazyUnmount detaches the mount at mp now (MNT_DETACH): it disappears from
-// the namespace at once and the kernel lets go of it when its last open file
-// is closed. Root calls umount2; others ask fusermount3 -uz.
-func lazyUnmount(mp string) error {
-	if os.Geteuid() == 0 {
-		err := unix.Unmount(mp, unix.MNT_DETACH)
-		if err == nil || errors.Is(err, syscall.EINVAL) { // EINVAL: not mounted (any more)
-			return nil
-		}
-	}
-	var lastErr error
-	for _, bin := range []string{"fusermount3", "fusermount"} {
-		path, err := exec.LookPath(bin)
-		if err != nil {
-			lastErr = err
-			continue
-		}
-		out, err := helperCommand(path, "-uz", mp).CombinedOutput()
-		if err == nil {
-			return nil
-		}
-		lastErr = fmt.Errorf("%s -uz: %s", bin, oneLine(string(out)))
-	}
-	return lastErr
-}
-
-// helperPath is the only environment a helper program gets.
-const helperPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-// helperCommand builds a helper's command (fusermount3 -u and the like)
-// with a minimal environment: it needs none of ours, and ours may hold
-// TWILIO_AUTH_TOKEN or the key passphrase.
-func helperCommand(path string, args ...string) *exec.Cmd {
-	cmd := exec.Command(path, args...)
-	cmd.Env = []string{helperPath}
-	return cmd
-}
-
 // secretEnv are the variables that hold secrets.
 var secretEnv = []string{envAuthToken, envAPISecret, envKeyPassphrase}
 
@@ -229,25 +148,4 @@ func scrubSecretEnv() {
 	for _, k := range secretEnv {
 		_ = os.Unsetenv(k)
 	}
-}
-
-// sdNotify sends state (e.g. "READY=1") to systemd when it started us with
-// Type=notify ($NOTIFY_SOCKET set); otherwise it does nothing. These few
-// lines are the whole sd_notify protocol: one datagram on a unix socket.
-func sdNotify(socket, state string) error {
-	if socket == "" {
-		return nil
-	}
-	if socket[0] == '@' {
-		socket = "\x00" + socket[1:] // abstract namespace
-	}
-	conn, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: socket, Net: "unixgram"})
-	if err != nil {
-		return fmt.Errorf("sd_notify: %w", err)
-	}
-	defer conn.Close()
-	if _, err := conn.Write([]byte(state)); err != nil {
-		return fmt.Errorf("sd_notify: %w", err)
-	}
-	return nil
 }
