@@ -376,12 +376,22 @@ func TestStaleMountRecovered(t *testing.T) {
 	p := startMount(t, simEnv(sim), mnt, "mount", "--private-key", keyPath, mnt)
 	p.waitServing(t, 10*time.Second)
 	p.waitMounted(t, 10*time.Second)
+	// Listed before the crash: the kernel may answer the listing from its
+	// cache afterwards, so the new mount must not take it for a live one.
+	if _, err := os.ReadDir(mnt); err != nil {
+		t.Fatal(err)
+	}
 	p.cmd.Process.Kill()
 	p.reap(t)
-	if _, err := os.ReadDir(mnt); !errors.Is(err, syscall.ENOTCONN) {
-		t.Fatalf("after SIGKILL, reading the mount point gives %v, want ENOTCONN", err)
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(mnt, &st); !errors.Is(err, syscall.ENOTCONN) {
+		t.Fatalf("after SIGKILL, statfs of the mount point gives %v, want ENOTCONN", err)
 	}
 	p2 := startMount(t, simEnv(sim), mnt, "mount", "--private-key", keyPath, mnt)
+	// The "mounted" line first: the dead mount's folders may still list
+	// from the kernel's caches, so waitServing alone can pass before the
+	// new process has looked at the mount point.
+	p2.waitMounted(t, 10*time.Second)
 	p2.waitServing(t, 10*time.Second)
 	if !strings.Contains(p2.stderr.String(), "stale mount") {
 		t.Errorf("no notice about the stale mount:\n%s", p2.stderr.String())

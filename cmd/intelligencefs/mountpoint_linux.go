@@ -119,8 +119,15 @@ func refuseSystemPath(abs string) error {
 	return nil
 }
 
-// probeDir opens dir and reads one entry, which a FUSE mount must answer.
+// probeDir asks the filesystem at dir for its statistics, then opens dir
+// and reads one entry. statfs always reaches a FUSE server: the kernel
+// keeps attributes, entries and (without OPENDIR) whole listings of a mount
+// whose server died, so a listing alone may still answer from its cache.
 func probeDir(dir string) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return &os.PathError{Op: "statfs", Path: dir, Err: err}
+	}
 	f, err := os.Open(dir)
 	if err != nil {
 		return err
