@@ -184,7 +184,7 @@ func addMemDir(ctx context.Context, parent *gofs.Inode, dir string, tuned bool) 
 // floorDir and floorFile make the tuned floor: the least a go-fuse
 // filesystem can ask of the kernel for a read-only tree (hour-long entry
 // and attribute timeouts, folders read without OPENDIR and their listings
-// cached by the kernel (handlelessDirs), files read without OPEN, FLUSH and
+// cached by the kernel (dirhandles), files read without OPEN, FLUSH and
 // RELEASE, pages kept). What it costs over tmpfs is the kernel's FUSE
 // path itself.
 type floorDir struct{ gofs.Inode }

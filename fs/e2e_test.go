@@ -123,7 +123,7 @@ func TestWarmWalkRequests(t *testing.T) {
 			}
 			files := int64(bytes.Count(cold, []byte("\n")))
 			e.sim.ResetCounts()
-			readdirs, opens := dirs.readdirs.Load(), r.opens.Load()
+			readdirs, opens := dirs.Readdirs(), r.opens.Load()
 			warm := run(t, dir, "grep", "-r", "-c", "-e", "transcript", ".")
 			if !bytes.Equal(warm, cold) {
 				t.Errorf("the warm grep printed something else:\n%s\nwant\n%s", warm, cold)
@@ -131,7 +131,7 @@ func TestWarmWalkRequests(t *testing.T) {
 			if n := e.sim.Counts(); len(n) != 0 {
 				t.Errorf("warm grep made requests upstream: %v", n)
 			}
-			gotReaddirs, gotOpens := dirs.readdirs.Load()-readdirs, r.opens.Load()-opens
+			gotReaddirs, gotOpens := dirs.Readdirs()-readdirs, r.opens.Load()-opens
 			var contentFiles int64 // not service.json or transcript.json
 			for _, line := range strings.Split(strings.TrimSpace(string(cold)), "\n") {
 				name, _, _ := strings.Cut(line, ":")
@@ -160,11 +160,11 @@ func TestWarmWalkRequests(t *testing.T) {
 			before := run(t, tdir, "grep", "-r", "-c", "-e", "transcript", ".")
 			time.Sleep(dirCacheTime + 300*time.Millisecond)
 			e.sim.ResetCounts()
-			readdirs = dirs.readdirs.Load()
+			readdirs = dirs.Readdirs()
 			if later := run(t, tdir, "grep", "-r", "-c", "-e", "transcript", "."); !bytes.Equal(later, before) {
 				t.Errorf("the grep after --dir-cache-time printed something else")
 			}
-			gotReaddirs = dirs.readdirs.Load() - readdirs
+			gotReaddirs = dirs.Readdirs() - readdirs
 			c := e.sim.Counts()
 			t.Logf("after --dir-cache-time: %d READDIR, upstream %v", gotReaddirs, c)
 			if c[twiliosim.EndpointListTranscripts] != 1 || c[twiliosim.EndpointObjectGet] != 0 {

@@ -11,13 +11,15 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/intelligencefs/intelligencefs/fs/internal/dirhandles"
 )
 
 // Server is a mounted intelligencefs.
 type Server struct {
 	srv       *fuse.Server
 	root      *Root
-	dirs      *handlelessDirs
+	dirs      *dirhandles.FS
 	closeOnce sync.Once
 }
 
@@ -51,12 +53,12 @@ func Mount(mountpoint string, opts Options) (*Server, error) {
 }
 
 // serve mounts the node tree under root with folders read without OPENDIR
-// (handlelessDirs) and serves it on its own goroutine.
-func serve(mountpoint string, root gofs.InodeEmbedder, o *gofs.Options, dirCacheTime time.Duration, onInit func(uint64), ignore uint64) (*fuse.Server, *handlelessDirs, error) {
-	raw := newHandlelessDirs(gofs.NewNodeFS(root, o), dirCacheTime, onInit)
-	raw.ignore = ignore
+// (dirhandles) and serves it on its own goroutine.
+func serve(mountpoint string, root gofs.InodeEmbedder, o *gofs.Options, dirCacheTime time.Duration, onInit func(uint64), ignore uint64) (*fuse.Server, *dirhandles.FS, error) {
+	dirs := dirhandles.New(gofs.NewNodeFS(root, o), dirhandles.Options{CacheTime: dirCacheTime, OnInit: onInit, Ignore: ignore})
+	var raw fuse.RawFileSystem = dirs
 	if sf, ok := root.(interface{ statfs(*fuse.StatfsOut) }); ok {
-		raw.statfs = sf.statfs
+		raw = statfsFS{FS: dirs, statfs: sf.statfs}
 	}
 	srv, err := fuse.NewServer(raw, mountpoint, &o.MountOptions)
 	if err != nil {
@@ -74,7 +76,21 @@ func serve(mountpoint string, root gofs.InodeEmbedder, o *gofs.Options, dirCache
 		}
 		return nil, nil, err
 	}
-	return srv, raw, nil
+	return srv, dirs, nil
+}
+
+// statfsFS answers STATFS from statfs for every node of the mount: the
+// node bridge would ask only the node the path ends at, and leave the
+// figures zero for any node that does not implement it.
+type statfsFS struct {
+	*dirhandles.FS
+	statfs func(out *fuse.StatfsOut)
+}
+
+// StatFs answers from statfs, whatever node the path ends at.
+func (f statfsFS) StatFs(cancel <-chan struct{}, in *fuse.InHeader, out *fuse.StatfsOut) fuse.Status {
+	f.statfs(out)
+	return fuse.OK
 }
 
 // fuseOptions are the go-fuse settings for this root.

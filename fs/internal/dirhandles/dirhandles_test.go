@@ -1,4 +1,4 @@
-package fs
+package dirhandles
 
 import (
 	"fmt"
@@ -11,7 +11,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
-// fakeBridge stands in for go-fuse's node bridge under handlelessDirs: it
+// fakeBridge stands in for go-fuse's node bridge under FS: it
 // hands out directory handles that snapshot a folder's names at OPENDIR,
 // serves READDIRPLUS from a handle's position (seeking when the offset
 // differs, as the bridge does), refuses unknown handles (the bridge
@@ -110,7 +110,7 @@ func (b *fakeBridge) state() (opened, released, open int, served []string) {
 // readDirAt sends one READDIRPLUS without a handle, as the kernel does
 // once OPENDIR answered ENOSYS, with room for about two entries; it
 // returns the offset the next request starts at.
-func readDirAt(t *testing.T, h *handlelessDirs, node, off uint64) uint64 {
+func readDirAt(t *testing.T, h *FS, node, off uint64) uint64 {
 	t.Helper()
 	out := fuse.NewDirEntryList(make([]byte, 100), off)
 	in := &fuse.ReadIn{InHeader: fuse.InHeader{NodeId: node}, Offset: off, Size: 100}
@@ -121,7 +121,7 @@ func readDirAt(t *testing.T, h *handlelessDirs, node, off uint64) uint64 {
 }
 
 // readDirAll reads node's folder from offset 0 to the end.
-func readDirAll(t *testing.T, h *handlelessDirs, node uint64) {
+func readDirAll(t *testing.T, h *FS, node uint64) {
 	t.Helper()
 	for off := uint64(0); ; {
 		next := readDirAt(t, h, node, off)
@@ -142,10 +142,10 @@ func names(prefix string, n int) []string {
 
 func TestHandlelessDirs(t *testing.T) {
 	const node = 7
-	setup := func(t *testing.T) (*fakeBridge, *handlelessDirs) {
+	setup := func(t *testing.T) (*fakeBridge, *FS) {
 		b := newFakeBridge(t)
 		b.names[node] = names("entry", 25)
-		h := newHandlelessDirs(b, time.Hour, nil)
+		h := New(b, Options{CacheTime: time.Hour})
 		h.handless = true
 		t.Cleanup(h.OnUnmount)
 		return b, h
@@ -290,4 +290,104 @@ func TestHandlelessDirs(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestParking runs request sequences against a fake bridge and checks the
+// handles FS opened, released and kept open on the bridge.
+func TestParking(t *testing.T) {
+	const a, b = 7, 8 // two folders of 25 entries; READDIRs of two entries each
+	for _, tc := range []struct {
+		name                   string
+		run                    func(t *testing.T, h *FS, br *fakeBridge)
+		opened, released, open int
+		readdirs               int64
+	}{
+		{name: "one page, then nothing: the handle waits for the next page",
+			run:    func(t *testing.T, h *FS, br *fakeBridge) { readDirAt(t, h, a, 0) },
+			opened: 1, open: 1, readdirs: 1},
+		{name: "a listing to its end: released after the empty page",
+			run:    func(t *testing.T, h *FS, br *fakeBridge) { readDirAll(t, h, a) },
+			opened: 1, released: 1, readdirs: 10},
+		{name: "two folders read in turn keep a handle each",
+			run: func(t *testing.T, h *FS, br *fakeBridge) {
+				offA, offB := uint64(0), uint64(0)
+				for range 3 {
+					offA = readDirAt(t, h, a, offA)
+					offB = readDirAt(t, h, b, offB)
+				}
+			},
+			opened: 2, open: 2, readdirs: 6},
+		{name: "two readers at the same point: the newer handle stays, the older is released",
+			run: func(t *testing.T, h *FS, br *fakeBridge) {
+				readDirAt(t, h, a, 0)
+				readDirAt(t, h, a, 0)
+			},
+			opened: 2, released: 1, open: 1, readdirs: 2},
+		{name: "a handle idle beyond parkIdle is released when the next one parks",
+			run: func(t *testing.T, h *FS, br *fakeBridge) {
+				readDirAt(t, h, a, 0)
+				h.mu.Lock()
+				for _, p := range h.parked {
+					p.since = p.since.Add(-parkIdle - time.Second)
+				}
+				h.mu.Unlock()
+				readDirAt(t, h, b, 0)
+			},
+			opened: 2, released: 1, open: 1, readdirs: 2},
+		{name: "READDIR with the kernel's handle passes through, uncounted",
+			run: func(t *testing.T, h *FS, br *fakeBridge) {
+				var open fuse.OpenOut
+				if st := br.OpenDir(nil, &fuse.OpenIn{InHeader: fuse.InHeader{NodeId: a}}, &open); !st.Ok() {
+					t.Fatal(st)
+				}
+				out := fuse.NewDirEntryList(make([]byte, 100), 0)
+				if st := h.ReadDirPlus(nil, &fuse.ReadIn{InHeader: fuse.InHeader{NodeId: a}, Fh: open.Fh, Size: 100}, out); !st.Ok() {
+					t.Fatal(st)
+				}
+				h.ReleaseDir(&fuse.ReleaseIn{InHeader: fuse.InHeader{NodeId: a}, Fh: open.Fh}) // the kernel's
+			},
+			opened: 1, released: 1},
+		{name: "FORGET of one folder releases only its handles",
+			run: func(t *testing.T, h *FS, br *fakeBridge) {
+				readDirAt(t, h, a, 0)
+				readDirAt(t, h, b, 0)
+				h.Forget(a, 1)
+			},
+			opened: 2, released: 1, open: 1, readdirs: 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			br := newFakeBridge(t)
+			br.names[a], br.names[b] = names("a", 25), names("b", 25)
+			h := New(br, Options{CacheTime: time.Hour})
+			h.handless = true
+			tc.run(t, h, br)
+			opened, released, open, _ := br.state()
+			if opened != tc.opened || released != tc.released || open != tc.open {
+				t.Errorf("opened %d, released %d, open %d; want %d, %d, %d", opened, released, open, tc.opened, tc.released, tc.open)
+			}
+			if n := h.Readdirs(); n != tc.readdirs {
+				t.Errorf("%d READDIRs counted, want %d", n, tc.readdirs)
+			}
+			h.OnUnmount()
+			if _, released, open, _ := br.state(); open != 0 || released != tc.opened {
+				t.Errorf("after unmount: %d open, %d released of %d", open, released, tc.opened)
+			}
+		})
+	}
+}
+
+// TestInitWithoutCapabilities: a kernel that offers nothing (before 5.1)
+// gets its OPENDIR answered by the bridge, and OnInit sees what it offered.
+func TestInitWithoutCapabilities(t *testing.T) {
+	br := newFakeBridge(t)
+	seen := uint64(1)
+	h := New(br, Options{CacheTime: time.Hour, OnInit: func(f uint64) { seen = f }})
+	h.Init(&fuse.Server{})
+	if seen != 0 {
+		t.Errorf("OnInit saw %#x, want 0", seen)
+	}
+	var out fuse.OpenOut
+	if st := h.OpenDir(nil, &fuse.OpenIn{InHeader: fuse.InHeader{NodeId: 7}}, &out); !st.Ok() || out.Fh == 0 {
+		t.Errorf("OPENDIR: %v, fh %d; want the bridge's handle", st, out.Fh)
+	}
 }

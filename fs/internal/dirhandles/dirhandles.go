@@ -1,18 +1,11 @@
-package fs
-
-import (
-	"sync"
-	"sync/atomic"
-	"syscall"
-	"time"
-
-	"github.com/hanwen/go-fuse/v2/fuse"
-)
-
-// handlelessDirs is the raw filesystem the kernel talks to: go-fuse's node
-// bridge with OPENDIR answered ENOSYS. Linux (5.1 and later) then stops
-// sending OPENDIR and RELEASEDIR for the whole mount (fc->no_opendir) and
-// keeps every folder's listing in its page cache (it implies
+// Package dirhandles serves a go-fuse node filesystem's folders without
+// OPENDIR: the kernel then keeps every listing in its page cache and a warm
+// walk makes no request per folder.
+//
+// FS is the raw filesystem the kernel talks to: go-fuse's node bridge with
+// OPENDIR answered ENOSYS. Linux (5.1 and later) then stops sending OPENDIR
+// and RELEASEDIR for the whole mount (fc->no_opendir) and keeps every
+// folder's listing in its page cache (it implies
 // FOPEN_CACHE_DIR|FOPEN_KEEP_CACHE), so a warm `grep -r` makes no request
 // per folder: two synchronous round trips and two asynchronous ones less
 // per transcript (OPENDIR and RELEASEDIR of the folder and of
@@ -28,28 +21,45 @@ import (
 // released at the end of its listing, when the folder is forgotten, after
 // parkIdle without use, or at unmount.
 //
-// Listings the node did not mark cacheable (FOPEN_CACHE_DIR: completed
-// transcripts) are dropped from the kernel's cache cacheTime after they
-// were read from the start, so the next reader asks again (and a listing
-// refreshes, as --dir-cache-time says).
-type handlelessDirs struct {
+// Listings the node did not mark cacheable (FOPEN_CACHE_DIR) are dropped
+// from the kernel's cache Options.CacheTime after they were read from the
+// start, so the next reader asks again (and a listing refreshes).
+//
+// On a kernel without FUSE_NO_OPENDIR_SUPPORT, folders are opened as usual
+// and every request passes through.
+package dirhandles
+
+import (
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// Options configure FS.
+type Options struct {
+	// CacheTime is how long the kernel keeps a listing its folder did not
+	// mark cacheable (FOPEN_CACHE_DIR) once it was read from the start.
+	CacheTime time.Duration
+	// OnInit, when set, receives the capabilities the kernel offered in
+	// INIT (fuse.CAP_*, less Ignore), before any other request.
+	OnInit func(kernelFlags uint64)
+	// Ignore are capabilities treated as not offered, so tests cover the
+	// path of kernels without them (fuse.CAP_NO_OPENDIR_SUPPORT: folders
+	// are opened as usual).
+	Ignore uint64
+}
+
+// FS wraps a raw filesystem (go-fuse's node bridge) and serves its folders
+// without OPENDIR where the kernel supports it.
+type FS struct {
 	fuse.RawFileSystem
-	cacheTime time.Duration
-	// onInit receives the capabilities the kernel offered in INIT
-	// (fuse.CAP_*), before any other request.
-	onInit func(kernelFlags uint64)
+	opts Options
 
-	// readdirs counts READDIR(PLUS) requests that came without a handle
-	// (tests).
+	// readdirs counts READDIR(PLUS) requests that came without a handle.
 	readdirs atomic.Int64
-
-	// ignore are capabilities treated as not offered (tests).
-	ignore uint64
-
-	// statfs, when set, answers STATFS for every node of the mount (the
-	// node bridge would ask only the node the path ends at, and leave the
-	// figures zero for any node that does not implement it).
-	statfs func(out *fuse.StatfsOut)
 
 	mu       sync.Mutex
 	srv      *fuse.Server
@@ -77,44 +87,38 @@ type parkedDir struct {
 	since time.Time
 }
 
-func newHandlelessDirs(inner fuse.RawFileSystem, cacheTime time.Duration, onInit func(kernelFlags uint64)) *handlelessDirs {
-	return &handlelessDirs{
+// New wraps inner.
+func New(inner fuse.RawFileSystem, opts Options) *FS {
+	return &FS{
 		RawFileSystem: inner,
-		cacheTime:     cacheTime,
-		onInit:        onInit,
+		opts:          opts,
 		parked:        map[parkKey]*parkedDir{},
 		expires:       map[uint64]*time.Timer{},
 	}
 }
 
-// StatFs answers from statfs when set, whatever node the path ends at.
-func (h *handlelessDirs) StatFs(cancel <-chan struct{}, in *fuse.InHeader, out *fuse.StatfsOut) fuse.Status {
-	if h.statfs == nil {
-		return h.RawFileSystem.StatFs(cancel, in, out)
-	}
-	h.statfs(out)
-	return fuse.OK
-}
+// Readdirs counts the READDIR(PLUS) requests that came without a handle
+// (tests and benchmarks: a warm walk of cached listings makes none).
+func (h *FS) Readdirs() int64 { return h.readdirs.Load() }
 
 // Init keeps the server for cache notifications and reads what the kernel
 // supports. A kernel without FUSE_NO_OPENDIR_SUPPORT (before 5.1) would
 // pass ENOSYS on to the caller: folders are then opened as usual.
-
-func (h *handlelessDirs) Init(srv *fuse.Server) {
-	flags := srv.KernelSettings().Flags64() &^ h.ignore
+func (h *FS) Init(srv *fuse.Server) {
+	flags := srv.KernelSettings().Flags64() &^ h.opts.Ignore
 	h.mu.Lock()
 	h.srv = srv
 	h.handless = flags&fuse.CAP_NO_OPENDIR_SUPPORT != 0
 	h.mu.Unlock()
-	if h.onInit != nil {
-		h.onInit(flags)
+	if h.opts.OnInit != nil {
+		h.opts.OnInit(flags)
 	}
 	h.RawFileSystem.Init(srv)
 }
 
 // OpenDir answers ENOSYS where the kernel supports it: a capability answer
 // (no OPENDIR wanted), not an error; the kernel does not pass it on.
-func (h *handlelessDirs) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
+func (h *FS) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
 	h.mu.Lock()
 	handless := h.handless
 	h.mu.Unlock()
@@ -125,16 +129,16 @@ func (h *handlelessDirs) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *f
 }
 
 // ReadDir serves a READDIR without a kernel handle.
-func (h *handlelessDirs) ReadDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
+func (h *FS) ReadDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
 	return h.readDir(cancel, in, out, h.RawFileSystem.ReadDir)
 }
 
 // ReadDirPlus serves a READDIRPLUS without a kernel handle.
-func (h *handlelessDirs) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
+func (h *FS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
 	return h.readDir(cancel, in, out, h.RawFileSystem.ReadDirPlus)
 }
 
-func (h *handlelessDirs) readDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList,
+func (h *FS) readDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList,
 	read func(<-chan struct{}, *fuse.ReadIn, *fuse.DirEntryList) fuse.Status) fuse.Status {
 	if in.Fh != 0 {
 		// The kernel opened the folder (it does not support
@@ -166,7 +170,7 @@ func (h *handlelessDirs) readDir(cancel <-chan struct{}, in *fuse.ReadIn, out *f
 }
 
 // unpark takes the handle parked for key, if any.
-func (h *handlelessDirs) unpark(key parkKey) uint64 {
+func (h *FS) unpark(key parkKey) uint64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	p := h.parked[key]
@@ -179,7 +183,7 @@ func (h *handlelessDirs) unpark(key parkKey) uint64 {
 
 // park keeps fh for the request that continues at key. It reports false
 // (the caller releases fh) after unmount.
-func (h *handlelessDirs) park(key parkKey, fh uint64) bool {
+func (h *FS) park(key parkKey, fh uint64) bool {
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -222,13 +226,13 @@ func (h *handlelessDirs) park(key parkKey, fh uint64) bool {
 }
 
 // release closes a handle on the bridge.
-func (h *handlelessDirs) release(hdr fuse.InHeader, fh uint64) {
+func (h *FS) release(hdr fuse.InHeader, fh uint64) {
 	h.RawFileSystem.ReleaseDir(&fuse.ReleaseIn{InHeader: hdr, Fh: fh})
 }
 
 // Forget releases the folder's parked handles first: the bridge forgets a
 // node with its handles, and a later release would name an unknown node.
-func (h *handlelessDirs) Forget(nodeID, nlookup uint64) {
+func (h *FS) Forget(nodeID, nlookup uint64) {
 	h.mu.Lock()
 	var fhs []uint64
 	for k, p := range h.parked {
@@ -248,16 +252,16 @@ func (h *handlelessDirs) Forget(nodeID, nlookup uint64) {
 	h.RawFileSystem.Forget(nodeID, nlookup)
 }
 
-// expireLater drops the kernel's cached listing of node cacheTime from now
+// expireLater drops the kernel's cached listing of node Options.CacheTime from now
 // (once, however often it is read meanwhile), from a timer goroutine: never
 // inside a handler for that inode.
-func (h *handlelessDirs) expireLater(node uint64) {
+func (h *FS) expireLater(node uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed || h.expires[node] != nil {
 		return
 	}
-	h.expires[node] = time.AfterFunc(h.cacheTime, func() {
+	h.expires[node] = time.AfterFunc(h.opts.CacheTime, func() {
 		h.mu.Lock()
 		delete(h.expires, node)
 		srv := h.srv
@@ -272,7 +276,7 @@ func (h *handlelessDirs) expireLater(node uint64) {
 }
 
 // OnUnmount stops the timers and releases every parked handle.
-func (h *handlelessDirs) OnUnmount() {
+func (h *FS) OnUnmount() {
 	h.mu.Lock()
 	h.closed = true
 	for n, t := range h.expires {
