@@ -23,8 +23,7 @@ const earliestYear = 2018
 // years, months and days exist is derived without listing transcripts: one
 // PageSize=1 date-bounded request per candidate period, cached.
 type dateDir struct {
-	gofs.Inode
-	r       *Root
+	folder
 	service string
 	level   int // 0 by-date, 1 year, 2 month
 	year    int
@@ -194,21 +193,12 @@ func (d *dateDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	var node gofs.InodeEmbedder
 	switch d.level {
 	case 0:
-		node = &dateDir{r: d.r, service: d.service, level: 1, year: i}
+		node = &dateDir{folder: newFolder(d.r), service: d.service, level: 1, year: i}
 	case 1:
-		node = &dateDir{r: d.r, service: d.service, level: 2, year: d.year, month: time.Month(i)}
+		node = &dateDir{folder: newFolder(d.r), service: d.service, level: 2, year: d.year, month: time.Month(i)}
 	default:
 		l := d.r.listing(record.TranscriptQuery{ServiceSID: d.service, AfterDateCreated: from, BeforeDateCreated: to}, from.Format("2006-01-02"))
-		node = &transcriptsDir{r: d.r, l: l}
+		node = &transcriptsDir{folder: newFolder(d.r), l: l}
 	}
 	return d.NewInode(ctx, node, gofs.StableAttr{Mode: syscall.S_IFDIR}), 0
-}
-
-var _ = (gofs.NodeGetattrer)((*dateDir)(nil))
-
-// Getattr reports the folder.
-func (d *dateDir) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	d.r.dirAttr(&out.Attr, time.Time{})
-	out.SetTimeout(d.r.opts.DirCacheTime)
-	return 0
 }

@@ -26,8 +26,7 @@ const contentKeepTime = time.Hour
 // plaintext fetched and decrypted on GETATTR, OPEN or READ, served from the
 // off-heap cache and then from the kernel page cache.
 type contentFile struct {
-	gofs.Inode
-	r    *Root
+	file
 	ts   *tstate
 	kind contentKind
 	n    int      // operator result number, from 1
@@ -154,16 +153,6 @@ func (f *contentFile) touch(kinds kindMask) {
 	}
 }
 
-var _ = (gofs.NodeFlusher)((*contentFile)(nil))
-
-// Flush answers ENOSYS on purpose: the kernel then stops sending FLUSH on
-// every close for the whole mount (fc->no_flush), which is one round trip
-// per file less for `grep -r`; there is nothing to flush on a read-only
-// filesystem. This is a capability answer, not an error mapping.
-func (f *contentFile) Flush(ctx context.Context, fh gofs.FileHandle) syscall.Errno {
-	return syscall.ENOSYS
-}
-
 var _ = (gofs.NodeReader)((*contentFile)(nil))
 
 // Read serves from the handle's pinned buffer, or, without OPEN, from the
@@ -278,8 +267,7 @@ func (h *contentHandle) Release(ctx context.Context) syscall.Errno {
 // metaFile is service.json or transcript.json: metadata rendered on demand
 // from what the listing holds (not secret; lives on the heap).
 type metaFile struct {
-	gofs.Inode
-	r      *Root
+	file
 	render func() ([]byte, time.Time)
 }
 
@@ -318,13 +306,6 @@ func (m *metaFile) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	}
 	b, _ := m.render()
 	return &metaHandle{data: b}, 0, 0
-}
-
-var _ = (gofs.NodeFlusher)((*metaFile)(nil))
-
-// Flush answers ENOSYS, as contentFile.Flush does.
-func (m *metaFile) Flush(ctx context.Context, fh gofs.FileHandle) syscall.Errno {
-	return syscall.ENOSYS
 }
 
 var _ = (gofs.NodeReader)((*metaFile)(nil))

@@ -9,6 +9,68 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
+// folder is the base of every folder node (the root, services/, a
+// service, transcripts/, by-date/…, a transcript, operator-results/): the
+// inode, the mount, and the one Getattr they share.
+type folder struct {
+	gofs.Inode
+	r *Root
+	// stat, when set, reports the folder's modification time and how long
+	// the kernel may keep its name and attributes, or an errno once it is
+	// gone (a transcript's folders: transcriptStat). Nil: a folder of the
+	// mount's own making, dated from the mount's start and kept for
+	// --dir-cache-time.
+	stat func() (mtime time.Time, keep time.Duration, errno syscall.Errno)
+}
+
+// newFolder is a folder of the mount's own making.
+func newFolder(r *Root) folder { return folder{r: r} }
+
+func (f *folder) attrs() (time.Time, time.Duration, syscall.Errno) {
+	if f.stat == nil {
+		return time.Time{}, f.r.opts.DirCacheTime, 0
+	}
+	return f.stat()
+}
+
+// attr fills the folder's attributes for a LOOKUP of it (attrer); the
+// parent decided it exists.
+func (f *folder) attr(a *fuse.Attr) time.Duration {
+	mt, keep, _ := f.attrs()
+	f.r.dirAttr(a, mt)
+	return keep
+}
+
+var _ = (gofs.NodeGetattrer)((*folder)(nil))
+
+// Getattr reports the folder.
+func (f *folder) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	mt, keep, errno := f.attrs()
+	if errno != 0 {
+		return errno
+	}
+	f.r.dirAttr(&out.Attr, mt)
+	out.SetTimeout(keep)
+	return 0
+}
+
+// file is the base of every regular file node (content, metadata,
+// transcripts.jsonl).
+type file struct {
+	gofs.Inode
+	r *Root
+}
+
+var _ = (gofs.NodeFlusher)((*file)(nil))
+
+// Flush answers ENOSYS on purpose: the kernel then stops sending FLUSH on
+// every close for the whole mount (fc->no_flush), which is one round trip
+// per file less for `grep -r`; there is nothing to flush on a read-only
+// filesystem. This is a capability answer, not an error mapping.
+func (f *file) Flush(ctx context.Context, fh gofs.FileHandle) syscall.Errno {
+	return syscall.ENOSYS
+}
+
 var _ = (gofs.NodeLookuper)((*Root)(nil))
 
 // Lookup answers services/ and transcripts/ (fixedChild).
@@ -28,11 +90,6 @@ func (r *Root) fixedChild(parent *gofs.Inode, name string, out *fuse.EntryOut) (
 	if ch == nil {
 		return nil, syscall.ENOENT
 	}
-	if a, ok := ch.Operations().(attrer); ok {
-		setEntryTimeouts(out, r.opts.DirCacheTime, a.attr(&out.Attr))
-	} else {
-		r.dirAttr(&out.Attr, time.Time{})
-		setEntryTimeouts(out, r.opts.DirCacheTime, r.opts.DirCacheTime)
-	}
+	setEntryTimeouts(out, r.opts.DirCacheTime, ch.Operations().(attrer).attr(&out.Attr))
 	return ch, 0
 }

@@ -22,8 +22,7 @@ import (
 // A snapshot keeps only where each line ends (8 bytes per transcript), so
 // a 100,000-transcript service costs under a megabyte until read.
 type indexFile struct {
-	gofs.Inode
-	r *Root
+	file
 	l *listing
 
 	mu   sync.Mutex
@@ -151,13 +150,6 @@ func (f *indexFile) Open(ctx context.Context, flags uint32) (gofs.FileHandle, ui
 		return nil, 0, errnoOf(err)
 	}
 	return &indexHandle{s: s}, 0, 0
-}
-
-var _ = (gofs.NodeFlusher)((*indexFile)(nil))
-
-// Flush answers ENOSYS, as contentFile.Flush does.
-func (f *indexFile) Flush(ctx context.Context, fh gofs.FileHandle) syscall.Errno {
-	return syscall.ENOSYS
 }
 
 var _ = (gofs.NodeReader)((*indexFile)(nil))

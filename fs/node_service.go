@@ -78,8 +78,7 @@ func (r *Root) service(ctx context.Context, sid string) (record.Service, error) 
 // servicesDir is <mnt>/services: one folder per service plus a symlink per
 // unique name.
 type servicesDir struct {
-	gofs.Inode
-	r *Root
+	folder
 }
 
 var _ = (gofs.NodeReaddirer)((*servicesDir)(nil))
@@ -119,14 +118,12 @@ func (d *servicesDir) Lookup(ctx context.Context, name string, out *fuse.EntryOu
 		if ch := d.GetChild(name); ch != nil {
 			if sd, ok := ch.Operations().(*serviceDir); ok {
 				sd.setService(s)
-				r.dirAttr(&out.Attr, time.Time{})
-				setEntryTimeouts(out, r.opts.DirCacheTime, r.opts.DirCacheTime)
+				setEntryTimeouts(out, r.opts.DirCacheTime, sd.attr(&out.Attr))
 				return ch, 0
 			}
 		}
-		sd := &serviceDir{r: r, svc: s}
-		r.dirAttr(&out.Attr, time.Time{})
-		setEntryTimeouts(out, r.opts.DirCacheTime, r.opts.DirCacheTime)
+		sd := &serviceDir{folder: newFolder(r), svc: s}
+		setEntryTimeouts(out, r.opts.DirCacheTime, sd.attr(&out.Attr))
 		return d.NewInode(ctx, sd, gofs.StableAttr{Mode: syscall.S_IFDIR}), 0
 	}
 	if !validLinkName(name) {
@@ -186,8 +183,7 @@ func (l *symlink) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.Attr
 
 // serviceDir is services/<GA>: service.json, transcripts/, by-date/.
 type serviceDir struct {
-	gofs.Inode
-	r   *Root
+	folder
 	svc record.Service // guarded by the service's own refresh; copied on read
 }
 
@@ -208,13 +204,13 @@ var _ = (gofs.NodeOnAdder)((*serviceDir)(nil))
 // OnAdd creates the fixed children.
 func (d *serviceDir) OnAdd(ctx context.Context) {
 	sid := d.svc.SID
-	d.AddChild("service.json", d.NewPersistentInode(ctx, &metaFile{r: d.r, render: func() ([]byte, time.Time) {
+	d.AddChild("service.json", d.NewPersistentInode(ctx, &metaFile{file: file{r: d.r}, render: func() ([]byte, time.Time) {
 		return d.service().JSON(), time.Time{}
 	}}, gofs.StableAttr{Mode: syscall.S_IFREG}), false)
 	l := d.r.listing(record.TranscriptQuery{ServiceSID: sid}, "")
-	d.AddChild("transcripts", d.NewPersistentInode(ctx, &transcriptsDir{r: d.r, l: l}, gofs.StableAttr{Mode: syscall.S_IFDIR}), false)
-	d.AddChild("transcripts.jsonl", d.NewPersistentInode(ctx, &indexFile{r: d.r, l: l}, gofs.StableAttr{Mode: syscall.S_IFREG}), false)
-	d.AddChild("by-date", d.NewPersistentInode(ctx, &dateDir{r: d.r, service: sid}, gofs.StableAttr{Mode: syscall.S_IFDIR}), false)
+	d.AddChild("transcripts", d.NewPersistentInode(ctx, &transcriptsDir{folder: newFolder(d.r), l: l}, gofs.StableAttr{Mode: syscall.S_IFDIR}), false)
+	d.AddChild("transcripts.jsonl", d.NewPersistentInode(ctx, &indexFile{file: file{r: d.r}, l: l}, gofs.StableAttr{Mode: syscall.S_IFREG}), false)
+	d.AddChild("by-date", d.NewPersistentInode(ctx, &dateDir{folder: newFolder(d.r), service: sid}, gofs.StableAttr{Mode: syscall.S_IFDIR}), false)
 }
 
 // listedInService are the entries a listing of services/<GA> shows.
@@ -245,21 +241,11 @@ func (d *serviceDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno
 	return gofs.NewListDirStream(listedInService), 0
 }
 
-var _ = (gofs.NodeGetattrer)((*serviceDir)(nil))
-
-// Getattr reports the folder.
-func (d *serviceDir) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	d.r.dirAttr(&out.Attr, time.Time{})
-	out.SetTimeout(d.r.opts.DirCacheTime)
-	return 0
-}
-
 // transcriptLinks is <mnt>/transcripts: lookup-only symlinks GT… ->
 // ../services/<GA>/transcripts/GT…, not listed (listing every transcript of
 // every service would defeat laziness).
 type transcriptLinks struct {
-	gofs.Inode
-	r *Root
+	folder
 }
 
 var _ = (gofs.NodeReaddirer)((*transcriptLinks)(nil))
@@ -292,22 +278,4 @@ func (d *transcriptLinks) Lookup(ctx context.Context, name string, out *fuse.Ent
 	d.r.linkAttr(&out.Attr, l.target)
 	setEntryTimeouts(out, d.r.opts.DirCacheTime, d.r.opts.DirCacheTime)
 	return d.NewInode(ctx, l, gofs.StableAttr{Mode: syscall.S_IFLNK}), 0
-}
-
-var _ = (gofs.NodeGetattrer)((*transcriptLinks)(nil))
-
-// Getattr reports the folder.
-func (d *transcriptLinks) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	d.r.dirAttr(&out.Attr, time.Time{})
-	out.SetTimeout(d.r.opts.DirCacheTime)
-	return 0
-}
-
-var _ = (gofs.NodeGetattrer)((*servicesDir)(nil))
-
-// Getattr reports the folder.
-func (d *servicesDir) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	d.r.dirAttr(&out.Attr, time.Time{})
-	out.SetTimeout(d.r.opts.DirCacheTime)
-	return 0
 }

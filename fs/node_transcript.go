@@ -17,8 +17,7 @@ import (
 // completed transcripts sentences.json, sentences.txt and operator-results/.
 // Entering it makes no request.
 type transcriptDir struct {
-	gofs.Inode
-	r  *Root
+	folder
 	ts *tstate
 	l  *listing // the listing it was reached through: prefetch order
 }
@@ -96,34 +95,40 @@ func (d *transcriptDir) Lookup(ctx context.Context, name string, out *fuse.Entry
 	keep := keepTime(r, t)
 	if ch := d.GetChild(name); ch != nil {
 		// Reuse the node; never fetch in LOOKUP.
-		if a, ok := ch.Operations().(attrer); ok {
-			setEntryTimeouts(out, keep, a.attr(&out.Attr))
-		} else {
-			r.dirAttr(&out.Attr, t.DateUpdated)
-			setEntryTimeouts(out, keep, keep)
-		}
+		setEntryTimeouts(out, keep, ch.Operations().(attrer).attr(&out.Attr))
 		return ch, 0
 	}
-	var node gofs.InodeEmbedder
+	var node interface {
+		gofs.InodeEmbedder
+		attrer
+	}
 	mode := uint32(syscall.S_IFREG)
 	switch name {
 	case "transcript.json":
-		node = &metaFile{r: r, render: d.ts.metaJSON}
+		node = &metaFile{file: file{r: r}, render: d.ts.metaJSON}
 	case "sentences.json":
-		node = &contentFile{r: r, ts: d.ts, kind: kindSentences, l: d.l}
+		node = &contentFile{file: file{r: r}, ts: d.ts, kind: kindSentences, l: d.l}
 	case "sentences.txt":
-		node = &contentFile{r: r, ts: d.ts, kind: kindTxt, l: d.l}
+		node = &contentFile{file: file{r: r}, ts: d.ts, kind: kindTxt, l: d.l}
 	case "operator-results":
-		node = &opResultsDir{r: r, ts: d.ts, l: d.l}
+		node = &opResultsDir{folder: r.transcriptFolder(d.ts), ts: d.ts, l: d.l}
 		mode = syscall.S_IFDIR
 	}
-	if a, ok := node.(attrer); ok {
-		setEntryTimeouts(out, keep, a.attr(&out.Attr))
-	} else {
-		r.dirAttr(&out.Attr, t.DateUpdated)
-		setEntryTimeouts(out, keep, keep)
-	}
+	setEntryTimeouts(out, keep, node.attr(&out.Attr))
 	return d.NewInode(ctx, node, gofs.StableAttr{Mode: mode}), 0
+}
+
+// transcriptFolder is the base of a transcript's folders (its own and
+// operator-results/): dated by the transcript's date_updated, kept for
+// keepTime, ENOENT once it is gone upstream.
+func (r *Root) transcriptFolder(ts *tstate) folder {
+	return folder{r: r, stat: func() (time.Time, time.Duration, syscall.Errno) {
+		if r.isGone(ts.sid) {
+			return time.Time{}, 0, syscall.ENOENT
+		}
+		t := ts.transcript()
+		return t.DateUpdated, keepTime(r, t), 0
+	}}
 }
 
 // keepTime is how long the kernel may trust what it knows of transcript
@@ -140,24 +145,10 @@ func keepTime(r *Root, t record.Transcript) time.Duration {
 	return r.opts.DirCacheTime
 }
 
-var _ = (gofs.NodeGetattrer)((*transcriptDir)(nil))
-
-// Getattr reports the folder.
-func (d *transcriptDir) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	if d.r.isGone(d.ts.sid) {
-		return syscall.ENOENT
-	}
-	t := d.ts.transcript()
-	d.r.dirAttr(&out.Attr, t.DateUpdated)
-	out.SetTimeout(keepTime(d.r, t))
-	return 0
-}
-
 // opResultsDir is operator-results/: <n>.json for n from 1. Listing it
 // costs one API call per transcript (the locations, or the plain results).
 type opResultsDir struct {
-	gofs.Inode
-	r  *Root
+	folder
 	ts *tstate
 	l  *listing // prefetch order, as transcriptDir's
 }
@@ -200,20 +191,10 @@ func (d *opResultsDir) Lookup(ctx context.Context, name string, out *fuse.EntryO
 	if n > count {
 		return nil, syscall.ENOENT
 	}
-	f := &contentFile{r: d.r, ts: d.ts, kind: kindOpResult, n: n, l: d.l}
+	f := &contentFile{file: file{r: d.r}, ts: d.ts, kind: kindOpResult, n: n, l: d.l}
 	setEntryTimeouts(out, keepTime(d.r, d.ts.transcript()), f.attr(&out.Attr))
 	if ch := d.GetChild(name); ch != nil {
 		return ch, 0
 	}
 	return d.NewInode(ctx, f, gofs.StableAttr{Mode: syscall.S_IFREG}), 0
-}
-
-var _ = (gofs.NodeGetattrer)((*opResultsDir)(nil))
-
-// Getattr reports the folder.
-func (d *opResultsDir) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	t := d.ts.transcript()
-	d.r.dirAttr(&out.Attr, t.DateUpdated)
-	out.SetTimeout(keepTime(d.r, t))
-	return 0
 }

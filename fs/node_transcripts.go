@@ -13,8 +13,7 @@ import (
 // entries, so it never creates an inode per entry before a lookup and
 // streams the listing page by page.
 type transcriptsDir struct {
-	gofs.Inode
-	r *Root
+	folder
 	l *listing
 }
 
@@ -52,16 +51,7 @@ func (d *transcriptsDir) Lookup(ctx context.Context, name string, out *fuse.Entr
 			return ch, 0
 		}
 	}
-	return d.NewInode(ctx, &transcriptDir{r: d.r, ts: ts, l: d.l}, gofs.StableAttr{Mode: syscall.S_IFDIR}), 0
-}
-
-var _ = (gofs.NodeGetattrer)((*transcriptsDir)(nil))
-
-// Getattr reports the folder.
-func (d *transcriptsDir) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	d.r.dirAttr(&out.Attr, d.r.started)
-	out.SetTimeout(d.r.opts.DirCacheTime)
-	return 0
+	return d.NewInode(ctx, &transcriptDir{folder: d.r.transcriptFolder(ts), ts: ts, l: d.l}, gofs.StableAttr{Mode: syscall.S_IFDIR}), 0
 }
 
 // listingStream reads one generation of a listing as directory entries,

@@ -22,7 +22,7 @@ import (
 // options, the cache, listings, per-transcript state, in-flight fetches and
 // the notifier that talks to the kernel outside request handlers.
 type Root struct {
-	gofs.Inode
+	folder // the root folder; its r is the Root itself
 
 	opts     Options
 	log      *slog.Logger
@@ -102,6 +102,7 @@ func NewRoot(opts Options) (*Root, error) {
 		probes:   map[string]probeResult{},
 		tstates:  map[string]*tstate{},
 	}
+	r.folder.r = r
 	r.flights.m = map[string]*flight{}
 	if r.uid == 0 {
 		r.uid = uint32(os.Getuid())
@@ -155,15 +156,8 @@ func (r *Root) kernelOffers(flags uint64) {
 
 // OnAdd builds the two fixed top-level folders.
 func (r *Root) OnAdd(ctx context.Context) {
-	r.AddChild("services", r.NewPersistentInode(ctx, &servicesDir{r: r}, gofs.StableAttr{Mode: syscall.S_IFDIR}), false)
-	r.AddChild("transcripts", r.NewPersistentInode(ctx, &transcriptLinks{r: r}, gofs.StableAttr{Mode: syscall.S_IFDIR}), false)
-}
-
-// Getattr reports the root folder.
-func (r *Root) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	r.dirAttr(&out.Attr, r.started)
-	out.SetTimeout(r.opts.DirCacheTime)
-	return 0
+	r.AddChild("services", r.NewPersistentInode(ctx, &servicesDir{folder: newFolder(r)}, gofs.StableAttr{Mode: syscall.S_IFDIR}), false)
+	r.AddChild("transcripts", r.NewPersistentInode(ctx, &transcriptLinks{folder: newFolder(r)}, gofs.StableAttr{Mode: syscall.S_IFDIR}), false)
 }
 
 // go runs fn as tracked background work bound to the mount's lifetime.

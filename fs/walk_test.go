@@ -110,7 +110,10 @@ func TestOwnerWritableModes(t *testing.T) {
 					t.Errorf("%s: %v %v, want %v", p, fi.Mode(), err, tc.file)
 				}
 			}
-			for _, p := range []string{dir, filepath.Join(dir, "operator-results"), e.mnt, e.svcDir(ti.ServiceSID)} {
+			// Every kind of folder (they share one Getattr: folder).
+			svc := e.svcDir(ti.ServiceSID)
+			for _, p := range []string{e.mnt, filepath.Join(e.mnt, "services"), filepath.Join(e.mnt, "transcripts"), svc,
+				filepath.Join(svc, "transcripts"), filepath.Join(svc, "by-date"), dir, filepath.Join(dir, "operator-results")} {
 				if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != tc.dir {
 					t.Errorf("%s: %v %v, want %v", p, fi.Mode(), err, tc.dir)
 				}
