@@ -21,7 +21,8 @@ import (
 //   - It starts at the configured initial value (today's fixed default)
 //     and never leaves [1, ceiling].
 //   - A loss (429, and for the object store also 503 SlowDown) cuts it
-//     multiplicatively to lossBeta of the limit that was refused, and
+//     multiplicatively to lossBeta of the limit that was refused (probeBeta
+//     when that is, within a slot, where the last refusal came), and
 //     remembers that limit (lossAt). Twilio refuses requests beyond a
 //     per-account concurrency that the customer does not know and that
 //     other applications share, so the refused limit is the best estimate
@@ -70,7 +71,12 @@ type limiter struct {
 }
 
 const (
-	lossBeta          = 0.8 // the multiplicative cut on a loss
+	lossBeta = 0.8 // the multiplicative cut on a loss
+	// probeBeta is the cut when a refusal comes within a slot of the
+	// concurrency refused last: the room is where it was, and the probe
+	// that found it again should not cost the next round trips a fifth
+	// of it.
+	probeBeta         = 0.9
 	gradientTolerance = 2.0 // short/long round trip ratio tolerated
 	shortAlpha        = 0.1
 	longAlpha         = 0.01
@@ -225,9 +231,15 @@ func (s *slot) done(o outcome) {
 			// The limit the refusal answered, as TCP's W_max: which of the
 			// requests in flight the server counted last is unknown
 			// (they overtake each other on the way).
+			beta := lossBeta
+			if l.lossAt > 0 && l.limit >= l.lossAt-1 && l.limit <= l.lossAt+1 {
+				// Refused again where it was refused last: the
+				// account's room has not moved, the probe found it.
+				beta = probeBeta
+			}
 			l.lossAt = l.limit
 			l.lossCuts.Add(1)
-			l.cutLocked(lossBeta * l.lossAt)
+			l.cutLocked(beta * l.lossAt)
 		}
 	}
 	l.wakeLocked()

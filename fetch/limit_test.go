@@ -136,6 +136,26 @@ func TestLimiterMoves(t *testing.T) {
 			t.Errorf("limit %d after a loss of the next round trip, want below 16", got)
 		}
 	})
+	t.Run("a refusal where the last one came cuts by a tenth", func(t *testing.T) {
+		for _, tc := range []struct {
+			name  string
+			again float64 // the limit at the second refusal
+			want  int
+		}{
+			{"found again", 20, 18}, // 0.9 × 20
+			{"lower room", 16, 12},  // 0.8 × 16: the room shrank
+		} {
+			l := newLimiter("api", 20, 64, nil)
+			fill(t, l, 1)[0].done(outcomeLoss) // refused at 20: 16
+			l.mu.Lock()
+			l.setLocked(tc.again)
+			l.mu.Unlock()
+			fill(t, l, 1)[0].done(outcomeLoss)
+			if got := l.Limit(); got != tc.want {
+				t.Errorf("%s: refused at 20, then at %v: limit %d, want %d", tc.name, tc.again, got, tc.want)
+			}
+		}
+	})
 	t.Run("the floor is 1", func(t *testing.T) {
 		l := newLimiter("api", 3, 64, nil)
 		for range 20 {
