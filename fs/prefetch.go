@@ -171,10 +171,7 @@ func (p *prefetcher) touched(l *listing, sid string, kinds kindMask) {
 	kinds &^= maskInner
 	grew := ws.kinds|kinds != ws.kinds
 	ws.kinds |= kinds
-	maxWin := max(k, 2*p.limit())
-	if p.avg > 0 {
-		maxWin = max(min(maxWin, int(p.budget()/p.avg)), 1)
-	}
+	maxWin := p.maxWindowLocked()
 	// A walk that lists inside the folder's first transcript with content
 	// (in either order), before reading further, is a recursive walk or a
 	// loop over the folder (grep -r, tar, find, a Python loop, a glob over
@@ -241,17 +238,73 @@ func (p *prefetcher) touched(l *listing, sid string, kinds kindMask) {
 		}
 		w.ahead = max(w.ahead, to)
 	}
-	kinds = ws.kinds
-	if kinds == 0 {
-		// Nothing read yet: what `grep -r`, tar and a Python loop read
-		// first (the sentences, then the folder of operator results).
-		kinds = maskOf(kindSentences) | maskOpList
+	kinds = ws.fetchKinds()
+	p.mu.Unlock()
+	p.fetchRange(l, g, o, from, to, kinds)
+}
+
+// maxWindowLocked is the widest window: twice the request limit now (so
+// the limit stays busy and can grow), within the budget. Call with p.mu
+// held.
+func (p *prefetcher) maxWindowLocked() int {
+	maxWin := max(p.r.opts.Prefetch, 2*p.limit())
+	if p.avg > 0 {
+		maxWin = max(min(maxWin, int(p.budget()/p.avg)), 1)
+	}
+	return maxWin
+}
+
+// fetchKinds is what to fetch ahead of the walk: what it read, or before
+// it said anything what `grep -r`, tar and a Python loop read first (the
+// sentences, then the folder of operator results).
+func (ws *walkState) fetchKinds() kindMask {
+	if ws.kinds == 0 {
+		return maskOf(kindSentences) | maskOpList
+	}
+	return ws.kinds
+}
+
+// widen extends the windows of walks that opened wide to twice the request
+// limit now. The limit grows in slow start faster than a reader of the
+// first transcripts advances; a window sized by the limit when the walk
+// last moved would leave the grown limit idle until it moves again.
+func (p *prefetcher) widen() {
+	type span struct {
+		l        *listing
+		o        walkOrder
+		from, to int
+		kinds    kindMask
+	}
+	var todo []span
+	p.mu.Lock()
+	maxWin := p.maxWindowLocked()
+	for l, ws := range p.walks {
+		w := &ws.w[ws.prefer]
+		if !ws.wide || maxWin <= w.window {
+			continue
+		}
+		w.window = maxWin
+		if to := w.last + w.window; to > w.ahead {
+			todo = append(todo, span{l, ws.prefer, w.ahead + 1, to, ws.fetchKinds()})
+			w.ahead = to
+		}
 	}
 	p.mu.Unlock()
+	for _, sp := range todo {
+		p.fetchRange(sp.l, nil, sp.o, sp.from, sp.to, sp.kinds)
+	}
+}
 
+// fetchRange queues the completed transcripts at positions from…to of
+// order o of listing l's generation g (nil: the current one; if l moved
+// on from g, nothing).
+func (p *prefetcher) fetchRange(l *listing, g *generation, o walkOrder, from, to int, kinds kindMask) {
 	var todo []record.Transcript
 	l.mu.Lock()
-	if l.cur == g {
+	if g == nil {
+		g = l.cur
+	}
+	if g != nil && l.cur == g {
 		var byName []int32
 		if o == orderName {
 			byName = g.nameOrder()
@@ -321,6 +374,7 @@ func (p *prefetcher) work() {
 		p.mu.Unlock()
 
 		n, ok := p.run(j)
+		p.widen()
 
 		p.mu.Lock()
 		p.inflightBytes -= est

@@ -174,23 +174,40 @@ func TestPrefetchSingleFile(t *testing.T) {
 // operator-results/ begin so) opens the prefetch window at once to twice
 // the request limit; the same listing inside a transcript in the middle
 // (someone looking into one transcript) fetches at most --prefetch more.
+// A wide window follows the request limit as it grows, before the reader
+// moves on.
 func TestPrefetchWalkFromStart(t *testing.T) {
+	first := func(tis []twiliosim.TranscriptInfo) string {
+		sids := make([]string, len(tis))
+		for i, ti := range tis {
+			sids[i] = ti.SID
+		}
+		return slices.Min(sids)
+	}
 	for _, tc := range []struct {
 		name string
 		pick func(tis []twiliosim.TranscriptInfo) string // the transcript listed
 		wide bool
+		grow bool // the request limit is 4 until the prefetcher fetched a file, then 16
 	}{
-		{"first by name", func(tis []twiliosim.TranscriptInfo) string {
-			sids := make([]string, len(tis))
-			for i, ti := range tis {
-				sids[i] = ti.SID
-			}
-			return slices.Min(sids)
-		}, true},
-		{"in the middle", func(tis []twiliosim.TranscriptInfo) string { return tis[len(tis)/2].SID }, false},
+		{"first by name", first, true, false},
+		{"first by name, limit growing", first, true, true},
+		{"in the middle", func(tis []twiliosim.TranscriptInfo) string { return tis[len(tis)/2].SID }, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e, dir, tis := walkEnv(t, 40, func(o *Options) { o.Concurrency = 16 })
+			var root atomic.Pointer[Root]
+			e, dir, tis := walkEnv(t, 40, func(o *Options) {
+				o.Concurrency = 16
+				if tc.grow {
+					o.Limit = func() int {
+						if r := root.Load(); r != nil && r.prefetcher.files[kindSentences].Load() > 0 {
+							return 16
+						}
+						return 4
+					}
+				}
+			})
+			root.Store(e.srv.root)
 			run(t, dir, "ls")
 			e.sim.ResetCounts()
 			run(t, filepath.Join(dir, tc.pick(tis)), "ls")
