@@ -3,10 +3,13 @@
 // twilio-go) and the presigned object store that serves encrypted sentences
 // and operator results (through plain net/http, without Twilio credentials).
 //
-// One Client carries the shared limits every caller competes for: a
-// concurrency semaphore counting API requests and object downloads alike, an
-// optional requests-per-second limiter, per-attempt timeouts, and retries
-// with exponential backoff and jitter that honour Retry-After. Retries live in
+// One Client carries the shared limits every caller competes for: two
+// adaptive concurrency limits (limit.go), one for Twilio API requests and one
+// for object downloads, each growing while requests succeed and cut on 429
+// (or the object store's 503 SlowDown) up to its ceiling (MaxConcurrency,
+// MaxObjectConcurrency); an optional requests-per-second limiter on API
+// requests; per-attempt timeouts; and retries with exponential backoff and
+// jitter that honour Retry-After. Retries live in
 // an http.RoundTripper because twilio-go builds its requests on
 // context.Background(); the caller's context reaches them through a
 // per-call twilio-go client whose transport carries it.
