@@ -59,39 +59,41 @@ func run(t testing.TB, dir string, name string, args ...string) []byte {
 // never downloads or decrypts, and that reading one transcript downloads
 // only its own objects.
 func TestLaziness(t *testing.T) {
-	for _, walker := range [][]string{{"ls", "-R"}, {"find"}} {
-		t.Run(walker[0], func(t *testing.T) {
-			e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 7, TranscriptsPerService: 12}}, fetch.Config{}, nil)
-			e.sim.ResetCounts()
-			run(t, e.mnt, walker[0], append(walker[1:], ".")...)
-			c := e.sim.Counts()
-			for _, ep := range []string{twiliosim.EndpointObjectGet, twiliosim.EndpointEncryptedSentences, twiliosim.EndpointListSentences,
-				twiliosim.EndpointFetchTranscript, twiliosim.EndpointFetchOperatorResult, twiliosim.EndpointFetchService} {
-				if c[ep] != 0 {
-					t.Errorf("%s made %d %s requests, want 0", walker[0], c[ep], ep)
+	inKernelModes(t, func(t *testing.T, m kernelMode) {
+		for _, walker := range [][]string{{"ls", "-R"}, {"find"}} {
+			t.Run(walker[0], func(t *testing.T) {
+				e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 7, TranscriptsPerService: 12}}, fetch.Config{}, m.tweak(nil))
+				e.sim.ResetCounts()
+				run(t, e.mnt, walker[0], append(walker[1:], ".")...)
+				c := e.sim.Counts()
+				for _, ep := range []string{twiliosim.EndpointObjectGet, twiliosim.EndpointEncryptedSentences, twiliosim.EndpointListSentences,
+					twiliosim.EndpointFetchTranscript, twiliosim.EndpointFetchOperatorResult, twiliosim.EndpointFetchService} {
+					if c[ep] != 0 {
+						t.Errorf("%s made %d %s requests, want 0", walker[0], c[ep], ep)
+					}
 				}
-			}
-			entered := int64(len(e.completed(false)))
-			if got := c[twiliosim.EndpointEncryptedOperatorResults] + c[twiliosim.EndpointListOperatorResults]; got != entered {
-				t.Errorf("operator-results calls = %d, want one per completed transcript (%d)", got, entered)
-			}
-			if c[twiliosim.EndpointListServices] != 1 {
-				t.Errorf("ListServices = %d, want 1", c[twiliosim.EndpointListServices])
-			}
-			t.Logf("%s: %v", walker[0], c)
+				entered := int64(len(e.completed(false)))
+				if got := c[twiliosim.EndpointEncryptedOperatorResults] + c[twiliosim.EndpointListOperatorResults]; got != entered {
+					t.Errorf("operator-results calls = %d, want one per completed transcript (%d)", got, entered)
+				}
+				if c[twiliosim.EndpointListServices] != 1 {
+					t.Errorf("ListServices = %d, want 1", c[twiliosim.EndpointListServices])
+				}
+				t.Logf("%s: %v", walker[0], c)
 
-			// Reading one transcript downloads only its objects.
-			ti := e.completed(true)[0]
-			e.sim.ResetCounts()
-			got := readTree(t, e.tDir(ti.ServiceSID, ti.SID))
-			compareFiles(t, ti.SID, e.expected(t, ti), got)
-			c = e.sim.Counts()
-			wantObjects := int64(1 + len(e.sim.OperatorResultPlaintexts(ti.SID, ti.Redaction)))
-			if c[twiliosim.EndpointObjectGet] != wantObjects || c[twiliosim.EndpointEncryptedSentences] != 1 {
-				t.Errorf("reading one transcript: %v, want %d objects and 1 sentences location", c, wantObjects)
-			}
-		})
-	}
+				// Reading one transcript downloads only its objects.
+				ti := e.completed(true)[0]
+				e.sim.ResetCounts()
+				got := readTree(t, e.tDir(ti.ServiceSID, ti.SID))
+				compareFiles(t, ti.SID, e.expected(t, ti), got)
+				c = e.sim.Counts()
+				wantObjects := int64(1 + len(e.sim.OperatorResultPlaintexts(ti.SID, ti.Redaction)))
+				if c[twiliosim.EndpointObjectGet] != wantObjects || c[twiliosim.EndpointEncryptedSentences] != 1 {
+					t.Errorf("reading one transcript: %v, want %d objects and 1 sentences location", c, wantObjects)
+				}
+			})
+		}
+	})
 }
 
 // TestWarmWalkRequests checks what a second `grep -r` over the same tree
@@ -191,66 +193,68 @@ func TestWarmWalkRequests(t *testing.T) {
 // the content is known are not cached by the kernel, and that stat after ls
 // shows the exact size.
 func TestSizes(t *testing.T) {
-	e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 3, TranscriptsPerService: 4}}, fetch.Config{}, nil)
-	ti := e.completed(true)[0]
-	dir := e.tDir(ti.ServiceSID, ti.SID)
-	want := e.expected(t, ti)
-	e.sim.ResetCounts()
-	// READDIRPLUS of the folder (Go's ReadDir + Info uses lstat only for
-	// Info; ReadDir alone is readdirplus on Linux).
-	if _, err := os.ReadDir(dir); err != nil {
-		t.Fatal(err)
-	}
-	if n := e.sim.Count(twiliosim.EndpointObjectGet); n != 0 {
-		t.Fatalf("listing downloaded %d objects", n)
-	}
-	// stat right after ls: the zero attribute timeout makes the kernel ask
-	// GETATTR, which fetches and reports the exact size.
-	fi, err := os.Stat(filepath.Join(dir, "sentences.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi.Size() != int64(len(want["sentences.json"])) {
-		t.Fatalf("stat size %d, want %d", fi.Size(), len(want["sentences.json"]))
-	}
-	if fi.Mode().Perm() != 0600 {
-		t.Errorf("mode %v, want 0600", fi.Mode())
-	}
-	// Open then fstat, another file.
-	f, err := os.Open(filepath.Join(dir, "operator-results", "1.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fi, _ = f.Stat()
-	f.Close()
-	if fi.Size() != int64(len(want["operator-results/1.json"])) {
-		t.Fatalf("fstat size %d, want %d", fi.Size(), len(want["operator-results/1.json"]))
-	}
-	di, _ := os.Stat(dir)
-	if di.Mode().Perm() != 0700 || int(di.Sys().(*syscall.Stat_t).Uid) != os.Getuid() {
-		t.Errorf("dir mode %v uid %d", di.Mode(), di.Sys().(*syscall.Stat_t).Uid)
-	}
-	// Read-only mount.
-	if err := os.WriteFile(filepath.Join(dir, "x"), nil, 0600); !errors.Is(err, syscall.EROFS) {
-		t.Errorf("create: %v, want EROFS", err)
-	}
-	if _, err := os.OpenFile(filepath.Join(dir, "sentences.json"), os.O_WRONLY, 0); !errors.Is(err, syscall.EROFS) {
-		t.Errorf("open for write: %v, want EROFS", err)
-	}
-	// A malformed name is ENOENT without a request.
-	e.sim.ResetCounts()
-	for _, p := range []string{"services/" + ti.ServiceSID + "/transcripts/GTnot-a-sid", "transcripts/nope", "services/GAxyz"} {
-		if _, err := os.Stat(filepath.Join(e.mnt, p)); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("stat %s: %v", p, err)
+	inKernelModes(t, func(t *testing.T, m kernelMode) {
+		e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 3, TranscriptsPerService: 4}}, fetch.Config{}, m.tweak(nil))
+		ti := e.completed(true)[0]
+		dir := e.tDir(ti.ServiceSID, ti.SID)
+		want := e.expected(t, ti)
+		e.sim.ResetCounts()
+		// READDIRPLUS of the folder (Go's ReadDir + Info uses lstat only for
+		// Info; ReadDir alone is readdirplus on Linux).
+		if _, err := os.ReadDir(dir); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if c := e.sim.Counts(); len(nonZero(c)) != 0 {
-		t.Errorf("malformed names made requests: %v", nonZero(c))
-	}
-	// An unlisted well-formed SID is fetched once: 404 -> ENOENT.
-	if _, err := os.Stat(filepath.Join(e.mnt, "transcripts", "GT"+strings.Repeat("0", 32))); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("unknown SID: %v", err)
-	}
+		if n := e.sim.Count(twiliosim.EndpointObjectGet); n != 0 {
+			t.Fatalf("listing downloaded %d objects", n)
+		}
+		// stat right after ls: the zero attribute timeout makes the kernel ask
+		// GETATTR, which fetches and reports the exact size.
+		fi, err := os.Stat(filepath.Join(dir, "sentences.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() != int64(len(want["sentences.json"])) {
+			t.Fatalf("stat size %d, want %d", fi.Size(), len(want["sentences.json"]))
+		}
+		if fi.Mode().Perm() != 0600 {
+			t.Errorf("mode %v, want 0600", fi.Mode())
+		}
+		// Open then fstat, another file.
+		f, err := os.Open(filepath.Join(dir, "operator-results", "1.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, _ = f.Stat()
+		f.Close()
+		if fi.Size() != int64(len(want["operator-results/1.json"])) {
+			t.Fatalf("fstat size %d, want %d", fi.Size(), len(want["operator-results/1.json"]))
+		}
+		di, _ := os.Stat(dir)
+		if di.Mode().Perm() != 0700 || int(di.Sys().(*syscall.Stat_t).Uid) != os.Getuid() {
+			t.Errorf("dir mode %v uid %d", di.Mode(), di.Sys().(*syscall.Stat_t).Uid)
+		}
+		// Read-only mount.
+		if err := os.WriteFile(filepath.Join(dir, "x"), nil, 0600); !errors.Is(err, syscall.EROFS) {
+			t.Errorf("create: %v, want EROFS", err)
+		}
+		if _, err := os.OpenFile(filepath.Join(dir, "sentences.json"), os.O_WRONLY, 0); !errors.Is(err, syscall.EROFS) {
+			t.Errorf("open for write: %v, want EROFS", err)
+		}
+		// A malformed name is ENOENT without a request.
+		e.sim.ResetCounts()
+		for _, p := range []string{"services/" + ti.ServiceSID + "/transcripts/GTnot-a-sid", "transcripts/nope", "services/GAxyz"} {
+			if _, err := os.Stat(filepath.Join(e.mnt, p)); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("stat %s: %v", p, err)
+			}
+		}
+		if c := e.sim.Counts(); len(nonZero(c)) != 0 {
+			t.Errorf("malformed names made requests: %v", nonZero(c))
+		}
+		// An unlisted well-formed SID is fetched once: 404 -> ENOENT.
+		if _, err := os.Stat(filepath.Join(e.mnt, "transcripts", "GT"+strings.Repeat("0", 32))); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("unknown SID: %v", err)
+		}
+	})
 }
 
 func nonZero(c map[string]int64) map[string]int64 {
@@ -280,10 +284,11 @@ func writeTree(t testing.TB, dir string, files map[string][]byte) {
 // TestTools runs the tools people use on the mount, cold and warm, and
 // compares with the same tool on the sealed bytes in a plain directory.
 func TestTools(t *testing.T) {
-	e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 11, TranscriptsPerService: 16}}, fetch.Config{}, nil)
-	sum := func(b []byte) string { h := sha256.Sum256(b); return hex.EncodeToString(h[:]) + "\n" }
-	py := func(mode string) []string {
-		code := `import sys,hashlib
+	inKernelModes(t, func(t *testing.T, m kernelMode) {
+		e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 11, TranscriptsPerService: 16}}, fetch.Config{}, m.tweak(nil))
+		sum := func(b []byte) string { h := sha256.Sum256(b); return hex.EncodeToString(h[:]) + "\n" }
+		py := func(mode string) []string {
+			code := `import sys,hashlib
 p=sys.argv[1]
 if sys.argv[2]=="mmap":
     import mmap
@@ -292,103 +297,106 @@ if sys.argv[2]=="mmap":
 else:
     d=open(p,"rb").read()
 print(hashlib.sha256(d).hexdigest())`
-		return []string{"python3", "-c", code, "sentences.json", mode}
-	}
-	type tool struct {
-		name string
-		cmd  []string
-		// post turns the output (run in dir) into the compared value.
-		post func(t testing.TB, dir string, out []byte) []byte
-	}
-	treeOf := func(t testing.TB, dir string) []byte {
-		files := readTree(t, dir)
-		var keys []string
-		for k := range files {
-			keys = append(keys, k)
+			return []string{"python3", "-c", code, "sentences.json", mode}
 		}
-		sort.Strings(keys)
-		var b bytes.Buffer
-		for _, k := range keys {
-			fmt.Fprintf(&b, "%s %s", k, sum(files[k]))
+		type tool struct {
+			name string
+			cmd  []string
+			// post turns the output (run in dir) into the compared value.
+			post func(t testing.TB, dir string, out []byte) []byte
 		}
-		return b.Bytes()
-	}
-	tools := []tool{
-		{"cat", []string{"cat", "sentences.json"}, nil},
-		{"cp", []string{"sh", "-c", `d=$(mktemp -d) && cp sentences.json "$d/x" && cat "$d/x" && rm -r "$d"`}, nil},
-		{"wc", []string{"wc", "-c", "sentences.json"}, nil},
-		{"stat", []string{"stat", "-L", "-c", "%s %a", "sentences.json", "sentences.txt", "operator-results/1.json"}, nil},
-		{"jq", []string{"jq", "-c", ".", "sentences.json"}, nil},
-		{"grep-r", []string{"grep", "-r", "-c", "e", "."}, func(t testing.TB, dir string, out []byte) []byte {
-			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-			sort.Strings(lines)
-			return []byte(strings.Join(lines, "\n"))
-		}},
-		{"rg", []string{"rg", "--sort", "path", "-n", "the", "."}, nil},
-		{"rg-mmap", []string{"rg", "--mmap", "-c", "e", "sentences.json"}, nil},
-		{"less", []string{"less", "sentences.json"}, nil},
-		{"head", []string{"head", "-c", "100", "sentences.json"}, nil},
-		{"tail", []string{"tail", "-c", "100", "sentences.json"}, nil},
-		{"tar", []string{"sh", "-c", `d=$(mktemp -d) && tar -cf - . | tar -xf - -C "$d" && echo "$d"`}, func(t testing.TB, dir string, out []byte) []byte {
-			d := strings.TrimSpace(string(out))
-			defer os.RemoveAll(d)
-			return treeOf(t, d)
-		}},
-		{"rsync", []string{"sh", "-c", `d=$(mktemp -d) && rsync -a ./ "$d/" && echo "$d"`}, func(t testing.TB, dir string, out []byte) []byte {
-			d := strings.TrimSpace(string(out))
-			defer func() { exec.Command("chmod", "-R", "u+w", d).Run(); os.RemoveAll(d) }()
-			return treeOf(t, d)
-		}},
-		{"python-read", py("read"), nil},
-		{"python-mmap", py("mmap"), nil},
-	}
-	tis := e.completed(true)
-	if len(tis) < len(tools) {
-		t.Fatalf("need %d encrypted transcripts, have %d", len(tools), len(tis))
-	}
-	for i, tl := range tools {
-		t.Run(tl.name, func(t *testing.T) {
-			ti := tis[i]
-			want := e.expected(t, ti)
-			dir := e.tDir(ti.ServiceSID, ti.SID)
-			ref := t.TempDir()
-			// transcript.json is fetch's rendering: take the mount's.
-			want["transcript.json"], _ = os.ReadFile(filepath.Join(dir, "transcript.json"))
-			writeTree(t, ref, want)
-			run(t, ref, "chmod", "-R", "go-rwx", ".") // the mount's modes: 0600/0700
-			exp := run(t, ref, tl.cmd[0], tl.cmd[1:]...)
-			if tl.post != nil {
-				exp = tl.post(t, ref, exp)
+		treeOf := func(t testing.TB, dir string) []byte {
+			files := readTree(t, dir)
+			var keys []string
+			for k := range files {
+				keys = append(keys, k)
 			}
-			if len(exp) == 0 {
-				t.Fatal("reference output empty")
+			sort.Strings(keys)
+			var b bytes.Buffer
+			for _, k := range keys {
+				fmt.Fprintf(&b, "%s %s", k, sum(files[k]))
 			}
-			for _, pass := range []string{"cold", "warm"} {
-				got := run(t, dir, tl.cmd[0], tl.cmd[1:]...)
+			return b.Bytes()
+		}
+		tools := []tool{
+			{"cat", []string{"cat", "sentences.json"}, nil},
+			{"cp", []string{"sh", "-c", `d=$(mktemp -d) && cp sentences.json "$d/x" && cat "$d/x" && rm -r "$d"`}, nil},
+			{"wc", []string{"wc", "-c", "sentences.json"}, nil},
+			{"stat", []string{"stat", "-L", "-c", "%s %a", "sentences.json", "sentences.txt", "operator-results/1.json"}, nil},
+			{"jq", []string{"jq", "-c", ".", "sentences.json"}, nil},
+			{"grep-r", []string{"grep", "-r", "-c", "e", "."}, func(t testing.TB, dir string, out []byte) []byte {
+				lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+				sort.Strings(lines)
+				return []byte(strings.Join(lines, "\n"))
+			}},
+			{"rg", []string{"rg", "--sort", "path", "-n", "the", "."}, nil},
+			{"rg-mmap", []string{"rg", "--mmap", "-c", "e", "sentences.json"}, nil},
+			{"less", []string{"less", "sentences.json"}, nil},
+			{"head", []string{"head", "-c", "100", "sentences.json"}, nil},
+			{"tail", []string{"tail", "-c", "100", "sentences.json"}, nil},
+			{"tar", []string{"sh", "-c", `d=$(mktemp -d) && tar -cf - . | tar -xf - -C "$d" && echo "$d"`}, func(t testing.TB, dir string, out []byte) []byte {
+				d := strings.TrimSpace(string(out))
+				defer os.RemoveAll(d)
+				return treeOf(t, d)
+			}},
+			{"rsync", []string{"sh", "-c", `d=$(mktemp -d) && rsync -a ./ "$d/" && echo "$d"`}, func(t testing.TB, dir string, out []byte) []byte {
+				d := strings.TrimSpace(string(out))
+				defer func() { exec.Command("chmod", "-R", "u+w", d).Run(); os.RemoveAll(d) }()
+				return treeOf(t, d)
+			}},
+			{"python-read", py("read"), nil},
+			{"python-mmap", py("mmap"), nil},
+		}
+		tis := e.completed(true)
+		if len(tis) < len(tools) {
+			t.Fatalf("need %d encrypted transcripts, have %d", len(tools), len(tis))
+		}
+		for i, tl := range tools {
+			t.Run(tl.name, func(t *testing.T) {
+				ti := tis[i]
+				want := e.expected(t, ti)
+				dir := e.tDir(ti.ServiceSID, ti.SID)
+				ref := t.TempDir()
+				// transcript.json is fetch's rendering: take the mount's.
+				want["transcript.json"], _ = os.ReadFile(filepath.Join(dir, "transcript.json"))
+				writeTree(t, ref, want)
+				run(t, ref, "chmod", "-R", "go-rwx", ".") // the mount's modes: 0600/0700
+				exp := run(t, ref, tl.cmd[0], tl.cmd[1:]...)
 				if tl.post != nil {
-					got = tl.post(t, dir, got)
+					exp = tl.post(t, ref, exp)
 				}
-				if !bytes.Equal(got, exp) {
-					t.Errorf("%s %s: output differs:\n got %q\nwant %q", pass, tl.name, trunc(got), trunc(exp))
+				if len(exp) == 0 {
+					t.Fatal("reference output empty")
 				}
-			}
-		})
-	}
+				for _, pass := range []string{"cold", "warm"} {
+					got := run(t, dir, tl.cmd[0], tl.cmd[1:]...)
+					if tl.post != nil {
+						got = tl.post(t, dir, got)
+					}
+					if !bytes.Equal(got, exp) {
+						t.Errorf("%s %s: output differs:\n got %q\nwant %q", pass, tl.name, trunc(got), trunc(exp))
+					}
+				}
+			})
+		}
+	})
 }
 
 // TestFSTest runs the standard library's file system conformance checks
 // over the mounted tree.
 func TestFSTest(t *testing.T) {
-	e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 5, TranscriptsPerService: 3, Days: 3}}, fetch.Config{}, nil)
-	ti := e.completed(true)[0]
-	want := []string{
-		"services/" + ti.ServiceSID + "/service.json",
-		"services/" + ti.ServiceSID + "/transcripts/" + ti.SID + "/sentences.json",
-		"services/" + ti.ServiceSID + "/transcripts/" + ti.SID + "/operator-results/1.json",
-	}
-	if err := fstest.TestFS(os.DirFS(e.mnt), want...); err != nil {
-		t.Fatal(err)
-	}
+	inKernelModes(t, func(t *testing.T, m kernelMode) {
+		e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 5, TranscriptsPerService: 3, Days: 3}}, fetch.Config{}, m.tweak(nil))
+		ti := e.completed(true)[0]
+		want := []string{
+			"services/" + ti.ServiceSID + "/service.json",
+			"services/" + ti.ServiceSID + "/transcripts/" + ti.SID + "/sentences.json",
+			"services/" + ti.ServiceSID + "/transcripts/" + ti.SID + "/operator-results/1.json",
+		}
+		if err := fstest.TestFS(os.DirFS(e.mnt), want...); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // TestConcurrentReaders has 16 readers over 1,000 transcripts with a cache
@@ -497,49 +505,51 @@ func transcriptFor(t testing.TB, e *env, ti twiliosim.TranscriptInfo) record.Tra
 // the API's DELETE) disappears on 404 and at the next full relist; its
 // plaintext leaves the cache.
 func TestDeletion(t *testing.T) {
-	e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 23, TranscriptsPerService: 6}}, fetch.Config{}, func(o *Options) {
-		o.FullRelist = 300 * time.Millisecond
-		o.DirCacheTime = 100 * time.Millisecond
-	})
-	tis := e.completed(true)
-	r := e.srv.root
+	inKernelModes(t, func(t *testing.T, m kernelMode) {
+		e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 23, TranscriptsPerService: 6}}, fetch.Config{}, m.tweak(func(o *Options) {
+			o.FullRelist = 300 * time.Millisecond
+			o.DirCacheTime = 100 * time.Millisecond
+		}))
+		tis := e.completed(true)
+		r := e.srv.root
 
-	// 404 on fetch.
-	a := tis[0]
-	dir := e.tDir(a.ServiceSID, a.SID)
-	if _, err := os.ReadFile(filepath.Join(dir, "sentences.json")); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := r.cache.Peek(keySentences(a.SID)); !ok {
-		t.Fatal("not cached after read")
-	}
-	e.sim.DeleteTranscript(a.SID)
-	if _, err := os.ReadDir(filepath.Join(dir, "operator-results")); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("operator-results of a deleted transcript: %v, want ENOENT", err)
-	}
-	waitFor(t, "deleted transcript gone", func() bool {
-		_, err := os.Stat(dir)
-		_, cached := r.cache.Peek(keySentences(a.SID))
-		return errors.Is(err, os.ErrNotExist) && !cached
-	})
-	if !strings.Contains(e.logs.String(), "deleted upstream") {
-		t.Error("no info line about the deletion")
-	}
+		// 404 on fetch.
+		a := tis[0]
+		dir := e.tDir(a.ServiceSID, a.SID)
+		if _, err := os.ReadFile(filepath.Join(dir, "sentences.json")); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := r.cache.Peek(keySentences(a.SID)); !ok {
+			t.Fatal("not cached after read")
+		}
+		e.sim.DeleteTranscript(a.SID)
+		if _, err := os.ReadDir(filepath.Join(dir, "operator-results")); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("operator-results of a deleted transcript: %v, want ENOENT", err)
+		}
+		waitFor(t, "deleted transcript gone", func() bool {
+			_, err := os.Stat(dir)
+			_, cached := r.cache.Peek(keySentences(a.SID))
+			return errors.Is(err, os.ErrNotExist) && !cached
+		})
+		if !strings.Contains(e.logs.String(), "deleted upstream") {
+			t.Error("no info line about the deletion")
+		}
 
-	// Full relist.
-	b := tis[1]
-	tdir := filepath.Join(e.svcDir(b.ServiceSID), "transcripts")
-	if !listed(t, tdir, b.SID) {
-		t.Fatal("not listed before deletion")
-	}
-	// Deleted through the API (DELETE, as transcripts delete does).
-	if err := e.client.DeleteTranscript(context.Background(), b.SID); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "relist drops it", func() bool { return !listed(t, tdir, b.SID) })
-	if listed(t, tdir, a.SID) {
-		t.Error("first deleted transcript listed again")
-	}
+		// Full relist.
+		b := tis[1]
+		tdir := filepath.Join(e.svcDir(b.ServiceSID), "transcripts")
+		if !listed(t, tdir, b.SID) {
+			t.Fatal("not listed before deletion")
+		}
+		// Deleted through the API (DELETE, as transcripts delete does).
+		if err := e.client.DeleteTranscript(context.Background(), b.SID); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "relist drops it", func() bool { return !listed(t, tdir, b.SID) })
+		if listed(t, tdir, a.SID) {
+			t.Error("first deleted transcript listed again")
+		}
+	})
 }
 
 func listed(t testing.TB, dir, name string) bool {
@@ -569,40 +579,42 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 // TestNewTranscripts: after DirCacheTime new transcripts appear without a
 // remount, and the refresh asks only for what is new.
 func TestNewTranscripts(t *testing.T) {
-	e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 29, TranscriptsPerService: 8}}, fetch.Config{}, func(o *Options) {
-		o.DirCacheTime = 300 * time.Millisecond
+	inKernelModes(t, func(t *testing.T, m kernelMode) {
+		e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 29, TranscriptsPerService: 8}}, fetch.Config{}, m.tweak(func(o *Options) {
+			o.DirCacheTime = 300 * time.Millisecond
+		}))
+		svc := e.completed(true)[0].ServiceSID
+		dir := filepath.Join(e.svcDir(svc), "transcripts")
+		before, _ := os.ReadDir(dir)
+		e.sim.ResetCounts()
+		if again, _ := os.ReadDir(dir); len(again) != len(before) || e.sim.Count(twiliosim.EndpointListTranscripts) != 0 {
+			t.Fatalf("second listing within DirCacheTime made %d list requests", e.sim.Count(twiliosim.EndpointListTranscripts))
+		}
+		added, err := e.sim.AddTranscripts(svc, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(350 * time.Millisecond)
+		after, _ := os.ReadDir(dir)
+		if len(after) != len(before)+3 {
+			t.Fatalf("%d entries after adding 3 to %d", len(after), len(before))
+		}
+		if q := e.sim.LastQuery(twiliosim.EndpointListTranscripts); q.Get("DateCreatedAfter") == "" && q.Get("AfterDateCreated") == "" {
+			t.Errorf("refresh did not ask only for what is new: %v", q)
+		}
+		for _, sid := range added {
+			if !listed(t, dir, sid) {
+				t.Errorf("%s not listed", sid)
+			}
+		}
+		ti := twiliosim.TranscriptInfo{}
+		for _, x := range e.sim.Transcripts(svc) {
+			if x.SID == added[0] {
+				ti = x
+			}
+		}
+		compareFiles(t, ti.SID, e.expected(t, ti), readTree(t, e.tDir(svc, ti.SID)))
 	})
-	svc := e.completed(true)[0].ServiceSID
-	dir := filepath.Join(e.svcDir(svc), "transcripts")
-	before, _ := os.ReadDir(dir)
-	e.sim.ResetCounts()
-	if again, _ := os.ReadDir(dir); len(again) != len(before) || e.sim.Count(twiliosim.EndpointListTranscripts) != 0 {
-		t.Fatalf("second listing within DirCacheTime made %d list requests", e.sim.Count(twiliosim.EndpointListTranscripts))
-	}
-	added, err := e.sim.AddTranscripts(svc, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(350 * time.Millisecond)
-	after, _ := os.ReadDir(dir)
-	if len(after) != len(before)+3 {
-		t.Fatalf("%d entries after adding 3 to %d", len(after), len(before))
-	}
-	if q := e.sim.LastQuery(twiliosim.EndpointListTranscripts); q.Get("DateCreatedAfter") == "" && q.Get("AfterDateCreated") == "" {
-		t.Errorf("refresh did not ask only for what is new: %v", q)
-	}
-	for _, sid := range added {
-		if !listed(t, dir, sid) {
-			t.Errorf("%s not listed", sid)
-		}
-	}
-	ti := twiliosim.TranscriptInfo{}
-	for _, x := range e.sim.Transcripts(svc) {
-		if x.SID == added[0] {
-			ti = x
-		}
-	}
-	compareFiles(t, ti.SID, e.expected(t, ti), readTree(t, e.tDir(svc, ti.SID)))
 }
 
 // TestByDate: the by-date tree holds each transcript under its UTC

@@ -16,60 +16,12 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/intelligencefs/intelligencefs/crypto"
 	"github.com/intelligencefs/intelligencefs/fetch"
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
 	"github.com/intelligencefs/intelligencefs/fs/fusetest"
 	"github.com/intelligencefs/intelligencefs/fs/sentencetext"
 )
-
-func TestMain(m *testing.M) {
-	if cfg := os.Getenv(mountChildEnv); cfg != "" {
-		os.Exit(runMountChild(cfg)) // a mount process for BenchmarkColdScanRSS
-	}
-	fdsBefore := countFDs()
-	code := m.Run()
-	if code == 0 {
-		// setRequestCancel: net/http's per-request timer goroutine, which
-		// twilio-go's client (inside fetch) can leave until its timeout
-		// after a response was read; not ours to stop.
-		if err := goleak.Find(goleak.IgnoreTopFunction("net/http.setRequestCancel.func4")); err != nil {
-			fmt.Fprintln(os.Stderr, "goroutine leak:", err)
-			code = 1
-		}
-		// Descriptors: the mounts' /dev/fuse fds must all be closed.
-		if after := countFDs(); after > fdsBefore {
-			fmt.Fprintf(os.Stderr, "descriptor leak: %d open before the tests, %d after: %v\n", fdsBefore, after, fdTargets())
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-func fdTargets() []string {
-	ents, _ := os.ReadDir("/proc/self/fd")
-	var out []string
-	for _, e := range ents {
-		l, _ := os.Readlink("/proc/self/fd/" + e.Name())
-		out = append(out, l)
-	}
-	return out
-}
-
-// countFDs counts the descriptors a mount or a client could leak: the
-// /dev/fuse channel and sockets (the runtime's own epoll, eventfd and
-// cgroup files appear lazily and are not leaks).
-func countFDs() int {
-	n := 0
-	for _, l := range fdTargets() {
-		if l == "/dev/fuse" || strings.HasPrefix(l, "socket:") {
-			n++
-		}
-	}
-	return n
-}
 
 // fuseUsable says why FUSE mounts cannot run here ("" when they can).
 func fuseUsable() string {
@@ -261,6 +213,9 @@ func mountSim(t testing.TB, sim *twiliosim.Server, cfg fetch.Config, tweak func(
 	}
 	e := &env{sim: sim, client: client, ring: ring, logs: logs, opts: opts}
 	e.mnt, e.srv = mountForTest(t, opts)
+	if opts.kernelOpens && e.srv.root.noOpen.Load() {
+		t.Fatal("Options.kernelOpens is set but files are read without OPEN")
+	}
 	return e
 }
 
@@ -364,3 +319,36 @@ func trunc(b []byte) string {
 }
 
 var _ = context.Background
+
+// kernelMode is one of the two ways a kernel reads the mount. The
+// end-to-end tests that exercise OPEN and READDIR run under both.
+type kernelMode struct {
+	name string
+	// opens: the kernel opens files and folders (a handle from OPEN to
+	// RELEASE), as kernels without FUSE_NO_OPEN_SUPPORT and
+	// FUSE_NO_OPENDIR_SUPPORT (before 5.1) do (Options.kernelOpens). Else
+	// files are read without OPEN and folders listed without OPENDIR, and
+	// the kernel caches both.
+	opens bool
+}
+
+// kernelModes are both modes, the default first.
+var kernelModes = []kernelMode{{"no_open", false}, {"kernel_opens", true}}
+
+// inKernelModes runs f as one subtest per kernel mode.
+func inKernelModes(t *testing.T, f func(t *testing.T, m kernelMode)) {
+	t.Helper()
+	for _, m := range kernelModes {
+		t.Run(m.name, func(t *testing.T) { f(t, m) })
+	}
+}
+
+// tweak returns newEnv's tweak for this mode, after extra (may be nil).
+func (m kernelMode) tweak(extra func(*Options)) func(*Options) {
+	return func(o *Options) {
+		if extra != nil {
+			extra(o)
+		}
+		o.kernelOpens = m.opens
+	}
+}

@@ -26,41 +26,50 @@ func TestTreeBytes(t *testing.T) {
 		{BareArray: true, CamelCase: true, NumericTimes: true},
 	}
 	for i, v := range variants {
-		t.Run(fmt.Sprintf("%+v", v), func(t *testing.T) {
-			e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{
-				Seed: int64(i + 1), TranscriptsPerService: 6, Rotation: true, Variant: v,
-			}}, fetch.Config{}, nil)
-			svcs := e.sim.Services()
-			if len(svcs) < 3 {
-				t.Fatalf("want at least 3 services, got %d", len(svcs))
-			}
-			for _, s := range svcs {
-				got, err := os.ReadFile(filepath.Join(e.svcDir(s.SID), "service.json"))
-				if err != nil || !bytes.Equal(got, s.JSON) {
-					t.Errorf("service.json of %s: err %v, got %q", s.SID, err, trunc(got))
+		// Every variant in the default kernel mode, the last in both:
+		// the document's shape and the kernel's way of reading are
+		// independent.
+		modes := kernelModes[:1]
+		if i == len(variants)-1 {
+			modes = kernelModes
+		}
+		for _, m := range modes {
+			t.Run(fmt.Sprintf("%+v/%s", v, m.name), func(t *testing.T) {
+				e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{
+					Seed: int64(i + 1), TranscriptsPerService: 6, Rotation: true, Variant: v,
+				}}, fetch.Config{}, m.tweak(nil))
+				svcs := e.sim.Services()
+				if len(svcs) < 3 {
+					t.Fatalf("want at least 3 services, got %d", len(svcs))
 				}
-				if s.UniqueName != "" {
-					if l, err := os.Readlink(filepath.Join(e.mnt, "services", s.UniqueName)); err != nil || l != s.SID {
-						t.Errorf("symlink %s: %q %v", s.UniqueName, l, err)
+				for _, s := range svcs {
+					got, err := os.ReadFile(filepath.Join(e.svcDir(s.SID), "service.json"))
+					if err != nil || !bytes.Equal(got, s.JSON) {
+						t.Errorf("service.json of %s: err %v, got %q", s.SID, err, trunc(got))
+					}
+					if s.UniqueName != "" {
+						if l, err := os.Readlink(filepath.Join(e.mnt, "services", s.UniqueName)); err != nil || l != s.SID {
+							t.Errorf("symlink %s: %q %v", s.UniqueName, l, err)
+						}
+					}
+					ents, err := os.ReadDir(filepath.Join(e.svcDir(s.SID), "transcripts"))
+					if err != nil {
+						t.Fatal(err)
+					}
+					tis := e.sim.Transcripts(s.SID)
+					if len(ents) != len(tis) {
+						t.Errorf("service %s: %d entries, want %d", s.SID, len(ents), len(tis))
+					}
+					for _, ti := range tis {
+						compareFiles(t, ti.SID, e.expected(t, ti), readTree(t, e.tDir(s.SID, ti.SID)))
+						l, err := os.Readlink(filepath.Join(e.mnt, "transcripts", ti.SID))
+						if want := "../services/" + s.SID + "/transcripts/" + ti.SID; err != nil || l != want {
+							t.Errorf("transcripts/%s -> %q (%v), want %q", ti.SID, l, err, want)
+						}
 					}
 				}
-				ents, err := os.ReadDir(filepath.Join(e.svcDir(s.SID), "transcripts"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				tis := e.sim.Transcripts(s.SID)
-				if len(ents) != len(tis) {
-					t.Errorf("service %s: %d entries, want %d", s.SID, len(ents), len(tis))
-				}
-				for _, ti := range tis {
-					compareFiles(t, ti.SID, e.expected(t, ti), readTree(t, e.tDir(s.SID, ti.SID)))
-					l, err := os.Readlink(filepath.Join(e.mnt, "transcripts", ti.SID))
-					if want := "../services/" + s.SID + "/transcripts/" + ti.SID; err != nil || l != want {
-						t.Errorf("transcripts/%s -> %q (%v), want %q", ti.SID, l, err, want)
-					}
-				}
-			}
-		})
+			})
+		}
 	}
 }
 

@@ -27,65 +27,67 @@ var gtSID = regexp.MustCompile(`GT[0-9a-f]{32}`)
 // exactly once (by-date/ is not listed, unique-name links are not
 // followed), while by-date stays reachable by path.
 func TestWalkMeetsEachTranscriptOnce(t *testing.T) {
-	e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 17, TranscriptsPerService: 6, Days: 3}}, fetch.Config{}, nil)
-	want := map[string]bool{}
-	for _, ti := range e.completed(false) {
-		want[ti.SID] = true
-	}
-	for _, from := range []string{".", "services"} {
-		for _, tc := range []struct {
-			name string
-			cmd  []string
-		}{
-			{"find", []string{"find", from, "-name", "sentences.json"}},
-			{"grep -r", []string{"grep", "-r", "-l", "--include=sentences.json", "", from}},
-			{"rg", []string{"rg", "-l", "--no-ignore", "--hidden", "-g", "sentences.json", "", from}},
-			{"du -a", []string{"du", "-a", from}},
-			{"tar", []string{"sh", "-c", `tar -cf - "$0" | tar -tf -`, from}},
-		} {
-			t.Run(tc.name+" "+from, func(t *testing.T) {
-				out := run(t, e.mnt, tc.cmd[0], tc.cmd[1:]...)
-				seen := map[string]int{}
-				for _, line := range strings.Split(string(out), "\n") {
-					if !strings.HasSuffix(line, "sentences.json") {
-						continue
-					}
-					sids := gtSID.FindAllString(line, -1)
-					if len(sids) == 0 {
-						t.Fatalf("no SID in %q", line)
-					}
-					seen[sids[len(sids)-1]]++
-				}
-				for sid := range want {
-					if seen[sid] != 1 {
-						t.Errorf("%s met %s %d times, want once", tc.name, sid, seen[sid])
-					}
-				}
-				if len(seen) != len(want) {
-					t.Errorf("%s met %d transcripts, want %d", tc.name, len(seen), len(want))
-				}
-			})
+	inKernelModes(t, func(t *testing.T, m kernelMode) {
+		e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 17, TranscriptsPerService: 6, Days: 3}}, fetch.Config{}, m.tweak(nil))
+		want := map[string]bool{}
+		for _, ti := range e.completed(false) {
+			want[ti.SID] = true
 		}
-	}
+		for _, from := range []string{".", "services"} {
+			for _, tc := range []struct {
+				name string
+				cmd  []string
+			}{
+				{"find", []string{"find", from, "-name", "sentences.json"}},
+				{"grep -r", []string{"grep", "-r", "-l", "--include=sentences.json", "", from}},
+				{"rg", []string{"rg", "-l", "--no-ignore", "--hidden", "-g", "sentences.json", "", from}},
+				{"du -a", []string{"du", "-a", from}},
+				{"tar", []string{"sh", "-c", `tar -cf - "$0" | tar -tf -`, from}},
+			} {
+				t.Run(tc.name+" "+from, func(t *testing.T) {
+					out := run(t, e.mnt, tc.cmd[0], tc.cmd[1:]...)
+					seen := map[string]int{}
+					for _, line := range strings.Split(string(out), "\n") {
+						if !strings.HasSuffix(line, "sentences.json") {
+							continue
+						}
+						sids := gtSID.FindAllString(line, -1)
+						if len(sids) == 0 {
+							t.Fatalf("no SID in %q", line)
+						}
+						seen[sids[len(sids)-1]]++
+					}
+					for sid := range want {
+						if seen[sid] != 1 {
+							t.Errorf("%s met %s %d times, want once", tc.name, sid, seen[sid])
+						}
+					}
+					if len(seen) != len(want) {
+						t.Errorf("%s met %d transcripts, want %d", tc.name, len(seen), len(want))
+					}
+				})
+			}
+		}
 
-	// by-date is reachable by path though no listing shows it.
-	svc := e.completed(true)[0].ServiceSID
-	ents, err := os.ReadDir(e.svcDir(svc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, d := range ents {
-		names = append(names, d.Name())
-	}
-	if got := strings.Join(names, " "); got != "service.json transcripts transcripts.jsonl" {
-		t.Errorf("services/<GA> lists %q", got)
-	}
-	ti := e.sim.Transcripts(svc)[0]
-	day := filepath.Join(e.svcDir(svc), "by-date", ti.DateCreated.UTC().Format("2006/01/02"))
-	if _, err := os.Stat(filepath.Join(day, ti.SID, "transcript.json")); err != nil {
-		t.Errorf("by-date by path: %v", err)
-	}
+		// by-date is reachable by path though no listing shows it.
+		svc := e.completed(true)[0].ServiceSID
+		ents, err := os.ReadDir(e.svcDir(svc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, d := range ents {
+			names = append(names, d.Name())
+		}
+		if got := strings.Join(names, " "); got != "service.json transcripts transcripts.jsonl" {
+			t.Errorf("services/<GA> lists %q", got)
+		}
+		ti := e.sim.Transcripts(svc)[0]
+		day := filepath.Join(e.svcDir(svc), "by-date", ti.DateCreated.UTC().Format("2006/01/02"))
+		if _, err := os.Stat(filepath.Join(day, ti.SID, "transcript.json")); err != nil {
+			t.Errorf("by-date by path: %v", err)
+		}
+	})
 }
 
 // TestOwnerWritableModes: files report 0600 and folders 0700 (group and
@@ -191,59 +193,61 @@ func TestStatfsBlocksAtime(t *testing.T) {
 // transcript, each the resource transcript.json serves, made from the
 // listing alone, and it follows the listing's refresh.
 func TestTranscriptsJSONL(t *testing.T) {
-	const dirCacheTime = 500 * time.Millisecond
-	e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 20, TranscriptsPerService: 25}}, fetch.Config{}, func(o *Options) { o.DirCacheTime = dirCacheTime })
-	svc := e.completed(true)[0].ServiceSID
-	idx := filepath.Join(e.svcDir(svc), "transcripts.jsonl")
-	check := func(t *testing.T) {
-		t.Helper()
-		want := e.sim.Transcripts(svc)
-		var lines [][]byte
-		sc := bufio.NewScanner(bytes.NewReader(run(t, e.mnt, "cat", idx)))
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			lines = append(lines, bytes.Clone(sc.Bytes()))
-		}
-		if len(lines) != len(want) {
-			t.Fatalf("%d lines, want %d", len(lines), len(want))
-		}
-		for i, ti := range want {
-			var got, exp map[string]any
-			if err := json.Unmarshal(lines[i], &got); err != nil {
-				t.Fatalf("line %d: %v", i+1, err)
+	inKernelModes(t, func(t *testing.T, m kernelMode) {
+		const dirCacheTime = 500 * time.Millisecond
+		e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 20, TranscriptsPerService: 25}}, fetch.Config{}, m.tweak(func(o *Options) { o.DirCacheTime = dirCacheTime }))
+		svc := e.completed(true)[0].ServiceSID
+		idx := filepath.Join(e.svcDir(svc), "transcripts.jsonl")
+		check := func(t *testing.T) {
+			t.Helper()
+			want := e.sim.Transcripts(svc)
+			var lines [][]byte
+			sc := bufio.NewScanner(bytes.NewReader(run(t, e.mnt, "cat", idx)))
+			sc.Buffer(nil, 1<<20)
+			for sc.Scan() {
+				lines = append(lines, bytes.Clone(sc.Bytes()))
 			}
-			if err := json.Unmarshal(e.sim.TranscriptJSON(ti.SID), &exp); err != nil {
-				t.Fatal(err)
+			if len(lines) != len(want) {
+				t.Fatalf("%d lines, want %d", len(lines), len(want))
 			}
-			if !reflect.DeepEqual(got, exp) {
-				t.Fatalf("line %d:\n got %s\nwant %s", i+1, lines[i], e.sim.TranscriptJSON(ti.SID))
+			for i, ti := range want {
+				var got, exp map[string]any
+				if err := json.Unmarshal(lines[i], &got); err != nil {
+					t.Fatalf("line %d: %v", i+1, err)
+				}
+				if err := json.Unmarshal(e.sim.TranscriptJSON(ti.SID), &exp); err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(got, exp) {
+					t.Fatalf("line %d:\n got %s\nwant %s", i+1, lines[i], e.sim.TranscriptJSON(ti.SID))
+				}
+			}
+			// jq reads it as a stream of resources that carry their SIDs.
+			if n := strings.Count(string(run(t, e.mnt, "jq", "-r", ".sid", idx)), "GT"); n != len(want) {
+				t.Errorf("jq .sid: %d SIDs, want %d", n, len(want))
 			}
 		}
-		// jq reads it as a stream of resources that carry their SIDs.
-		if n := strings.Count(string(run(t, e.mnt, "jq", "-r", ".sid", idx)), "GT"); n != len(want) {
-			t.Errorf("jq .sid: %d SIDs, want %d", n, len(want))
+		e.sim.ResetCounts()
+		check(t)
+		// Listing requests only (a refresh re-reads unfinished transcripts
+		// when --dir-cache-time passed between the reads): no content.
+		for _, ep := range []string{twiliosim.EndpointListSentences, twiliosim.EndpointEncryptedSentences, twiliosim.EndpointListOperatorResults,
+			twiliosim.EndpointFetchOperatorResult, twiliosim.EndpointEncryptedOperatorResults, twiliosim.EndpointObjectGet} {
+			if n := e.sim.Count(ep); n != 0 {
+				t.Errorf("reading transcripts.jsonl made %d %s requests", n, ep)
+			}
 		}
-	}
-	e.sim.ResetCounts()
-	check(t)
-	// Listing requests only (a refresh re-reads unfinished transcripts
-	// when --dir-cache-time passed between the reads): no content.
-	for _, ep := range []string{twiliosim.EndpointListSentences, twiliosim.EndpointEncryptedSentences, twiliosim.EndpointListOperatorResults,
-		twiliosim.EndpointFetchOperatorResult, twiliosim.EndpointEncryptedOperatorResults, twiliosim.EndpointObjectGet} {
-		if n := e.sim.Count(ep); n != 0 {
-			t.Errorf("reading transcripts.jsonl made %d %s requests", n, ep)
+		if _, err := e.sim.AddTranscripts(svc, 2); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if _, err := e.sim.AddTranscripts(svc, 2); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(dirCacheTime + 200*time.Millisecond)
-	check(t)
-	// python3 reads it as pandas/DuckDB users would, line by line.
-	out := run(t, e.mnt, "python3", "-c", `import json,sys; print(sum(1 for l in open(sys.argv[1]) if json.loads(l)["service_sid"]))`, idx)
-	if strings.TrimSpace(string(out)) != strconv.Itoa(len(e.sim.Transcripts(svc))) {
-		t.Errorf("python3 counted %s", out)
-	}
+		time.Sleep(dirCacheTime + 200*time.Millisecond)
+		check(t)
+		// python3 reads it as pandas/DuckDB users would, line by line.
+		out := run(t, e.mnt, "python3", "-c", `import json,sys; print(sum(1 for l in open(sys.argv[1]) if json.loads(l)["service_sid"]))`, idx)
+		if strings.TrimSpace(string(out)) != strconv.Itoa(len(e.sim.Transcripts(svc))) {
+			t.Errorf("python3 counted %s", out)
+		}
+	})
 }
 
 // TestSpeakerLabels: sentences.txt names the speakers from the
