@@ -105,88 +105,83 @@ func TestLaziness(t *testing.T) {
 // reads the transcripts listing again (and asks only for what is new) but
 // not the folders of completed transcripts, which never change.
 func TestWarmWalkRequests(t *testing.T) {
-	for _, tc := range []struct {
-		name        string
-		kernelOpens bool
-	}{{"without opens", false}, {"with kernel handles", true}} {
-		t.Run(tc.name, func(t *testing.T) {
-			const dirCacheTime = 2 * time.Second
-			e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 31, TranscriptsPerService: 10}}, fetch.Config{},
-				func(o *Options) { o.kernelOpens = tc.kernelOpens; o.DirCacheTime = dirCacheTime })
-			r, dirs := e.srv.root, e.srv.dirs
-			if r.noOpen.Load() == tc.kernelOpens {
-				t.Fatalf("reads without OPEN: %v", r.noOpen.Load())
+	inKernelModes(t, func(t *testing.T, m kernelMode) {
+		const dirCacheTime = 2 * time.Second
+		e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 31, TranscriptsPerService: 10}}, fetch.Config{},
+			m.tweak(func(o *Options) { o.DirCacheTime = dirCacheTime }))
+		r, dirs := e.srv.root, e.srv.dirs
+		if r.noOpen.Load() == m.opens {
+			t.Fatalf("reads without OPEN: %v", r.noOpen.Load())
+		}
+		svc := e.completed(true)[0].ServiceSID
+		dir := e.svcDir(svc)
+		cold := run(t, dir, "grep", "-r", "-c", "-e", "transcript", ".")
+		if len(cold) == 0 {
+			t.Fatal("the cold grep printed nothing")
+		}
+		files := int64(bytes.Count(cold, []byte("\n")))
+		e.sim.ResetCounts()
+		readdirs, opens := dirs.Readdirs(), r.opens.Load()
+		warm := run(t, dir, "grep", "-r", "-c", "-e", "transcript", ".")
+		if !bytes.Equal(warm, cold) {
+			t.Errorf("the warm grep printed something else:\n%s\nwant\n%s", warm, cold)
+		}
+		if n := e.sim.Counts(); len(n) != 0 {
+			t.Errorf("warm grep made requests upstream: %v", n)
+		}
+		gotReaddirs, gotOpens := dirs.Readdirs()-readdirs, r.opens.Load()-opens
+		var contentFiles int64 // not service.json or transcript.json
+		for _, line := range strings.Split(strings.TrimSpace(string(cold)), "\n") {
+			name, _, _ := strings.Cut(line, ":")
+			if !strings.HasSuffix(name, "service.json") && !strings.HasSuffix(name, "transcript.json") && !strings.HasSuffix(name, "transcripts.jsonl") {
+				contentFiles++
 			}
-			svc := e.completed(true)[0].ServiceSID
-			dir := e.svcDir(svc)
-			cold := run(t, dir, "grep", "-r", "-c", "-e", "transcript", ".")
-			if len(cold) == 0 {
-				t.Fatal("the cold grep printed nothing")
-			}
-			files := int64(bytes.Count(cold, []byte("\n")))
-			e.sim.ResetCounts()
-			readdirs, opens := dirs.Readdirs(), r.opens.Load()
-			warm := run(t, dir, "grep", "-r", "-c", "-e", "transcript", ".")
-			if !bytes.Equal(warm, cold) {
-				t.Errorf("the warm grep printed something else:\n%s\nwant\n%s", warm, cold)
-			}
-			if n := e.sim.Counts(); len(n) != 0 {
-				t.Errorf("warm grep made requests upstream: %v", n)
-			}
-			gotReaddirs, gotOpens := dirs.Readdirs()-readdirs, r.opens.Load()-opens
-			var contentFiles int64 // not service.json or transcript.json
-			for _, line := range strings.Split(strings.TrimSpace(string(cold)), "\n") {
-				name, _, _ := strings.Cut(line, ":")
-				if !strings.HasSuffix(name, "service.json") && !strings.HasSuffix(name, "transcript.json") && !strings.HasSuffix(name, "transcripts.jsonl") {
-					contentFiles++
-				}
-			}
-			t.Logf("%d files: %d READDIR without a handle, %d opens or first READs", files, gotReaddirs, gotOpens)
-			// Only handle-less READDIRs are counted: with kernel handles
-			// there are none to count, so this holds for the other mode.
-			if !tc.kernelOpens && gotReaddirs != 0 {
-				t.Errorf("warm grep sent %d READDIRs, want 0 (listings cached by the kernel)", gotReaddirs)
-			}
-			if !tc.kernelOpens && gotOpens != 0 {
-				t.Errorf("warm grep reached %d content files, want 0 (pages cached, no OPEN)", gotOpens)
-			}
-			if tc.kernelOpens && gotOpens != contentFiles {
-				t.Errorf("with kernel handles the warm grep opened %d content files, want each of the %d once", gotOpens, contentFiles)
-			}
-			if tc.kernelOpens {
-				return
-			}
+		}
+		t.Logf("%d files: %d READDIR without a handle, %d opens or first READs", files, gotReaddirs, gotOpens)
+		// Only handle-less READDIRs are counted: with kernel handles
+		// there are none to count, so this holds for the other mode.
+		if !m.opens && gotReaddirs != 0 {
+			t.Errorf("warm grep sent %d READDIRs, want 0 (listings cached by the kernel)", gotReaddirs)
+		}
+		if !m.opens && gotOpens != 0 {
+			t.Errorf("warm grep reached %d content files, want 0 (pages cached, no OPEN)", gotOpens)
+		}
+		if m.opens && gotOpens != contentFiles {
+			t.Errorf("with kernel handles the warm grep opened %d content files, want each of the %d once", gotOpens, contentFiles)
+		}
+		if m.opens {
+			return
+		}
 
-			// The transcripts listing alone (by-date holds more listings).
-			tdir := filepath.Join(dir, "transcripts")
-			before := run(t, tdir, "grep", "-r", "-c", "-e", "transcript", ".")
-			time.Sleep(dirCacheTime + 300*time.Millisecond)
-			e.sim.ResetCounts()
-			readdirs = dirs.Readdirs()
-			if later := run(t, tdir, "grep", "-r", "-c", "-e", "transcript", "."); !bytes.Equal(later, before) {
-				t.Errorf("the grep after --dir-cache-time printed something else")
+		// The transcripts listing alone (by-date holds more listings).
+		tdir := filepath.Join(dir, "transcripts")
+		before := run(t, tdir, "grep", "-r", "-c", "-e", "transcript", ".")
+		time.Sleep(dirCacheTime + 300*time.Millisecond)
+		e.sim.ResetCounts()
+		readdirs = dirs.Readdirs()
+		if later := run(t, tdir, "grep", "-r", "-c", "-e", "transcript", "."); !bytes.Equal(later, before) {
+			t.Errorf("the grep after --dir-cache-time printed something else")
+		}
+		gotReaddirs = dirs.Readdirs() - readdirs
+		c := e.sim.Counts()
+		t.Logf("after --dir-cache-time: %d READDIR, upstream %v", gotReaddirs, c)
+		if c[twiliosim.EndpointListTranscripts] != 1 || c[twiliosim.EndpointObjectGet] != 0 {
+			t.Errorf("after --dir-cache-time: upstream %v, want one (incremental) transcripts list and no download", c)
+		}
+		// Two READDIRs a folder (its entries, then the end): the
+		// listing and the folders of unfinished transcripts only.
+		var all, unfinished int64
+		for _, ti := range e.sim.Transcripts(svc) {
+			all++
+			if ti.Status != "completed" {
+				unfinished++
 			}
-			gotReaddirs = dirs.Readdirs() - readdirs
-			c := e.sim.Counts()
-			t.Logf("after --dir-cache-time: %d READDIR, upstream %v", gotReaddirs, c)
-			if c[twiliosim.EndpointListTranscripts] != 1 || c[twiliosim.EndpointObjectGet] != 0 {
-				t.Errorf("after --dir-cache-time: upstream %v, want one (incremental) transcripts list and no download", c)
-			}
-			// Two READDIRs a folder (its entries, then the end): the
-			// listing and the folders of unfinished transcripts only.
-			var all, unfinished int64
-			for _, ti := range e.sim.Transcripts(svc) {
-				all++
-				if ti.Status != "completed" {
-					unfinished++
-				}
-			}
-			if want := 2 * (1 + unfinished); gotReaddirs == 0 || gotReaddirs > want {
-				t.Errorf("after --dir-cache-time: %d READDIRs, want at most %d (the listing and %d unfinished transcripts' folders, not all %d)",
-					gotReaddirs, want, unfinished, all)
-			}
-		})
-	}
+		}
+		if want := 2 * (1 + unfinished); gotReaddirs == 0 || gotReaddirs > want {
+			t.Errorf("after --dir-cache-time: %d READDIRs, want at most %d (the listing and %d unfinished transcripts' folders, not all %d)",
+				gotReaddirs, want, unfinished, all)
+		}
+	})
 }
 
 // TestSizes checks that listing never fetches, that sizes reported before
