@@ -2,7 +2,6 @@ package fs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -30,50 +29,6 @@ type dateDir struct {
 	month   time.Month
 }
 
-// probeResult caches whether a period holds any transcript.
-type probeResult struct {
-	has bool
-	at  time.Time
-	end time.Time // end of the period, to tell past periods from current ones
-}
-
-var errProbeDone = errors.New("probe done")
-
-// hasTranscripts reports whether the service has a transcript created in
-// [from, to), asking for at most one transcript.
-func (r *Root) hasTranscripts(ctx context.Context, service string, from, to time.Time) (bool, error) {
-	key := service + "/" + from.Format(time.RFC3339) + "/" + to.Format(time.RFC3339)
-	r.listMu.Lock()
-	p, ok := r.probes[key]
-	r.listMu.Unlock()
-	ttl := r.opts.DirCacheTime
-	if ok && p.end.Before(p.at.Add(-r.opts.RefreshMargin)) {
-		ttl = r.opts.FullRelist // a past period changes only by deletion
-	}
-	if ok && time.Since(p.at) < ttl {
-		return p.has, nil
-	}
-	at := time.Now()
-	has := false
-	err := r.src.ListTranscripts(ctx, record.TranscriptQuery{ServiceSID: service, AfterDateCreated: from, BeforeDateCreated: to, PageSize: 1},
-		func(page []record.Transcript) error {
-			// An empty page is not the end: the client filters pages
-			// by date (the server may ignore or round the filters).
-			if has = len(page) > 0; has {
-				return errProbeDone
-			}
-			return nil
-		})
-	if err != nil && !errors.Is(err, errProbeDone) {
-		r.logFailure("", "", "probe transcripts of "+service, err)
-		return false, err
-	}
-	r.listMu.Lock()
-	r.probes[key] = probeResult{has: has, at: at, end: to}
-	r.listMu.Unlock()
-	return has, nil
-}
-
 // period returns the bounds of child i of this folder (a year, month or day).
 func (d *dateDir) period(i int) (time.Time, time.Time) {
 	switch d.level {
@@ -95,7 +50,7 @@ func (d *dateDir) candidates(ctx context.Context) (lo, hi int) {
 	switch d.level {
 	case 0:
 		lo = earliestYear
-		if s, err := d.r.service(ctx, d.service); err == nil {
+		if s, err := d.r.cat.Service(ctx, d.service); err == nil {
 			if c := s.DateCreated; !c.IsZero() {
 				lo = c.UTC().Year()
 			}
@@ -139,7 +94,7 @@ func (d *dateDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			has[i-lo], errs[i-lo] = d.r.hasTranscripts(ctx, d.service, from, to)
+			has[i-lo], errs[i-lo] = d.r.cat.HasTranscripts(ctx, d.service, from, to)
 		}()
 	}
 	wg.Wait()
@@ -178,7 +133,7 @@ func (d *dateDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 		return nil, syscall.ENOENT
 	}
 	from, to := d.period(i)
-	ok, err := d.r.hasTranscripts(ctx, d.service, from, to)
+	ok, err := d.r.cat.HasTranscripts(ctx, d.service, from, to)
 	if err != nil {
 		return nil, errnoOf(err)
 	}
@@ -197,7 +152,7 @@ func (d *dateDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	case 1:
 		node = &dateDir{folder: newFolder(d.r), service: d.service, level: 2, year: d.year, month: time.Month(i)}
 	default:
-		l := d.r.listing(record.TranscriptQuery{ServiceSID: d.service, AfterDateCreated: from, BeforeDateCreated: to}, from.Format("2006-01-02"))
+		l := d.r.cat.Listing(record.TranscriptQuery{ServiceSID: d.service, AfterDateCreated: from, BeforeDateCreated: to}, from.Format("2006-01-02"))
 		node = &transcriptsDir{folder: newFolder(d.r), l: l}
 	}
 	return d.NewInode(ctx, node, gofs.StableAttr{Mode: syscall.S_IFDIR}), 0

@@ -22,6 +22,7 @@ import (
 	"github.com/intelligencefs/intelligencefs/fetch"
 	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
+	"github.com/intelligencefs/intelligencefs/fs/catalog"
 )
 
 // completed returns the completed transcripts of every service, optionally
@@ -466,16 +467,16 @@ func TestInterrupted(t *testing.T) {
 	ti := e.completed(true)[0]
 	r := e.srv.root
 	e.sim.SetFaults(twiliosim.Faults{APILatency: 200 * time.Millisecond})
-	ts := r.tstate(transcriptFor(t, e, ti))
+	ts := r.cat.Entry(transcriptFor(t, e, ti))
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { time.Sleep(50 * time.Millisecond); cancel() }()
-	_, err := r.loadContent(ctx, ts, kindSentences, 0)
+	_, err := r.cat.LoadContent(ctx, ts, catalog.KindSentences, 0)
 	if errnoOf(err) != syscall.EINTR {
 		t.Fatalf("interrupted load: %v (%v), want EINTR", err, errnoOf(err))
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if n, ok := r.cache.Peek(keySentences(ti.SID)); ok {
+		if n, ok := r.cache.Peek(catalog.KeySentences(ti.SID)); ok {
 			if n != len(e.expected(t, ti)["sentences.json"]) {
 				t.Fatalf("cached %d bytes", n)
 			}
@@ -514,7 +515,7 @@ func TestDeletion(t *testing.T) {
 		if _, err := os.ReadFile(filepath.Join(dir, "sentences.json")); err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := r.cache.Peek(keySentences(a.SID)); !ok {
+		if _, ok := r.cache.Peek(catalog.KeySentences(a.SID)); !ok {
 			t.Fatal("not cached after read")
 		}
 		e.sim.DeleteTranscript(a.SID)
@@ -523,7 +524,7 @@ func TestDeletion(t *testing.T) {
 		}
 		waitFor(t, "deleted transcript gone", func() bool {
 			_, err := os.Stat(dir)
-			_, cached := r.cache.Peek(keySentences(a.SID))
+			_, cached := r.cache.Peek(catalog.KeySentences(a.SID))
 			return errors.Is(err, os.ErrNotExist) && !cached
 		})
 		if !strings.Contains(e.logs.String(), "deleted upstream") {
@@ -698,22 +699,23 @@ func TestAbandonedFetchStops(t *testing.T) {
 		name   string
 		faults twiliosim.Faults
 		start  string // the endpoint whose request shows the fetch is under way
-		load   func(ctx context.Context, r *Root, ts *tstate) error
+		load   func(ctx context.Context, r *Root, ts *catalog.Entry) error
 		file   string
 	}{
 		{"content download", twiliosim.Faults{ObjectLatency: 30 * time.Second}, twiliosim.EndpointObjectGet,
-			func(ctx context.Context, r *Root, ts *tstate) error {
-				_, err := r.loadContent(ctx, ts, kindSentences, 0)
+			func(ctx context.Context, r *Root, ts *catalog.Entry) error {
+				_, err := r.cat.LoadContent(ctx, ts, catalog.KindSentences, 0)
 				return err
 			}, "sentences.json"},
 		{"operator-result locations", twiliosim.Faults{APILatency: 30 * time.Second}, twiliosim.EndpointEncryptedOperatorResults,
-			func(ctx context.Context, r *Root, ts *tstate) error {
-				_, err := r.locations(ctx, ts, false)
+			func(ctx context.Context, r *Root, ts *catalog.Entry) error {
+				// The load of a result asks for the locations first.
+				_, err := r.cat.LoadContent(ctx, ts, catalog.KindOpResult, 1)
 				return err
 			}, "operator-results/1.json"},
 		{"operator-result count", twiliosim.Faults{APILatency: 30 * time.Second}, twiliosim.EndpointEncryptedOperatorResults,
-			func(ctx context.Context, r *Root, ts *tstate) error {
-				_, err := r.opCount(ctx, ts)
+			func(ctx context.Context, r *Root, ts *catalog.Entry) error {
+				_, err := r.cat.OpCount(ctx, ts)
 				return err
 			}, "operator-results/1.json"},
 	}
@@ -732,7 +734,7 @@ func TestAbandonedFetchStops(t *testing.T) {
 				t.Fatal("no encrypted transcript with operator results in the corpus")
 			}
 			r := e.srv.root
-			ts := r.tstate(transcriptFor(t, e, ti))
+			ts := r.cat.Entry(transcriptFor(t, e, ti))
 			e.sim.SetFaults(tc.faults)
 			e.sim.ResetCounts()
 			ctx, cancel := context.WithCancel(context.Background())

@@ -7,6 +7,7 @@ import (
 
 	"github.com/intelligencefs/intelligencefs/crypto"
 	"github.com/intelligencefs/intelligencefs/fetch/record"
+	"github.com/intelligencefs/intelligencefs/fs/catalog"
 )
 
 // errnoOf maps an error from the source, the decrypter or a request context
@@ -19,9 +20,9 @@ func errnoOf(err error) syscall.Errno {
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, context.Canceled), errors.Is(err, errInterrupted):
+	case errors.Is(err, context.Canceled), errors.Is(err, catalog.ErrInterrupted):
 		return syscall.EINTR
-	case errors.Is(err, record.ErrNotFound), errors.Is(err, errAbsent):
+	case errors.Is(err, record.ErrNotFound), errors.Is(err, catalog.ErrAbsent):
 		return syscall.ENOENT
 	case errors.Is(err, record.ErrAuth), errors.Is(err, crypto.ErrUnwrap):
 		return syscall.EACCES
@@ -33,13 +34,3 @@ func errnoOf(err error) syscall.Errno {
 		return syscall.EIO
 	}
 }
-
-// errAbsent marks a name that does not exist without anything being wrong
-// (an operator result past the end, a sentences.txt that cannot be derived).
-// A syscall.Errno found in a chain is deliberately not passed through: a
-// network ECONNRESET must become EIO.
-var errAbsent = errors.New("absent")
-
-// errInterrupted is returned when the kernel interrupts a request that is
-// waiting for a shared fetch; the fetch itself goes on.
-var errInterrupted = errors.New("interrupted")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/intelligencefs/intelligencefs/crypto"
 	"github.com/intelligencefs/intelligencefs/fetch/record"
+	"github.com/intelligencefs/intelligencefs/fs/catalog"
 )
 
 func TestErrnoOf(t *testing.T) {
@@ -26,13 +27,12 @@ func TestErrnoOf(t *testing.T) {
 		{wrap(record.ErrUnavailable), syscall.EIO},
 		{wrap(record.ErrExpired), syscall.EIO},
 		{wrap(context.Canceled), syscall.EINTR},
-		{errInterrupted, syscall.EINTR},
+		{catalog.ErrInterrupted, syscall.EINTR},
 		{wrap(context.DeadlineExceeded), syscall.EIO},
 		{errors.New("anything"), syscall.EIO},
 		{wrap(syscall.ENOSYS), syscall.EIO},
 		{wrap(syscall.ECONNRESET), syscall.EIO},
-		{errNoTxt, syscall.ENOENT},
-		{errNotFoundResult, syscall.ENOENT},
+		{wrap(catalog.ErrAbsent), syscall.ENOENT},
 	}
 	for _, tc := range tests {
 		t.Run(fmt.Sprint(tc.err), func(t *testing.T) {

@@ -17,7 +17,9 @@ import (
 
 	"github.com/intelligencefs/intelligencefs/crypto"
 	"github.com/intelligencefs/intelligencefs/fetch"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
+	"github.com/intelligencefs/intelligencefs/fs/catalog"
 )
 
 // Files of a transcript folder the matrix reads under each fault.
@@ -32,10 +34,10 @@ var allContent = []string{fSentences, fTxt, fOp1}
 // keySwitch lets a test take the private keys away and give them back.
 type keySwitch struct {
 	mu sync.Mutex
-	d  Decrypter
+	d  catalog.Decrypter
 }
 
-func (s *keySwitch) set(d Decrypter) { s.mu.Lock(); s.d = d; s.mu.Unlock() }
+func (s *keySwitch) set(d catalog.Decrypter) { s.mu.Lock(); s.d = d; s.mu.Unlock() }
 
 // Open implements Decrypter.
 func (s *keySwitch) Open(cr string, env crypto.Envelope, dst []byte) ([]byte, error) {
@@ -498,7 +500,7 @@ func TestHostileServerMatrix(t *testing.T) {
 					}
 					seen[n] = true
 					p := filepath.Join(e.mnt, "services", n)
-					if target, err := os.Readlink(p); err == nil && !isSID(target, "GA") {
+					if target, err := os.Readlink(p); err == nil && !record.IsSID(target, "GA") {
 						t.Errorf("%s -> %q: a link to something that is not a service SID", n, target)
 					}
 				}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/intelligencefs/intelligencefs/fetch"
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
+	"github.com/intelligencefs/intelligencefs/fs/catalog"
 	"github.com/intelligencefs/intelligencefs/fs/plaincache"
 )
 
@@ -139,7 +140,7 @@ func TestEvictedBuffersZeroed(t *testing.T) {
 			if (tc.bytes == 0 && st.Evictions == 0) || z.freed.Load() == 0 {
 				t.Fatalf("nothing was evicted and freed (evictions %d, freed %d): the test proves nothing", st.Evictions, z.freed.Load())
 			}
-			if _, ok := cache.Peek(keySentences(first.SID)); ok {
+			if _, ok := cache.Peek(catalog.KeySentences(first.SID)); ok {
 				t.Fatal("the pinned file's entry was not evicted; read more data")
 			}
 			// Evicted but pinned: the file still reads its exact bytes, so
@@ -171,7 +172,7 @@ func TestEvictedBuffersZeroed(t *testing.T) {
 					}
 					time.Sleep(10 * time.Millisecond)
 				}
-				if n := e.srv.Root().leases.held(); n != 0 {
+				if n := e.srv.Root().cat.Leases().Held(); n != 0 {
 					t.Errorf("%d read leases still held after every read reached the end", n)
 				}
 				// Nothing holds its plaintext now: not the cache (too

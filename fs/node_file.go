@@ -9,6 +9,7 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/intelligencefs/intelligencefs/fs/catalog"
 	"github.com/intelligencefs/intelligencefs/fs/plaincache"
 )
 
@@ -27,21 +28,21 @@ const contentKeepTime = time.Hour
 // off-heap cache and then from the kernel page cache.
 type contentFile struct {
 	file
-	ts   *tstate
-	kind contentKind
-	n    int      // operator result number, from 1
-	l    *listing // prefetch order; nil when reached outside a listing
+	e    *catalog.Entry
+	kind catalog.Kind
+	n    int              // operator result number, from 1
+	l    *catalog.Listing // prefetch order; nil when reached outside a listing
 
-	lease readLease // guarded by r.leases.mu
+	lease catalog.Lease // guarded by the catalog's LeaseSet
 }
 
-func (f *contentFile) key() string { return contentKey(f.ts.sid, f.kind, f.n) }
+func (f *contentFile) key() string { return catalog.ContentKey(f.e.SID(), f.kind, f.n) }
 
 // attr reports size 0 with a zero timeout until the exact size is known, so
 // the kernel asks again (GETATTR) instead of caching a wrong size.
 func (f *contentFile) attr(a *fuse.Attr) time.Duration {
-	size, known := f.ts.size(f.key())
-	f.r.fileAttr(a, size, f.ts.transcript().DateUpdated)
+	size, known := f.e.Size(f.key())
+	f.r.fileAttr(a, size, f.e.Transcript().DateUpdated)
 	if !known {
 		return 0
 	}
@@ -51,14 +52,16 @@ func (f *contentFile) attr(a *fuse.Attr) time.Duration {
 var _ = (gofs.NodeOnAdder)((*contentFile)(nil))
 
 // OnAdd registers the inode so a cache drop can invalidate its pages.
-func (f *contentFile) OnAdd(ctx context.Context) { f.ts.addFile(f.key(), f.EmbeddedInode()) }
+func (f *contentFile) OnAdd(ctx context.Context) {
+	f.r.nodes.addFile(f.e.SID(), f.key(), f.EmbeddedInode())
+}
 
 var _ = (gofs.NodeOnForgetter)((*contentFile)(nil))
 
 // OnForget unregisters the inode and ends its lease.
 func (f *contentFile) OnForget() {
-	f.ts.removeFile(f.key(), f.EmbeddedInode())
-	f.r.leases.end(&f.lease)
+	f.r.nodes.removeFile(f.e.SID(), f.key(), f.EmbeddedInode())
+	f.r.cat.Leases().End(&f.lease)
 }
 
 var _ = (gofs.NodeGetattrer)((*contentFile)(nil))
@@ -67,19 +70,19 @@ var _ = (gofs.NodeGetattrer)((*contentFile)(nil))
 // it was never seen (stat of a cold file costs one fetch, or waits for the
 // prefetcher's; a later open is a cache hit).
 func (f *contentFile) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	if f.r.isGone(f.ts.sid) {
+	if f.r.cat.IsGone(f.e.SID()) {
 		return syscall.ENOENT
 	}
 	if h, ok := fh.(*contentHandle); ok {
-		f.r.fileAttr(&out.Attr, int64(len(h.data)), f.ts.transcript().DateUpdated)
+		f.r.fileAttr(&out.Attr, int64(len(h.data)), f.e.Transcript().DateUpdated)
 		out.SetTimeout(contentKeepTime)
 		return 0
 	}
 	// A stat is a step of the walk (ls -l, tar, Python's exists()): it
 	// moves the prefetch window, and a load the prefetcher started for
 	// this file is joined, not repeated.
-	f.touch(maskOf(f.kind))
-	if _, known := f.ts.size(f.key()); !known {
+	f.touch(catalog.MaskOf(f.kind))
+	if _, known := f.e.Size(f.key()); !known {
 		buf, err := f.load(ctx)
 		if err != nil {
 			return errnoOf(err)
@@ -89,7 +92,7 @@ func (f *contentFile) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse
 			// to them, or a file larger than the cache would be
 			// fetched twice.
 			if f.r.noOpen.Load() {
-				f.r.leases.grant(&f.lease, buf)
+				f.r.cat.Leases().Grant(&f.lease, buf)
 			}
 			buf.Release()
 		}
@@ -142,15 +145,13 @@ func (r *Root) openAnswer(flags uint32) syscall.Errno {
 // opened counts an open and moves the prefetch window.
 func (f *contentFile) opened() {
 	f.r.opens.Add(1)
-	f.touch(maskOf(f.kind))
+	f.touch(catalog.MaskOf(f.kind))
 }
 
 // touch tells the prefetcher the walk reached this file (kinds 0: a
 // lookup, which moves the window without saying what is read).
-func (f *contentFile) touch(kinds kindMask) {
-	if f.l != nil {
-		f.r.prefetcher.touched(f.l, f.ts.sid, kinds)
-	}
+func (f *contentFile) touch(kinds catalog.KindMask) {
+	f.r.cat.Touched(f.l, f.e.SID(), kinds)
 }
 
 var _ = (gofs.NodeReader)((*contentFile)(nil))
@@ -166,16 +167,16 @@ func (f *contentFile) Read(ctx context.Context, fh gofs.FileHandle, dest []byte,
 	if fh != nil {
 		return nil, syscall.EBADF
 	}
-	leases := &f.r.leases
-	if f.r.isGone(f.ts.sid) {
-		leases.end(&f.lease)
+	leases := f.r.cat.Leases()
+	if f.r.cat.IsGone(f.e.SID()) {
+		leases.End(&f.lease)
 		return nil, syscall.ENOENT
 	}
 	if off == 0 {
 		f.opened()
-		leases.restart(&f.lease)
+		leases.Restart(&f.lease)
 	}
-	buf := leases.pinned(&f.lease)
+	buf := leases.Pinned(&f.lease)
 	if buf == nil {
 		var err error
 		if buf, err = f.load(ctx); err != nil {
@@ -184,7 +185,7 @@ func (f *contentFile) Read(ctx context.Context, fh gofs.FileHandle, dest []byte,
 		if buf == nil { // empty content
 			return fuse.ReadResultData(nil), 0
 		}
-		leases.grant(&f.lease, buf)
+		leases.Grant(&f.lease, buf)
 	}
 	data := buf.Bytes()
 	if off < 0 || off >= int64(len(data)) {
@@ -195,14 +196,14 @@ func (f *contentFile) Read(ctx context.Context, fh gofs.FileHandle, dest []byte,
 	if end == int64(len(data)) {
 		// The reader reached the end: it needs the pin no longer
 		// once the READs sent with this one are served.
-		leases.finish(&f.lease)
+		leases.Finish(&f.lease)
 	}
 	return &pinnedRead{data: data[off:end], buf: buf}, 0
 }
 
 // load loads the content, pinned.
 func (f *contentFile) load(ctx context.Context) (*plaincache.Buffer, error) {
-	return f.r.loadContent(ctx, f.ts, f.kind, f.n)
+	return f.r.cat.LoadContent(ctx, f.e, f.kind, f.n)
 }
 
 // pinnedRead is a READ reply over pinned plaintext. go-fuse calls Done

@@ -9,6 +9,8 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/intelligencefs/intelligencefs/fs/catalog"
 )
 
 // indexFile is services/<GA>/transcripts.jsonl: one line per transcript of
@@ -23,7 +25,7 @@ import (
 // a 100,000-transcript service costs under a megabyte until read.
 type indexFile struct {
 	file
-	l *listing
+	l *catalog.Listing
 
 	mu   sync.Mutex
 	snap *indexSnapshot // what the last GETATTR (or OPEN) reported
@@ -31,8 +33,8 @@ type indexFile struct {
 
 // indexSnapshot is one complete generation of the listing, measured.
 type indexSnapshot struct {
-	g     *generation
-	keep  []int32 // indexes into g.items of the lines (gone ones left out)
+	g     *catalog.Generation
+	keep  []int32 // indexes into g of the lines (gone ones left out)
 	ends  []int64 // ends[i] is the offset just past line i
 	mtime time.Time
 }
@@ -58,7 +60,7 @@ func (s *indexSnapshot) readAt(dest []byte, off int64) []byte {
 		if i > 0 {
 			start = s.ends[i-1]
 		}
-		line := append(s.g.items[s.keep[i]].JSON(), '\n')
+		line := append(s.g.At(int(s.keep[i])).JSON(), '\n')
 		skip := max(off-start, 0)
 		out = append(out, line[skip:min(int64(len(line)), skip+int64(limit-len(out)))]...)
 		off = s.ends[i]
@@ -70,10 +72,10 @@ func (s *indexSnapshot) readAt(dest []byte, off int64) []byte {
 // as an `ls` of transcripts/ would), then measures it. A generation already
 // measured is reused.
 func (f *indexFile) snapshot(ctx context.Context) (*indexSnapshot, error) {
-	if _, err := f.l.open(ctx); err != nil {
+	if _, err := f.l.Open(ctx); err != nil {
 		return nil, err
 	}
-	g, err := f.l.completed(ctx)
+	g, err := f.l.Completed(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -82,10 +84,11 @@ func (f *indexFile) snapshot(ctx context.Context) (*indexSnapshot, error) {
 	if f.snap != nil && f.snap.g == g {
 		return f.snap, nil
 	}
-	s := &indexSnapshot{g: g, mtime: f.l.checked()}
+	s := &indexSnapshot{g: g, mtime: f.l.Checked()}
 	var end int64
-	for i, t := range g.items {
-		if f.r.isGone(t.SID) {
+	for i := range g.Len() {
+		t := g.At(i)
+		if f.r.cat.IsGone(t.SID) {
 			continue
 		}
 		end += int64(len(t.JSON())) + 1
@@ -176,39 +179,3 @@ func (f *indexFile) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, o
 
 // indexHandle holds one snapshot from OPEN to RELEASE.
 type indexHandle struct{ s *indexSnapshot }
-
-// completed waits (interruptibly) until the current generation is
-// complete and returns it.
-func (l *listing) completed(ctx context.Context) (*generation, error) {
-	l.mu.Lock()
-	for {
-		g := l.cur
-		if g == nil {
-			l.startLoadLocked()
-			continue
-		}
-		if g.err != nil {
-			l.mu.Unlock()
-			return nil, g.err
-		}
-		if g.complete {
-			l.mu.Unlock()
-			return g, nil
-		}
-		ch := l.changed
-		l.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return nil, errInterrupted
-		}
-		l.mu.Lock()
-	}
-}
-
-// checked is when the listing was last checked with Twilio.
-func (l *listing) checked() time.Time {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.checkedAt
-}

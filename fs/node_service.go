@@ -3,8 +3,8 @@ package fs
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sort"
+	"sync"
 	"syscall"
 	"time"
 
@@ -13,67 +13,6 @@ import (
 
 	"github.com/intelligencefs/intelligencefs/fetch/record"
 )
-
-// services lists the account's services, trusting the last answer for
-// DirCacheTime. A failed refresh keeps serving the previous list.
-func (r *Root) services(ctx context.Context) ([]record.Service, error) {
-	r.svcMu.Lock()
-	defer r.svcMu.Unlock()
-	if r.svcList != nil && time.Since(r.svcAt) < r.opts.DirCacheTime {
-		return r.svcList, nil
-	}
-	list, err := r.src.ListServices(ctx)
-	if err != nil {
-		if r.svcList != nil {
-			r.log.Warn("listing services failed; serving the previous list", "err", err)
-			return r.svcList, nil
-		}
-		r.logFailure("", "", "list services", err)
-		return nil, err
-	}
-	f := newSIDFilter("GA")
-	kept := make([]record.Service, 0, len(list))
-	for _, s := range list {
-		if f.keep(s.SID) {
-			kept = append(kept, s)
-		}
-	}
-	f.warn(r.log, "services")
-	r.svcList, r.svcAt = kept, time.Now()
-	return kept, nil
-}
-
-// service finds a service by SID: in the list, or with one fetch when the
-// SID was not listed.
-func (r *Root) service(ctx context.Context, sid string) (record.Service, error) {
-	list, err := r.services(ctx)
-	if err != nil {
-		return record.Service{}, err
-	}
-	for _, s := range list {
-		if s.SID == sid {
-			return s, nil
-		}
-	}
-	r.svcMu.Lock()
-	s, ok := r.svcExtra[sid]
-	r.svcMu.Unlock()
-	if ok {
-		return s, nil
-	}
-	s, err = r.src.FetchService(ctx, sid)
-	if err != nil {
-		return record.Service{}, err
-	}
-	if s.SID != sid {
-		// Its SID names its listing and links: trust only the one asked for.
-		return record.Service{}, fmt.Errorf("the server answered service %s with SID %q: %w", sid, s.SID, record.ErrNotFound)
-	}
-	r.svcMu.Lock()
-	r.svcExtra[sid] = s
-	r.svcMu.Unlock()
-	return s, nil
-}
 
 // servicesDir is <mnt>/services: one folder per service plus a symlink per
 // unique name.
@@ -85,7 +24,7 @@ var _ = (gofs.NodeReaddirer)((*servicesDir)(nil))
 
 // Readdir lists services and unique-name symlinks.
 func (d *servicesDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
-	list, err := d.r.services(ctx)
+	list, err := d.r.cat.Services(ctx)
 	if err != nil {
 		return nil, errnoOf(err)
 	}
@@ -110,8 +49,8 @@ var _ = (gofs.NodeLookuper)((*servicesDir)(nil))
 // Lookup resolves a GA SID (listed or fetched once) or a unique name.
 func (d *servicesDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	r := d.r
-	if isSID(name, "GA") {
-		s, err := r.service(ctx, name)
+	if record.IsSID(name, "GA") {
+		s, err := r.cat.Service(ctx, name)
 		if err != nil {
 			return nil, errnoOf(err)
 		}
@@ -129,7 +68,7 @@ func (d *servicesDir) Lookup(ctx context.Context, name string, out *fuse.EntryOu
 	if !validLinkName(name) {
 		return nil, syscall.ENOENT
 	}
-	list, err := r.services(ctx)
+	list, err := r.cat.Services(ctx)
 	if err != nil {
 		return nil, errnoOf(err)
 	}
@@ -184,18 +123,19 @@ func (l *symlink) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.Attr
 // serviceDir is services/<GA>: service.json, transcripts/, by-date/.
 type serviceDir struct {
 	folder
-	svc record.Service // guarded by the service's own refresh; copied on read
+	mu  sync.Mutex     // the folder's own: a stat of service.json never waits behind a services refresh
+	svc record.Service // guarded by mu; copied on read
 }
 
 func (d *serviceDir) setService(s record.Service) {
-	d.r.svcMu.Lock()
+	d.mu.Lock()
 	d.svc = s
-	d.r.svcMu.Unlock()
+	d.mu.Unlock()
 }
 
 func (d *serviceDir) service() record.Service {
-	d.r.svcMu.Lock()
-	defer d.r.svcMu.Unlock()
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	return d.svc
 }
 
@@ -207,7 +147,7 @@ func (d *serviceDir) OnAdd(ctx context.Context) {
 	d.AddChild("service.json", d.NewPersistentInode(ctx, &metaFile{file: file{r: d.r}, render: func() ([]byte, time.Time) {
 		return d.service().JSON(), time.Time{}
 	}}, gofs.StableAttr{Mode: syscall.S_IFREG}), false)
-	l := d.r.listing(record.TranscriptQuery{ServiceSID: sid}, "")
+	l := d.r.cat.Listing(record.TranscriptQuery{ServiceSID: sid}, "")
 	d.AddChild("transcripts", d.NewPersistentInode(ctx, &transcriptsDir{folder: newFolder(d.r), l: l}, gofs.StableAttr{Mode: syscall.S_IFDIR}), false)
 	d.AddChild("transcripts.jsonl", d.NewPersistentInode(ctx, &indexFile{file: file{r: d.r}, l: l}, gofs.StableAttr{Mode: syscall.S_IFREG}), false)
 	d.AddChild("by-date", d.NewPersistentInode(ctx, &dateDir{folder: newFolder(d.r), service: sid}, gofs.StableAttr{Mode: syscall.S_IFDIR}), false)
@@ -260,18 +200,18 @@ var _ = (gofs.NodeLookuper)((*transcriptLinks)(nil))
 // Lookup finds the transcript's service from what is known, or fetches the
 // transcript once.
 func (d *transcriptLinks) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	if !isSID(name, "GT") {
+	if !record.IsSID(name, "GT") {
 		return nil, syscall.ENOENT
 	}
-	t, err := d.r.transcriptByID(ctx, name)
+	t, err := d.r.cat.TranscriptByID(ctx, name)
 	if err != nil {
 		return nil, errnoOf(err)
 	}
-	if !isSID(t.ServiceSID, "GA") || t.SID != name {
+	if !record.IsSID(t.ServiceSID, "GA") || t.SID != name {
 		// The target is built from server strings: only well-formed SIDs
 		// may go into it, or "../../../../tmp" would leave the mount.
 		err := errors.New("the transcript names a service that is not a well-formed SID; no link made")
-		d.r.logFailure(name, "", "transcript link", err)
+		d.r.cat.LogFailure(name, "", "transcript link", err)
 		return nil, errnoOf(err)
 	}
 	l := &symlink{r: d.r, target: "../services/" + t.ServiceSID + "/transcripts/" + t.SID}

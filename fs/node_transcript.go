@@ -11,6 +11,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/intelligencefs/intelligencefs/fetch/record"
+	"github.com/intelligencefs/intelligencefs/fs/catalog"
 )
 
 // transcriptDir is one transcript folder: transcript.json always, and for
@@ -18,31 +19,28 @@ import (
 // Entering it makes no request.
 type transcriptDir struct {
 	folder
-	ts *tstate
-	l  *listing // the listing it was reached through: prefetch order
+	e *catalog.Entry
+	l *catalog.Listing // the listing it was reached through: prefetch order
 }
 
 var _ = (gofs.NodeOnAdder)((*transcriptDir)(nil))
 
 // OnAdd registers the inode so a deletion upstream can reach the kernel.
-func (d *transcriptDir) OnAdd(ctx context.Context) { d.ts.addDir(d.EmbeddedInode()) }
+func (d *transcriptDir) OnAdd(ctx context.Context) { d.r.nodes.addDir(d.e.SID(), d.EmbeddedInode()) }
 
 var _ = (gofs.NodeOnForgetter)((*transcriptDir)(nil))
 
 // OnForget unregisters the inode.
-func (d *transcriptDir) OnForget() { d.ts.removeDir(d.EmbeddedInode()) }
+func (d *transcriptDir) OnForget() { d.r.nodes.removeDir(d.e.SID(), d.EmbeddedInode()) }
 
 // names lists the folder's entries from metadata alone.
 func (d *transcriptDir) names() []fuse.DirEntry {
 	ents := []fuse.DirEntry{{Name: "transcript.json", Mode: syscall.S_IFREG}}
-	if !d.ts.transcript().Completed() {
+	if !d.e.Transcript().Completed() {
 		return ents
 	}
 	ents = append(ents, fuse.DirEntry{Name: "sentences.json", Mode: syscall.S_IFREG})
-	d.ts.mu.Lock()
-	noTxt := d.ts.noTxt
-	d.ts.mu.Unlock()
-	if !noTxt {
+	if !d.e.NoTxt() {
 		ents = append(ents, fuse.DirEntry{Name: "sentences.txt", Mode: syscall.S_IFREG})
 	}
 	return append(ents, fuse.DirEntry{Name: "operator-results", Mode: syscall.S_IFDIR})
@@ -55,15 +53,15 @@ var _ = (gofs.NodeOpendirHandler)((*transcriptDir)(nil))
 // `grep -r` then costs one OPENDIR per folder and no READDIRPLUS. The one
 // change possible, sentences.txt found underivable, invalidates it.
 func (d *transcriptDir) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
-	if d.r.isGone(d.ts.sid) {
+	if d.r.cat.IsGone(d.e.SID()) {
 		return nil, 0, syscall.ENOENT
 	}
 	var fl uint32
-	if d.ts.transcript().Completed() {
+	if d.e.Transcript().Completed() {
 		fl = fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE
 		// A listing inside a transcript: at the folder's first one,
 		// a recursive walk begins (prefetch opens its window).
-		d.r.prefetcher.touched(d.l, d.ts.sid, maskInner)
+		d.r.cat.Touched(d.l, d.e.SID(), catalog.MaskInner)
 	}
 	return gofs.NewListDirStream(d.names()), fl, 0
 }
@@ -74,7 +72,7 @@ var _ = (gofs.NodeLookuper)((*transcriptDir)(nil))
 // known, with a zero attribute timeout until then (DESIGN.md §3).
 func (d *transcriptDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	r := d.r
-	if r.isGone(d.ts.sid) {
+	if r.cat.IsGone(d.e.SID()) {
 		return nil, syscall.ENOENT
 	}
 	found := false
@@ -89,9 +87,9 @@ func (d *transcriptDir) Lookup(ctx context.Context, name string, out *fuse.Entry
 	if name != "transcript.json" {
 		// A step of the walk; what it reads is said by the stat or open
 		// that follows (a READDIRPLUS looks every entry up).
-		r.prefetcher.touched(d.l, d.ts.sid, 0)
+		r.cat.Touched(d.l, d.e.SID(), 0)
 	}
-	t := d.ts.transcript()
+	t := d.e.Transcript()
 	keep := keepTime(r, t)
 	if ch := d.GetChild(name); ch != nil {
 		// Reuse the node; never fetch in LOOKUP.
@@ -105,13 +103,13 @@ func (d *transcriptDir) Lookup(ctx context.Context, name string, out *fuse.Entry
 	mode := uint32(syscall.S_IFREG)
 	switch name {
 	case "transcript.json":
-		node = &metaFile{file: file{r: r}, render: d.ts.metaJSON}
+		node = &metaFile{file: file{r: r}, render: d.e.MetaJSON}
 	case "sentences.json":
-		node = &contentFile{file: file{r: r}, ts: d.ts, kind: kindSentences, l: d.l}
+		node = &contentFile{file: file{r: r}, e: d.e, kind: catalog.KindSentences, l: d.l}
 	case "sentences.txt":
-		node = &contentFile{file: file{r: r}, ts: d.ts, kind: kindTxt, l: d.l}
+		node = &contentFile{file: file{r: r}, e: d.e, kind: catalog.KindTxt, l: d.l}
 	case "operator-results":
-		node = &opResultsDir{folder: r.transcriptFolder(d.ts), ts: d.ts, l: d.l}
+		node = &opResultsDir{folder: r.transcriptFolder(d.e), e: d.e, l: d.l}
 		mode = syscall.S_IFDIR
 	}
 	setEntryTimeouts(out, keep, node.attr(&out.Attr))
@@ -121,12 +119,12 @@ func (d *transcriptDir) Lookup(ctx context.Context, name string, out *fuse.Entry
 // transcriptFolder is the base of a transcript's folders (its own and
 // operator-results/): dated by the transcript's date_updated, kept for
 // keepTime, ENOENT once it is gone upstream.
-func (r *Root) transcriptFolder(ts *tstate) folder {
+func (r *Root) transcriptFolder(e *catalog.Entry) folder {
 	return folder{r: r, stat: func() (time.Time, time.Duration, syscall.Errno) {
-		if r.isGone(ts.sid) {
+		if r.cat.IsGone(e.SID()) {
 			return time.Time{}, 0, syscall.ENOENT
 		}
-		t := ts.transcript()
+		t := e.Transcript()
 		return t.DateUpdated, keepTime(r, t), 0
 	}}
 }
@@ -149,13 +147,13 @@ func keepTime(r *Root, t record.Transcript) time.Duration {
 // costs one API call per transcript (the locations, or the plain results).
 type opResultsDir struct {
 	folder
-	ts *tstate
-	l  *listing // prefetch order, as transcriptDir's
+	e *catalog.Entry
+	l *catalog.Listing // prefetch order, as transcriptDir's
 }
 
 // touch tells the prefetcher the walk lists operator results here (a
 // stat or read of one says it reads them too).
-func (d *opResultsDir) touch() { d.r.prefetcher.touched(d.l, d.ts.sid, maskOpList) }
+func (d *opResultsDir) touch() { d.r.cat.Touched(d.l, d.e.SID(), catalog.MaskOpList) }
 
 var _ = (gofs.NodeOpendirHandler)((*opResultsDir)(nil))
 
@@ -163,7 +161,7 @@ var _ = (gofs.NodeOpendirHandler)((*opResultsDir)(nil))
 // is fixed, so the kernel may cache the listing.
 func (d *opResultsDir) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	d.touch()
-	n, err := d.r.opCount(ctx, d.ts)
+	n, err := d.r.cat.OpCount(ctx, d.e)
 	if err != nil {
 		return nil, 0, errnoOf(err)
 	}
@@ -184,15 +182,15 @@ func (d *opResultsDir) Lookup(ctx context.Context, name string, out *fuse.EntryO
 		return nil, syscall.ENOENT
 	}
 	d.touch()
-	count, err := d.r.opCount(ctx, d.ts)
+	count, err := d.r.cat.OpCount(ctx, d.e)
 	if err != nil {
 		return nil, errnoOf(err)
 	}
 	if n > count {
 		return nil, syscall.ENOENT
 	}
-	f := &contentFile{file: file{r: d.r}, ts: d.ts, kind: kindOpResult, n: n, l: d.l}
-	setEntryTimeouts(out, keepTime(d.r, d.ts.transcript()), f.attr(&out.Attr))
+	f := &contentFile{file: file{r: d.r}, e: d.e, kind: catalog.KindOpResult, n: n, l: d.l}
+	setEntryTimeouts(out, keepTime(d.r, d.e.Transcript()), f.attr(&out.Attr))
 	if ch := d.GetChild(name); ch != nil {
 		return ch, 0
 	}

@@ -6,6 +6,9 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/intelligencefs/intelligencefs/fetch/record"
+	"github.com/intelligencefs/intelligencefs/fs/catalog"
 )
 
 // transcriptsDir is a folder of transcript folders backed by a listing:
@@ -14,7 +17,7 @@ import (
 // streams the listing page by page.
 type transcriptsDir struct {
 	folder
-	l *listing
+	l *catalog.Listing
 }
 
 var _ = (gofs.NodeOpendirHandler)((*transcriptsDir)(nil))
@@ -22,7 +25,7 @@ var _ = (gofs.NodeOpendirHandler)((*transcriptsDir)(nil))
 // OpendirHandle returns a stream over the listing's current generation,
 // starting the first load or a refresh as needed.
 func (d *transcriptsDir) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
-	g, err := d.l.open(ctx)
+	g, err := d.l.Open(ctx)
 	if err != nil {
 		return nil, 0, errnoOf(err)
 	}
@@ -35,23 +38,23 @@ var _ = (gofs.NodeLookuper)((*transcriptsDir)(nil))
 // listed. Anything that is not a well-formed GT SID is ENOENT without a
 // request.
 func (d *transcriptsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	if !isSID(name, "GT") {
+	if !record.IsSID(name, "GT") {
 		return nil, syscall.ENOENT
 	}
-	t, err := d.l.find(ctx, name)
+	t, err := d.l.Find(ctx, name)
 	if err != nil {
 		return nil, errnoOf(err)
 	}
-	ts := d.r.tstate(t)
+	e := d.r.cat.Entry(t)
 	d.r.dirAttr(&out.Attr, t.DateUpdated)
 	keep := keepTime(d.r, t)
 	setEntryTimeouts(out, keep, keep)
 	if ch := d.GetChild(name); ch != nil {
-		if td, ok := ch.Operations().(*transcriptDir); ok && td.ts == ts {
+		if td, ok := ch.Operations().(*transcriptDir); ok && td.e == e {
 			return ch, 0
 		}
 	}
-	return d.NewInode(ctx, &transcriptDir{folder: d.r.transcriptFolder(ts), ts: ts, l: d.l}, gofs.StableAttr{Mode: syscall.S_IFDIR}), 0
+	return d.NewInode(ctx, &transcriptDir{folder: d.r.transcriptFolder(e), e: e, l: d.l}, gofs.StableAttr{Mode: syscall.S_IFDIR}), 0
 }
 
 // listingStream reads one generation of a listing as directory entries,
@@ -59,7 +62,7 @@ func (d *transcriptsDir) Lookup(ctx context.Context, name string, out *fuse.Entr
 // -f | head` shows entries after the first page.
 type listingStream struct {
 	d   *transcriptsDir
-	g   *generation
+	g   *catalog.Generation
 	pos int
 }
 
@@ -68,35 +71,12 @@ var _ = (gofs.FileReaddirenter)((*listingStream)(nil))
 // Readdirent returns the next entry, waiting (interruptibly) for the next
 // page when needed. Offsets are positions+1, so Seekdir can resume.
 func (s *listingStream) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
-	l := s.d.l
-	for {
-		l.mu.Lock()
-		for s.pos >= len(s.g.items) && !s.g.complete && s.g.err == nil {
-			ch := l.changed
-			l.mu.Unlock()
-			select {
-			case <-ch:
-			case <-ctx.Done():
-				return nil, syscall.EINTR
-			}
-			l.mu.Lock()
-		}
-		if s.pos < len(s.g.items) {
-			sid := s.g.items[s.pos].SID
-			s.pos++
-			l.mu.Unlock()
-			if s.d.r.isGone(sid) {
-				continue
-			}
-			return &fuse.DirEntry{Name: sid, Mode: syscall.S_IFDIR, Off: uint64(s.pos)}, 0
-		}
-		err := s.g.err
-		l.mu.Unlock()
-		if err != nil {
-			return nil, errnoOf(err)
-		}
-		return nil, 0
+	sid, next, more, err := s.d.l.Next(ctx, s.g, s.pos)
+	s.pos = next
+	if !more {
+		return nil, errnoOf(err)
 	}
+	return &fuse.DirEntry{Name: sid, Mode: syscall.S_IFDIR, Off: uint64(s.pos)}, 0
 }
 
 var _ = (gofs.FileSeekdirer)((*listingStream)(nil))

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/intelligencefs/intelligencefs/fetch"
+	"github.com/intelligencefs/intelligencefs/fs/catalog"
 	"github.com/intelligencefs/intelligencefs/fs/plaincache"
 )
 
@@ -36,10 +37,10 @@ const (
 type Options struct {
 	// Source lists services and transcripts and returns envelopes or plain
 	// documents; *fetch.Client in production. Required.
-	Source Source
+	Source catalog.Source
 	// Decrypter opens envelopes; *crypto.Keyring in production. May be nil
 	// when no transcript is encrypted (reads of encrypted ones are EACCES).
-	Decrypter Decrypter
+	Decrypter catalog.Decrypter
 	// Cache holds plaintext off the Go heap. If nil, NewRoot creates one
 	// with CacheSize and CacheMaxAge and closes it on unmount. If set, the
 	// caller closes it after unmounting, and should route its OnDrop to
@@ -157,9 +158,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Prefetch < 0 {
 		o.Prefetch = 0
-	}
-	if o.MissingContentRetry <= 0 {
-		o.MissingContentRetry = missingRetryFirst
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -12,11 +12,12 @@ import (
 	"github.com/intelligencefs/intelligencefs/fetch"
 	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
+	"github.com/intelligencefs/intelligencefs/fs/catalog"
 )
 
 // panickySource is a Source with a bug: FetchTranscript panics for one SID.
 type panickySource struct {
-	Source
+	catalog.Source
 	sid string
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/intelligencefs/intelligencefs/fetch"
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
+	"github.com/intelligencefs/intelligencefs/fs/catalog"
 )
 
 // walkEnv mounts one encrypted service of n transcripts with prefetch on
@@ -58,10 +59,10 @@ for t in sorted(pathlib.Path(".").iterdir()):
 	for _, tc := range []struct {
 		name  string
 		cmd   string
-		kinds []contentKind // what the walk reads, so what must be prefetched
+		kinds []catalog.Kind // what the walk reads, so what must be prefetched
 		check func(t *testing.T, e *env, dir string, out []byte, tis []twiliosim.TranscriptInfo)
 	}{
-		{name: "glob over sentences.txt", cmd: `grep -l -i e */sentences.txt`, kinds: []contentKind{kindTxt},
+		{name: "glob over sentences.txt", cmd: `grep -l -i e */sentences.txt`, kinds: []catalog.Kind{catalog.KindTxt},
 			check: func(t *testing.T, e *env, dir string, out []byte, tis []twiliosim.TranscriptInfo) {
 				var want []string
 				for _, ti := range tis {
@@ -74,8 +75,8 @@ for t in sorted(pathlib.Path(".").iterdir()):
 					t.Errorf("grep -l listed %d files, want %d", len(got), len(want))
 				}
 			}},
-		{name: "jq over operator results", cmd: `jq -c . */operator-results/*.json | wc -l`, kinds: []contentKind{kindOpResult}},
-		{name: "Python loop in sorted order", cmd: "python3 -c '" + hashes + "'", kinds: []contentKind{kindSentences, kindOpResult},
+		{name: "jq over operator results", cmd: `jq -c . */operator-results/*.json | wc -l`, kinds: []catalog.Kind{catalog.KindOpResult}},
+		{name: "Python loop in sorted order", cmd: "python3 -c '" + hashes + "'", kinds: []catalog.Kind{catalog.KindSentences, catalog.KindOpResult},
 			check: func(t *testing.T, e *env, dir string, out []byte, tis []twiliosim.TranscriptInfo) {
 				want := map[string]string{}
 				for _, ti := range tis {
@@ -101,7 +102,7 @@ for t in sorted(pathlib.Path(".").iterdir()):
 					}
 				}
 			}},
-		{name: "tar", cmd: `tar -cf "$TARFILE" .`, kinds: []contentKind{kindSentences, kindTxt, kindOpResult},
+		{name: "tar", cmd: `tar -cf "$TARFILE" .`, kinds: []catalog.Kind{catalog.KindSentences, catalog.KindTxt, catalog.KindOpResult},
 			check: func(t *testing.T, e *env, dir string, out []byte, tis []twiliosim.TranscriptInfo) {
 				x := t.TempDir()
 				run(t, x, "tar", "-xf", os.Getenv("TARFILE"))
@@ -109,7 +110,7 @@ for t in sorted(pathlib.Path(".").iterdir()):
 					compareFiles(t, ti.SID, e.expected(t, ti), readTree(t, filepath.Join(x, ti.SID)))
 				}
 			}},
-		{name: "ls -l", cmd: `ls -l */`, kinds: []contentKind{kindSentences, kindTxt}},
+		{name: "ls -l", cmd: `ls -l */`, kinds: []catalog.Kind{catalog.KindSentences, catalog.KindTxt}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e, dir, tis := walkEnv(t, n, nil)
@@ -119,14 +120,14 @@ for t in sorted(pathlib.Path(".").iterdir()):
 			if tc.check != nil {
 				tc.check(t, e, dir, out, tis)
 			}
-			st := e.srv.root.prefetcher.stats()
+			st := e.srv.root.cat.PrefetchStats()
 			c := e.sim.Counts()
-			t.Logf("prefetched %v files (sentences, txt, operator results); requests %v", st.files, c)
+			t.Logf("prefetched %v files (sentences, txt, operator results); requests %v", st.Files, c)
 			for _, k := range tc.kinds {
 				// The walker fetches the first transcript itself; the
 				// prefetcher must have brought most of the rest.
-				if st.files[k] < int64(len(tis))/2 {
-					t.Errorf("%s: the prefetcher fetched %d of %d transcripts' %s", tc.name, st.files[k], len(tis), kindName(k))
+				if st.Files[k] < int64(len(tis))/2 {
+					t.Errorf("%s: the prefetcher fetched %d of %d transcripts' %s", tc.name, st.Files[k], len(tis), kindName(k))
 				}
 			}
 			objects := int64(0)
@@ -146,7 +147,7 @@ for t in sorted(pathlib.Path(".").iterdir()):
 	}
 }
 
-func kindName(k contentKind) string {
+func kindName(k catalog.Kind) string {
 	return [...]string{"sentences.json", "sentences.txt", "operator results"}[k]
 }
 
@@ -164,7 +165,7 @@ func TestPrefetchSingleFile(t *testing.T) {
 	if got := e.sim.Count(twiliosim.EndpointEncryptedSentences); got < 2 || got > 1+int64(e.opts.Prefetch) {
 		t.Errorf("a stat of one file fetched %d sentences, want 1 + at most --prefetch (%d)", got, e.opts.Prefetch)
 	}
-	if got := e.srv.root.prefetcher.stats().files[kindOpResult]; got != 0 {
+	if got := e.srv.root.cat.PrefetchStats().Files[catalog.KindOpResult]; got != 0 {
 		t.Errorf("a stat of sentences.json prefetched %d operator results", got)
 	}
 }
@@ -200,7 +201,7 @@ func TestPrefetchWalkFromStart(t *testing.T) {
 				o.Concurrency = 16
 				if tc.grow {
 					o.Limit = func() int {
-						if r := root.Load(); r != nil && r.prefetcher.files[kindSentences].Load() > 0 {
+						if r := root.Load(); r != nil && r.cat.PrefetchedFiles(catalog.KindSentences) > 0 {
 							return 16
 						}
 						return 4
@@ -231,8 +232,8 @@ func waitIdle(t *testing.T, e *env) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		st := e.srv.root.prefetcher.stats()
-		if st.workers == 0 && st.queued == 0 {
+		st := e.srv.root.cat.PrefetchStats()
+		if st.Workers == 0 && st.Queued == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -286,7 +287,7 @@ func TestPrefetchUnderRandomAccess(t *testing.T) {
 	wg.Wait()
 	peak, _ := peaks()
 	atStop := e.sim.Count(twiliosim.EndpointObjectGet)
-	st := e.srv.root.prefetcher.stats()
+	st := e.srv.root.cat.PrefetchStats()
 	waitIdle(t, e)
 	after := e.sim.Count(twiliosim.EndpointObjectGet) - atStop
 	t.Logf("%d reads, %d downloads, goroutines %d before, peak %d; at stop %+v; %d downloads after the readers stopped",
@@ -296,10 +297,10 @@ func TestPrefetchUnderRandomAccess(t *testing.T) {
 	if bound := int64(base + 64*4 + 3*e.opts.Concurrency*4); peak > bound {
 		t.Errorf("peak %d goroutines, want at most %d: prefetch jobs are piling up", peak, bound)
 	}
-	if max := int64(st.queued + st.workers); after > max {
+	if max := int64(st.Queued + st.Workers); after > max {
 		t.Errorf("%d downloads after the readers stopped, want at most the %d jobs queued or running then", after, max)
 	}
-	if bound := int64(e.srv.root.prefetcher.maxQueue()); int64(st.queued) > bound {
-		t.Errorf("%d jobs queued, bound %d", st.queued, bound)
+	if bound := int64(e.srv.root.cat.PrefetchStats().MaxQueue); int64(st.Queued) > bound {
+		t.Errorf("%d jobs queued, bound %d", st.Queued, bound)
 	}
 }

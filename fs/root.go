@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -14,52 +12,31 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/intelligencefs/intelligencefs/fetch/record"
+	"github.com/intelligencefs/intelligencefs/fetch"
+	"github.com/intelligencefs/intelligencefs/fs/catalog"
 	"github.com/intelligencefs/intelligencefs/fs/plaincache"
 )
 
-// Root is the root directory node and the state every node shares: the
-// options, the cache, listings, per-transcript state, in-flight fetches and
-// the notifier that talks to the kernel outside request handlers.
+// Root is the root directory node and what every node shares: the
+// options, the transcript model (package catalog), the inodes showing each
+// transcript, and the consumer of the model's events that talks to the
+// kernel outside request handlers.
 type Root struct {
 	folder // the root folder; its r is the Root itself
 
 	opts     Options
 	log      *slog.Logger
-	src      Source
-	dec      Decrypter
+	cat      *catalog.Catalog
 	cache    *plaincache.Cache
 	ownCache bool
-	// alloc takes a fresh off-heap buffer (cache.Alloc; tests make it fail).
-	alloc func(n int) (*plaincache.Buffer, error)
-
-	// ctx bounds every detached fetch; cancelled on unmount.
-	ctx    context.Context
-	cancel context.CancelFunc
-	bg     sync.WaitGroup
 
 	uid, gid          uint32
 	fileMode, dirMode uint32
 	started           time.Time
 
-	svcMu      sync.Mutex
-	svcList    []record.Service
-	svcAt      time.Time
-	svcExtra   map[string]record.Service // looked up by SID, not (yet) listed
-	listMu     sync.Mutex
-	listings   map[string]*listing
-	probes     map[string]probeResult
-	tMu        sync.Mutex
-	tstates    map[string]*tstate
-	opens      atomic.Int64 // content opens (first READs without OPEN), for benchmarks
-	noOpen     atomic.Bool  // the kernel reads files without OPEN/RELEASE
-	leases     leaseSet
-	flights    flightGroup
-	notifier   *notifier
-	prefetcher *prefetcher
-
-	denied          deniedSet    // transcripts no key opened, for a short while
-	decryptFailures atomic.Int64 // envelopes that did not open (Stats)
+	nodes  nodeRegistry
+	opens  atomic.Int64 // content opens (first READs without OPEN), for benchmarks
+	noOpen atomic.Bool  // the kernel reads files without OPEN/RELEASE
 }
 
 // Stats are the mount's own counters (the fetch client and the cache keep
@@ -73,10 +50,13 @@ type Stats struct {
 
 // Stats returns the mount's counters.
 func (r *Root) Stats() Stats {
-	return Stats{DecryptFailures: r.decryptFailures.Load()}
+	return Stats{DecryptFailures: r.cat.DecryptFailures()}
 }
 
 var _ = (gofs.NodeOnAdder)((*Root)(nil))
+
+// The Client is the Source a mount runs on.
+var _ catalog.Source = (*fetch.Client)(nil)
 var _ = (gofs.NodeGetattrer)((*Root)(nil))
 
 // NewRoot builds the root node from opts. Tests that mount with go-fuse
@@ -89,21 +69,15 @@ func NewRoot(opts Options) (*Root, error) {
 	r := &Root{
 		opts:     opts,
 		log:      opts.Logger,
-		src:      opts.Source,
-		dec:      opts.Decrypter,
 		cache:    opts.Cache,
 		uid:      opts.UID,
 		gid:      opts.GID,
 		fileMode: 0600,
 		dirMode:  0700,
 		started:  time.Now(),
-		svcExtra: map[string]record.Service{},
-		listings: map[string]*listing{},
-		probes:   map[string]probeResult{},
-		tstates:  map[string]*tstate{},
 	}
 	r.folder.r = r
-	r.flights.m = map[string]*flight{}
+	r.nodes.m = map[string]*transcriptNodes{}
 	if r.uid == 0 {
 		r.uid = uint32(os.Getuid())
 	}
@@ -114,8 +88,6 @@ func NewRoot(opts Options) (*Root, error) {
 		r.fileMode = 0666 &^ *opts.Umask
 		r.dirMode = 0777 &^ *opts.Umask
 	}
-	r.ctx, r.cancel = context.WithCancel(context.Background())
-	r.notifier = newNotifier()
 	if r.cache == nil {
 		c, err := plaincache.New(plaincache.Options{
 			MaxBytes: opts.CacheSize,
@@ -129,19 +101,37 @@ func NewRoot(opts Options) (*Root, error) {
 		}
 		r.cache, r.ownCache = c, true
 	}
-	r.alloc = r.cache.Alloc
-	r.prefetcher = newPrefetcher(r)
-	r.leases.budget = opts.CacheSize / 4
+	cat, err := catalog.New(catalog.Options{
+		Source:              opts.Source,
+		Decrypter:           opts.Decrypter,
+		Cache:               r.cache,
+		Logger:              opts.Logger,
+		DirCacheTime:        opts.DirCacheTime,
+		FullRelist:          opts.FullRelist,
+		RefreshMargin:       opts.RefreshMargin,
+		PageSize:            opts.PageSize,
+		Concurrency:         opts.Concurrency,
+		Prefetch:            opts.Prefetch,
+		Limit:               opts.Limit,
+		CacheSize:           opts.CacheSize,
+		MissingContentRetry: opts.MissingContentRetry,
+		AbandonAfter:        opts.abandonAfter,
+		Events:              r.notify,
+	})
+	if err != nil {
+		if r.ownCache {
+			r.cache.Close()
+		}
+		return nil, fmt.Errorf("fs: %w", err)
+	}
+	r.cat = cat
 	return r, nil
 }
 
 // Close stops background work and, when NewRoot created the cache, zeroes
 // and unmaps it. Call it after the filesystem is unmounted.
 func (r *Root) Close() {
-	r.cancel()
-	r.bg.Wait()
-	r.notifier.close()
-	r.leases.close()
+	r.cat.Close()
 	if r.ownCache {
 		r.cache.Close()
 	}
@@ -158,15 +148,6 @@ func (r *Root) kernelOffers(flags uint64) {
 func (r *Root) OnAdd(ctx context.Context) {
 	r.AddChild("services", r.NewPersistentInode(ctx, &servicesDir{folder: newFolder(r)}, gofs.StableAttr{Mode: syscall.S_IFDIR}), false)
 	r.AddChild("transcripts", r.NewPersistentInode(ctx, &transcriptLinks{folder: newFolder(r)}, gofs.StableAttr{Mode: syscall.S_IFDIR}), false)
-}
-
-// go runs fn as tracked background work bound to the mount's lifetime.
-func (r *Root) goBG(fn func()) {
-	r.bg.Add(1)
-	go func() {
-		defer r.bg.Done()
-		fn()
-	}()
 }
 
 // dirAttr fills a directory's attributes.
@@ -233,20 +214,4 @@ func (r *Root) statfs(out *fuse.StatfsOut) {
 func setEntryTimeouts(out *fuse.EntryOut, entry, attr time.Duration) {
 	out.SetEntryTimeout(entry)
 	out.SetAttrTimeout(attr)
-}
-
-// isSID reports whether name is a well-formed SID with the given prefix
-// (two letters and 32 hex digits). Lookups of anything else are ENOENT
-// without an API request.
-func isSID(name, prefix string) bool {
-	if len(name) != 34 || !strings.HasPrefix(name, prefix) {
-		return false
-	}
-	for i := 2; i < 34; i++ {
-		c := name[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return true
 }

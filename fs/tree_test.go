@@ -12,6 +12,7 @@ import (
 
 	"github.com/intelligencefs/intelligencefs/fetch"
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
+	"github.com/intelligencefs/intelligencefs/fs/catalog"
 )
 
 // TestTreeBytes reads every file of generated corpora (encrypted, plain and
@@ -111,7 +112,7 @@ func TestMountFailureLeavesNoMount(t *testing.T) {
 		}
 	})
 	opts := DefaultOptions()
-	opts.Source = struct{ Source }{} // never called: the mount fails first
+	opts.Source = struct{ catalog.Source }{} // never called: the mount fails first
 	opts.CacheSize = 1 << 20
 	opts.UID, opts.GID = math.MaxUint32, math.MaxUint32
 	srv, err := Mount(mnt, opts)

@@ -46,3 +46,23 @@ func TestPlanContent(t *testing.T) {
 		t.Error("MissedErr: the plain error first; a not-found after an empty list is no error")
 	}
 }
+
+// TestIsSID: only two letters of the prefix and 32 hex digits are a SID.
+func TestIsSID(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		want bool
+	}{
+		{"GT0123456789abcdef0123456789ABCDEF", true},
+		{"GA0123456789abcdef0123456789abcdef", false}, // other prefix
+		{"GT0123456789abcdef0123456789abcde", false},  // short
+		{"GT0123456789abcdef0123456789abcdeg", false}, // not hex
+		{"GT/123456789abcdef0123456789abcdef", false},
+		{"", false},
+		{"..", false},
+	} {
+		if got := IsSID(tc.name, "GT"); got != tc.want {
+			t.Errorf("IsSID(%q) = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -1,8 +1,12 @@
-package fs
+package catalog
 
-import "log/slog"
+import (
+	"log/slog"
 
-// sidFilter applies Lookup's SID check to what a listing received from the
+	"github.com/intelligencefs/intelligencefs/fetch/record"
+)
+
+// sidFilter applies the filesystem's SID check (record.IsSID) to what a listing received from the
 // server: entries whose SID is not well formed ("", ".", "a/b", a NUL, 300
 // characters, "/etc") and repeats of a SID already listed are skipped, so
 // they neither break the listing (EIO) nor appear as phantom entries or
@@ -21,7 +25,7 @@ func newSIDFilter(prefix string) *sidFilter {
 
 // keep reports whether the entry named sid is listed.
 func (f *sidFilter) keep(sid string) bool {
-	if !isSID(sid, f.prefix) {
+	if !record.IsSID(sid, f.prefix) {
 		f.bad++
 		return false
 	}

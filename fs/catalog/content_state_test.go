@@ -1,4 +1,4 @@
-package fs
+package catalog
 
 import (
 	"context"
@@ -54,13 +54,13 @@ func (s *recordingSource) allCleared() bool {
 	return len(s.docs) > 0
 }
 
-// rootOnSim builds a Root (no mount: these tests need no FUSE) on a
-// simulator, and the state of a completed transcript of the service with
-// that unique name having at least three operator results.
-func rootOnSim(t *testing.T, simOpts twiliosim.Options, unique string) (*Root, *recordingSource, *tstate, *twiliosim.Server) {
+// catalogOnSim builds a Catalog on a simulator through the real fetch
+// client, and the entry of a completed transcript of the service with that
+// unique name having at least three operator results.
+func catalogOnSim(t *testing.T, simOpts twiliosim.Options, unique string) (*Catalog, *recordingSource, *Entry, *twiliosim.Server) {
 	t.Helper()
-	k := keys(t)
-	simOpts.Keys = []twiliosim.Credential{{PublicKey: &k[0].PublicKey}}
+	k := testKey(t)
+	simOpts.Keys = []twiliosim.Credential{{PublicKey: &k.PublicKey}}
 	if simOpts.Corpus.Seed == 0 {
 		simOpts.Corpus = twiliosim.CorpusOptions{Seed: 37, TranscriptsPerService: 8}
 	}
@@ -76,21 +76,15 @@ func rootOnSim(t *testing.T, simOpts twiliosim.Options, unique string) (*Root, *
 	t.Cleanup(c.Close)
 	src := &recordingSource{Client: c}
 	ring := crypto.NewKeyring()
-	ring.Add(k[0], sim.CredentialSIDs()[0])
-	opts := DefaultOptions()
-	opts.Source, opts.Decrypter, opts.Prefetch, opts.CacheSize = src, ring, 0, 16<<20
-	r, err := NewRoot(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(r.Close)
+	ring.Add(k, sim.CredentialSIDs()[0])
+	r := newTestCatalog(t, src, ring, 16<<20, nil)
 	for _, ti := range sim.Transcripts(sim.ServiceSID(unique)) {
 		if ti.Status == "completed" && len(sim.OperatorResultPlaintexts(ti.SID, ti.Redaction)) >= 3 {
 			tr, err := c.FetchTranscript(context.Background(), ti.SID)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return r, src, r.tstate(tr), sim
+			return r, src, r.Entry(tr), sim
 		}
 	}
 	t.Fatalf("no completed transcript with 3 operator results in %s", unique)
@@ -105,7 +99,7 @@ func rootOnSim(t *testing.T, simOpts twiliosim.Options, unique string) (*Root, *
 func TestPlainResultsAllocFailure(t *testing.T) {
 	for _, path := range []string{"read", "listing"} {
 		t.Run(path, func(t *testing.T) {
-			r, src, ts, _ := rootOnSim(t, twiliosim.Options{}, "call-centre-plain")
+			r, src, e, _ := catalogOnSim(t, twiliosim.Options{}, "call-centre-plain")
 			var calls atomic.Int64
 			refused := errors.New("allocation refused")
 			r.alloc = func(n int) (*plaincache.Buffer, error) {
@@ -116,11 +110,11 @@ func TestPlainResultsAllocFailure(t *testing.T) {
 			}
 			ctx := context.Background()
 			if path == "read" {
-				b, err := r.loadContent(ctx, ts, kindOpResult, 1)
+				b, err := r.LoadContent(ctx, e, KindOpResult, 1)
 				if !errors.Is(err, refused) || b != nil {
 					t.Fatalf("load: %v, %v", b, err)
 				}
-			} else if _, err := r.opCount(ctx, ts); err != nil {
+			} else if _, err := r.OpCount(ctx, e); err != nil {
 				t.Fatal(err)
 			}
 			if st := r.cache.Stats(); st.LiveBytes != st.Bytes {
@@ -137,23 +131,23 @@ func TestPlainResultsAllocFailure(t *testing.T) {
 // operator result in the cache, also when a later answer of the locations
 // listed fewer of them than were read.
 func TestGoneRemovesEveryCachedResult(t *testing.T) {
-	r, src, ts, sim := rootOnSim(t, twiliosim.Options{}, "call-centre-encrypted")
+	r, src, e, sim := catalogOnSim(t, twiliosim.Options{}, "call-centre-encrypted")
 	ctx := context.Background()
-	n := len(sim.OperatorResultPlaintexts(ts.sid, ts.transcript().Redaction))
+	n := len(sim.OperatorResultPlaintexts(e.SID(), e.Transcript().Redaction))
 	for i := 1; i <= n; i++ {
-		b, err := r.loadContent(ctx, ts, kindOpResult, i)
+		b, err := r.LoadContent(ctx, e, KindOpResult, i)
 		if err != nil {
 			t.Fatal(err)
 		}
 		b.Release()
 	}
 	src.limit.Store(1)
-	if _, err := r.locations(ctx, ts, true); err != nil {
+	if _, err := r.locations(ctx, e, true); err != nil {
 		t.Fatal(err)
 	}
-	r.transcriptGone(ts.sid)
+	r.transcriptGone(e.SID())
 	for i := 1; i <= n; i++ {
-		if _, ok := r.cache.Peek(keyOpResult(ts.sid, i)); ok {
+		if _, ok := r.cache.Peek(KeyOpResult(e.SID(), i)); ok {
 			t.Errorf("operator result %d of a deleted transcript is still cached", i)
 		}
 	}
@@ -173,12 +167,12 @@ func TestLocationsExpiryFromURL(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			now := func() time.Time { return time.Now().Add(tc.offset) }
-			r, _, ts, sim := rootOnSim(t, twiliosim.Options{Now: now}, "call-centre-encrypted")
+			r, _, e, sim := catalogOnSim(t, twiliosim.Options{Now: now}, "call-centre-encrypted")
 			ctx := context.Background()
-			n := len(sim.OperatorResultPlaintexts(ts.sid, ts.transcript().Redaction))
+			n := len(sim.OperatorResultPlaintexts(e.SID(), e.Transcript().Redaction))
 			sim.ResetCounts()
 			for i := 1; i <= n; i++ {
-				b, err := r.loadContent(ctx, ts, kindOpResult, i)
+				b, err := r.LoadContent(ctx, e, KindOpResult, i)
 				if err != nil {
 					t.Fatal(err)
 				}

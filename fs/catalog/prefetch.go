@@ -1,4 +1,4 @@
-package fs
+package catalog
 
 import (
 	"cmp"
@@ -45,10 +45,10 @@ import (
 // so both cores work. A stat of a file a worker is loading joins that load
 // (Root.load shares one flight per file).
 type prefetcher struct {
-	r *Root
+	c *Catalog
 
 	mu            sync.Mutex
-	walks         map[*listing]*walkState
+	walks         map[*Listing]*walkState
 	pending       map[string]int64 // prefetched, not accessed yet: sid -> bytes
 	pendingBytes  int64
 	inflightBytes int64 // estimated plaintext of running jobs
@@ -58,21 +58,23 @@ type prefetcher struct {
 	workers       int
 	dropped       int64 // jobs dropped from a full queue or over budget
 
-	files [numKinds]atomic.Int64 // files the workers fetched, per kind
+	files [NumKinds]atomic.Int64 // files the workers fetched, per kind
 }
 
-// kindMask is a set of content kinds a walk reads: maskOf each kind, and
-// maskOpList for listing operator-results/ (its locations, not bodies).
-// maskInner marks a touch that listed a folder inside a transcript (its
+// KindMask is a set of content kinds a walk reads: MaskOf each kind, and
+// MaskOpList for listing operator-results/ (its locations, not bodies).
+// MaskInner marks a touch that listed a folder inside a transcript (its
 // own folder or operator-results/); it says how the walk goes, not what
 // it reads.
-type kindMask uint8
+type KindMask uint8
 
-func maskOf(k contentKind) kindMask { return 1 << k }
+// MaskOf is the mask of one kind.
+func MaskOf(k Kind) KindMask { return 1 << k }
 
+// MaskOpList and MaskInner: see KindMask.
 const (
-	maskOpList kindMask = 1 << numKinds
-	maskInner  kindMask = 1 << (numKinds + 1)
+	MaskOpList KindMask = 1 << NumKinds
+	MaskInner  KindMask = 1 << (NumKinds + 1)
 )
 
 // walkOrder is an order a walk can follow through a listing.
@@ -93,42 +95,42 @@ type walk struct {
 type walkState struct {
 	w      [numOrders]walk
 	prefer walkOrder // the order last seen advancing
-	kinds  kindMask  // what the walk has read
+	kinds  KindMask  // what the walk has read
 	wide   bool      // a walk from the folder's start: window opened at once
 }
 
 // prefetchJob is one transcript to fetch, with the kinds wanted.
 type prefetchJob struct {
 	t     record.Transcript
-	kinds kindMask
+	kinds KindMask
 }
 
-func newPrefetcher(r *Root) *prefetcher {
-	return &prefetcher{r: r, walks: map[*listing]*walkState{}, pending: map[string]int64{},
+func newPrefetcher(c *Catalog) *prefetcher {
+	return &prefetcher{c: c, walks: map[*Listing]*walkState{}, pending: map[string]int64{},
 		queued: map[string]*prefetchJob{}}
 }
 
 // budget is the most prefetched plaintext kept unread.
-func (p *prefetcher) budget() int64 { return p.r.opts.CacheSize / 2 }
+func (p *prefetcher) budget() int64 { return p.c.Budgets().Prefetch }
 
 // maxQueue bounds the jobs waiting for a worker.
-func (p *prefetcher) maxQueue() int { return 2 * p.r.opts.Concurrency }
+func (p *prefetcher) maxQueue() int { return 2 * p.c.opts.Concurrency }
 
 // limit is the Source's request limit now.
 func (p *prefetcher) limit() int {
-	if f := p.r.opts.Limit; f != nil {
+	if f := p.c.opts.Limit; f != nil {
 		if n := f(); n > 0 {
-			return min(n, p.r.opts.Concurrency)
+			return min(n, p.c.opts.Concurrency)
 		}
 	}
-	return p.r.opts.Concurrency
+	return p.c.opts.Concurrency
 }
 
 // touched moves the walk of listing l after content of sid was accessed.
 // A lookup (kinds 0) moves the window only; a stat, open, read or listing
 // also says which kind the walk reads.
-func (p *prefetcher) touched(l *listing, sid string, kinds kindMask) {
-	k := p.r.opts.Prefetch
+func (p *prefetcher) touched(l *Listing, sid string, kinds KindMask) {
+	k := p.c.opts.Prefetch
 	if k <= 0 || l == nil {
 		return
 	}
@@ -136,7 +138,7 @@ func (p *prefetcher) touched(l *listing, sid string, kinds kindMask) {
 	l.mu.Lock()
 	g := l.cur
 	found := false
-	inner := kinds&(maskInner|maskOpList) != 0
+	inner := kinds&(MaskInner|MaskOpList) != 0
 	var first [numOrders]bool // sid is the order's first transcript with content
 	if g != nil {
 		if i, ok := g.index[sid]; ok {
@@ -168,7 +170,7 @@ func (p *prefetcher) touched(l *listing, sid string, kinds kindMask) {
 		}
 		p.walks[l] = ws
 	}
-	kinds &^= maskInner
+	kinds &^= MaskInner
 	grew := ws.kinds|kinds != ws.kinds
 	ws.kinds |= kinds
 	maxWin := p.maxWindowLocked()
@@ -247,7 +249,7 @@ func (p *prefetcher) touched(l *listing, sid string, kinds kindMask) {
 // the limit stays busy and can grow), within the budget. Call with p.mu
 // held.
 func (p *prefetcher) maxWindowLocked() int {
-	maxWin := max(p.r.opts.Prefetch, 2*p.limit())
+	maxWin := max(p.c.opts.Prefetch, 2*p.limit())
 	if p.avg > 0 {
 		maxWin = max(min(maxWin, int(p.budget()/p.avg)), 1)
 	}
@@ -257,9 +259,9 @@ func (p *prefetcher) maxWindowLocked() int {
 // fetchKinds is what to fetch ahead of the walk: what it read, or before
 // it said anything what `grep -r`, tar and a Python loop read first (the
 // sentences, then the folder of operator results).
-func (ws *walkState) fetchKinds() kindMask {
+func (ws *walkState) fetchKinds() KindMask {
 	if ws.kinds == 0 {
-		return maskOf(kindSentences) | maskOpList
+		return MaskOf(KindSentences) | MaskOpList
 	}
 	return ws.kinds
 }
@@ -270,10 +272,10 @@ func (ws *walkState) fetchKinds() kindMask {
 // last moved would leave the grown limit idle until it moves again.
 func (p *prefetcher) widen() {
 	type span struct {
-		l        *listing
+		l        *Listing
 		o        walkOrder
 		from, to int
-		kinds    kindMask
+		kinds    KindMask
 	}
 	var todo []span
 	p.mu.Lock()
@@ -296,9 +298,9 @@ func (p *prefetcher) widen() {
 }
 
 // fetchRange queues the completed transcripts at positions from…to of
-// order o of listing l's generation g (nil: the current one; if l moved
+// order o of listing l's Generation g (nil: the current one; if l moved
 // on from g, nothing).
-func (p *prefetcher) fetchRange(l *listing, g *generation, o walkOrder, from, to int, kinds kindMask) {
+func (p *prefetcher) fetchRange(l *Listing, g *Generation, o walkOrder, from, to int, kinds KindMask) {
 	var todo []record.Transcript
 	l.mu.Lock()
 	if g == nil {
@@ -328,7 +330,7 @@ func (p *prefetcher) fetchRange(l *listing, g *generation, o walkOrder, from, to
 // enqueue queues one transcript, dropping the oldest job when the queue
 // is full, and starts a worker if fewer than Concurrency run. The worker's
 // slot is counted before its goroutine starts.
-func (p *prefetcher) enqueue(t record.Transcript, kinds kindMask) {
+func (p *prefetcher) enqueue(t record.Transcript, kinds KindMask) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if j := p.queued[t.SID]; j != nil {
@@ -345,9 +347,9 @@ func (p *prefetcher) enqueue(t record.Transcript, kinds kindMask) {
 	j := &prefetchJob{t: t, kinds: kinds}
 	p.queue = append(p.queue, j)
 	p.queued[t.SID] = j
-	if p.workers < p.r.opts.Concurrency && p.r.ctx.Err() == nil {
+	if p.workers < p.c.opts.Concurrency && p.c.ctx.Err() == nil {
 		p.workers++
-		p.r.goBG(p.work)
+		p.c.goBG(p.work)
 	}
 }
 
@@ -355,7 +357,7 @@ func (p *prefetcher) enqueue(t record.Transcript, kinds kindMask) {
 func (p *prefetcher) work() {
 	for {
 		p.mu.Lock()
-		if len(p.queue) == 0 || p.r.ctx.Err() != nil {
+		if len(p.queue) == 0 || p.c.ctx.Err() != nil {
 			p.workers--
 			p.mu.Unlock()
 			return
@@ -397,26 +399,26 @@ func (p *prefetcher) work() {
 // plaintext bytes it brought into the cache, and whether it fetched
 // anything.
 func (p *prefetcher) run(j *prefetchJob) (int64, bool) {
-	r := p.r
-	if r.isGone(j.t.SID) {
+	c := p.c
+	if c.IsGone(j.t.SID) {
 		return 0, false
 	}
-	ts := r.tstate(j.t)
+	e := c.Entry(j.t)
 	var (
 		mu      sync.Mutex
 		n       int64
 		fetched bool
 	)
-	get := func(kind contentKind, i int) {
-		key := contentKey(ts.sid, kind, i)
-		if r.inFlight(key) {
+	get := func(kind Kind, i int) {
+		key := ContentKey(e.sid, kind, i)
+		if c.inFlight(key) {
 			return // a reader (or another job) is loading it
 		}
-		if b, ok := r.cache.Get(key); ok {
+		if b, ok := c.cache.Get(key); ok {
 			b.Release()
 			return
 		}
-		buf, err := r.loadContent(r.ctx, ts, kind, i)
+		buf, err := c.LoadContent(c.ctx, e, kind, i)
 		if err != nil {
 			return
 		}
@@ -433,24 +435,24 @@ func (p *prefetcher) run(j *prefetchJob) (int64, bool) {
 	// sentences.
 	var wg sync.WaitGroup
 	count := -1
-	if j.kinds&(maskOpList|maskOf(kindOpResult)) != 0 {
+	if j.kinds&(MaskOpList|MaskOf(KindOpResult)) != 0 {
 		wg.Go(func() {
-			if c, err := r.opCount(r.ctx, ts); err == nil {
+			if c, err := c.OpCount(c.ctx, e); err == nil {
 				count = c
 			}
 		})
 	}
-	if j.kinds&maskOf(kindSentences) != 0 {
-		get(kindSentences, 0)
+	if j.kinds&MaskOf(KindSentences) != 0 {
+		get(KindSentences, 0)
 	}
-	if j.kinds&maskOf(kindTxt) != 0 {
-		get(kindTxt, 0)
+	if j.kinds&MaskOf(KindTxt) != 0 {
+		get(KindTxt, 0)
 	}
 	wg.Wait()
-	if j.kinds&maskOf(kindOpResult) != 0 && count > 0 && r.plan(r.ctx, ts.transcript()).Encrypted {
+	if j.kinds&MaskOf(KindOpResult) != 0 && count > 0 && c.plan(c.ctx, e.Transcript()).Encrypted {
 		// Plain results came into the cache with their count.
 		for i := 1; i <= count; i++ {
-			wg.Go(func() { get(kindOpResult, i) })
+			wg.Go(func() { get(KindOpResult, i) })
 		}
 		wg.Wait()
 	}
@@ -473,7 +475,7 @@ type prefetchStats struct {
 	dropped         int64
 	pendingBytes    int64
 	inflightBytes   int64
-	files           [numKinds]int64 // fetched by the workers, per kind
+	files           [NumKinds]int64 // fetched by the workers, per kind
 }
 
 func (p *prefetcher) stats() prefetchStats {
@@ -489,16 +491,16 @@ func (p *prefetcher) stats() prefetchStats {
 
 // nameRanks returns, for each listing position, its rank among the
 // entries sorted by SID: the order of a shell glob or Python's sorted().
-// Computed on first use and again after the generation grew. Call with
+// Computed on first use and again after the Generation grew. Call with
 // the listing's lock held.
-func (g *generation) nameRanks() []int32 {
+func (g *Generation) nameRanks() []int32 {
 	g.sortByName()
 	return g.byNameRank
 }
 
 // nameOrder returns the listing positions sorted by SID. Call with the
 // listing's lock held.
-func (g *generation) nameOrder() []int32 {
+func (g *Generation) nameOrder() []int32 {
 	g.sortByName()
 	return g.byName
 }
@@ -507,7 +509,7 @@ func (g *generation) nameOrder() []int32 {
 // order given (listing positions by rank; nil: the listing's), is
 // completed: the one at is the first a walk in that order reads content
 // of. Call with the listing's lock held.
-func (g *generation) firstCompleted(at int, order []int32) bool {
+func (g *Generation) firstCompleted(at int, order []int32) bool {
 	for i := range at {
 		j := i
 		if order != nil {
@@ -520,7 +522,7 @@ func (g *generation) firstCompleted(at int, order []int32) bool {
 	return true
 }
 
-func (g *generation) sortByName() {
+func (g *Generation) sortByName() {
 	if len(g.byName) == len(g.items) {
 		return
 	}
@@ -535,3 +537,36 @@ func (g *generation) sortByName() {
 	}
 	g.byName, g.byNameRank = order, rank
 }
+
+// Touched tells the prefetcher that content of transcript sid, reached
+// through listing l, was accessed: kinds says what (MaskOf a Kind, or
+// MaskOpList for a listing of operator-results/, MaskInner for a listing
+// inside a transcript); 0 is a lookup, which moves the window without
+// saying what is read. A nil l (content reached outside a listing) does
+// nothing.
+func (c *Catalog) Touched(l *Listing, sid string, kinds KindMask) {
+	c.prefetcher.touched(l, sid, kinds)
+}
+
+// PrefetchStats is a snapshot of the prefetcher (tests and benchmarks).
+type PrefetchStats struct {
+	Queued, Workers int
+	// MaxQueue bounds Queued.
+	MaxQueue      int
+	Dropped       int64
+	PendingBytes  int64
+	InflightBytes int64
+	Files         [NumKinds]int64 // fetched by the workers, per kind
+}
+
+// PrefetchStats returns the prefetcher's counters.
+func (c *Catalog) PrefetchStats() PrefetchStats {
+	st := c.prefetcher.stats()
+	return PrefetchStats{Queued: st.queued, Workers: st.workers, MaxQueue: c.prefetcher.maxQueue(), Dropped: st.dropped,
+		PendingBytes: st.pendingBytes, InflightBytes: st.inflightBytes, Files: st.files}
+}
+
+// PrefetchedFiles is how many files of kind the prefetch workers fetched.
+// It takes no lock, so an Options.Limit (called with the prefetcher's lock
+// held) may ask it.
+func (c *Catalog) PrefetchedFiles(k Kind) int64 { return c.prefetcher.files[k].Load() }

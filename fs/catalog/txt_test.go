@@ -1,7 +1,8 @@
-package fs
+package catalog
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 
@@ -11,14 +12,14 @@ import (
 
 // TestDeriveTxtInArena: the mount's sentences.txt is rendered into an
 // off-heap buffer of the exact size, byte-equal to renderSentencesTxt, and
-// a parse failure is errNoTxt (ENOENT) without allocating.
+// a parse failure is errNoTxt (ErrAbsent: ENOENT) without allocating.
 func TestDeriveTxtInArena(t *testing.T) {
 	c, err := plaincache.New(plaincache.Options{MaxBytes: 1 << 20, Mlock: plaincache.MlockOff})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	r := &Root{cache: c}
+	r := &Catalog{cache: c}
 	doc := []byte(`[{"sentence_index":0,"start_time":61.25,"media_channel":1,"transcript":"caf\u00e9 \ud83d\ude00 line\nbreak ` + "\xff" + `"}]`)
 	want, err := sentencetext.Render(doc)
 	if err != nil {
@@ -35,7 +36,7 @@ func TestDeriveTxtInArena(t *testing.T) {
 		t.Errorf("the text view is not in the cache's arena: %+v", st)
 	}
 	buf.Release()
-	if _, err := r.deriveTxt([]byte(`{"sentences":5}`), nil); errnoOf(err) != 2 /* ENOENT */ || !strings.Contains(err.Error(), "not derivable") {
+	if _, err := r.deriveTxt([]byte(`{"sentences":5}`), nil); !errors.Is(err, ErrAbsent) || !strings.Contains(err.Error(), "not derivable") {
 		t.Errorf("bad document: %v", err)
 	}
 	if _, err := r.deriveTxt([]byte(`{"sentences":[{"transcript":"SECRETTEXT"}x`), nil); err == nil || strings.Contains(err.Error(), "SECRETTEXT") || strings.Contains(err.Error(), "'x'") {

@@ -1,4 +1,4 @@
-package fs
+package catalog
 
 import (
 	"fmt"
@@ -11,7 +11,7 @@ import (
 // into an off-heap buffer of the exact size (nil for empty output), with the
 // one renderer the search command and the viewer share (package
 // sentencetext), speakers named by labels. Parse failures wrap errNoTxt.
-func (r *Root) deriveTxt(doc []byte, labels sentencetext.Labels) (*plaincache.Buffer, error) {
+func (c *Catalog) deriveTxt(doc []byte, labels sentencetext.Labels) (*plaincache.Buffer, error) {
 	lines, err := sentencetext.Parse(doc)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errNoTxt, err)
@@ -21,7 +21,7 @@ func (r *Root) deriveTxt(doc []byte, labels sentencetext.Labels) (*plaincache.Bu
 	if n == 0 {
 		return nil, nil
 	}
-	buf, err := r.cache.Alloc(n)
+	buf, err := c.cache.Alloc(n)
 	if err != nil {
 		return nil, err
 	}

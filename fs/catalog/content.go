@@ -1,4 +1,4 @@
-package fs
+package catalog
 
 import (
 	"context"
@@ -18,9 +18,9 @@ import (
 )
 
 // Cache keys: one per content file, shared by every path showing it.
-func keySentences(sid string) string { return sid + "/sentences.json" }
-func keyTxt(sid string) string       { return sid + "/sentences.txt" }
-func keyOpResult(sid string, n int) string {
+func KeySentences(sid string) string { return sid + "/sentences.json" }
+func KeyTxt(sid string) string       { return sid + "/sentences.txt" }
+func KeyOpResult(sid string, n int) string {
 	return sid + "/operator-results/" + strconv.Itoa(n) + ".json"
 }
 
@@ -57,18 +57,11 @@ type detached struct {
 // good does not leave downloads running behind it.
 const abandonAfter = 5 * time.Second
 
-func (r *Root) abandonAfter() time.Duration {
-	if r.opts.abandonAfter > 0 {
-		return r.opts.abandonAfter
-	}
-	return abandonAfter
-}
-
 // abandon cancels d unless a waiter joins (or it ends) within
 // abandonAfter. Called with fg.mu held, once d.waiters dropped to 0.
-func (r *Root) abandon(d *detached) {
-	time.AfterFunc(r.abandonAfter(), func() {
-		fg := &r.flights
+func (c *Catalog) abandon(d *detached) {
+	time.AfterFunc(c.opts.AbandonAfter, func() {
+		fg := &c.flights
 		fg.mu.Lock()
 		defer fg.mu.Unlock()
 		if d.waiters == 0 && !d.ended && !d.dropped {
@@ -82,44 +75,44 @@ func (r *Root) abandon(d *detached) {
 // buffer with a nil error is empty content). A cache hit returns at once.
 // A miss joins or starts the shared fetch fn, which runs detached from the
 // requester (bounded by the mount's lifetime): when the kernel interrupts
-// the request, load returns errInterrupted (EINTR) and the fetch goes on
+// the request, load returns ErrInterrupted (EINTR) and the fetch goes on
 // and fills the cache for the retry.
-func (r *Root) load(ctx context.Context, key string, fn func(context.Context) (*plaincache.Buffer, error)) (*plaincache.Buffer, error) {
-	if b, ok := r.cache.Get(key); ok {
+func (c *Catalog) load(ctx context.Context, key string, fn func(context.Context) (*plaincache.Buffer, error)) (*plaincache.Buffer, error) {
+	if b, ok := c.cache.Get(key); ok {
 		return b, nil
 	}
-	fg := &r.flights
+	fg := &c.flights
 	fg.mu.Lock()
 	f := fg.m[key]
 	if f == nil || f.dropped {
 		// Re-check under the lock: a flight may have just filled the cache.
-		if b, ok := r.cache.Get(key); ok {
+		if b, ok := c.cache.Get(key); ok {
 			fg.mu.Unlock()
 			return b, nil
 		}
-		fctx, cancel := context.WithCancel(r.ctx)
+		fctx, cancel := context.WithCancel(c.ctx)
 		f = &flight{done: make(chan struct{}), detached: detached{cancel: cancel}}
 		fg.m[key] = f
-		r.goBG(func() { r.runFlight(fctx, key, f, fn) })
+		c.goBG(func() { c.runFlight(fctx, key, f, fn) })
 	}
 	f.waiters++
 	fg.mu.Unlock()
 	select {
 	case <-f.done:
-		return r.leave(f, true)
+		return c.leave(f, true)
 	case <-ctx.Done():
-		r.leave(f, false)
-		return nil, errInterrupted
+		c.leave(f, false)
+		return nil, ErrInterrupted
 	}
 }
 
-func (r *Root) runFlight(ctx context.Context, key string, f *flight, fn func(context.Context) (*plaincache.Buffer, error)) {
+func (c *Catalog) runFlight(ctx context.Context, key string, f *flight, fn func(context.Context) (*plaincache.Buffer, error)) {
 	buf, err := fn(ctx)
 	f.cancel()
 	if err == nil && buf != nil {
-		r.cache.Add(key, buf)
+		c.cache.Add(key, buf)
 	}
-	fg := &r.flights
+	fg := &c.flights
 	fg.mu.Lock()
 	f.buf, f.err, f.ended = buf, err, true
 	if fg.m[key] == f {
@@ -134,8 +127,8 @@ func (r *Root) runFlight(ctx context.Context, key string, f *flight, fn func(con
 }
 
 // leave detaches one waiter, taking its own pin when it got the result.
-func (r *Root) leave(f *flight, got bool) (*plaincache.Buffer, error) {
-	fg := &r.flights
+func (c *Catalog) leave(f *flight, got bool) (*plaincache.Buffer, error) {
+	fg := &c.flights
 	fg.mu.Lock()
 	defer fg.mu.Unlock()
 	f.waiters--
@@ -151,78 +144,78 @@ func (r *Root) leave(f *flight, got bool) (*plaincache.Buffer, error) {
 	}
 	if !got {
 		if f.waiters == 0 && !f.ended {
-			r.abandon(&f.detached)
+			c.abandon(&f.detached)
 		}
-		return nil, errInterrupted
+		return nil, ErrInterrupted
 	}
 	return b, err
 }
 
 // inFlight reports whether key is being fetched.
-func (r *Root) inFlight(key string) bool {
-	r.flights.mu.Lock()
-	defer r.flights.mu.Unlock()
-	return r.flights.m[key] != nil
+func (c *Catalog) inFlight(key string) bool {
+	c.flights.mu.Lock()
+	defer c.flights.mu.Unlock()
+	return c.flights.m[key] != nil
 }
 
 // content kinds of a transcript folder.
-type contentKind int
+type Kind int
 
 const (
-	kindSentences contentKind = iota
-	kindTxt
-	kindOpResult
-	numKinds
+	KindSentences Kind = iota
+	KindTxt
+	KindOpResult
+	NumKinds
 )
 
-// contentKey names the cache entry of a content file.
-func contentKey(sid string, kind contentKind, n int) string {
+// ContentKey names the cache entry of a content file.
+func ContentKey(sid string, kind Kind, n int) string {
 	switch kind {
-	case kindSentences:
-		return keySentences(sid)
-	case kindTxt:
-		return keyTxt(sid)
+	case KindSentences:
+		return KeySentences(sid)
+	case KindTxt:
+		return KeyTxt(sid)
 	}
-	return keyOpResult(sid, n)
+	return KeyOpResult(sid, n)
 }
 
-// loadContent returns one content file of ts, pinned, fetching and
+// LoadContent returns one content file of e, pinned, fetching and
 // decrypting it on a miss. It records the exact size, logs the one line of
 // DESIGN.md §5 on failure, and handles a not-found: only the Transcript
 // resource's own 404 means deleted (contentMissing).
-func (r *Root) loadContent(ctx context.Context, ts *tstate, kind contentKind, n int) (*plaincache.Buffer, error) {
-	key := contentKey(ts.sid, kind, n)
-	if err := r.denied.check(ts.sid); err != nil {
-		if b, ok := r.cache.Get(key); ok { // cached before: still served
+func (c *Catalog) LoadContent(ctx context.Context, e *Entry, kind Kind, n int) (*plaincache.Buffer, error) {
+	key := ContentKey(e.sid, kind, n)
+	if err := c.denied.check(e.sid); err != nil {
+		if b, ok := c.cache.Get(key); ok { // cached before: still served
 			return b, nil
 		}
 		return nil, err
 	}
-	if err := ts.backingOff(key, time.Now()); err != nil {
+	if err := e.backingOff(key, time.Now()); err != nil {
 		return nil, err
 	}
-	buf, err := r.load(ctx, key, func(ctx context.Context) (*plaincache.Buffer, error) {
-		t := ts.transcript()
-		b, err := r.fetchContent(ctx, ts, t, kind, n)
+	buf, err := c.load(ctx, key, func(ctx context.Context) (*plaincache.Buffer, error) {
+		t := e.Transcript()
+		b, err := c.fetchContent(ctx, e, t, kind, n)
 		if errors.Is(err, crypto.ErrUnwrap) && !errors.As(err, new(loggedError)) {
-			r.denied.add(ts.sid)
+			c.denied.add(e.sid)
 		}
 		if errors.Is(err, record.ErrNotFound) {
-			err = r.contentMissing(ctx, ts, key, err)
+			err = c.contentMissing(ctx, e, key, err)
 		}
 		switch {
 		case err == nil:
-			ts.setSize(key, int64(bufLen(b)))
-			ts.recovered(key)
+			e.setSize(key, int64(bufLen(b)))
+			e.recovered(key)
 		case errors.Is(err, record.ErrNotFound):
 			// Deleted upstream: transcriptGone said so at info.
 		case errors.Is(err, errNoTxt):
-			r.log.Warn("sentences.txt left out: cannot parse the sentences document", "transcript", ts.sid, "err", err)
+			c.log.Warn("sentences.txt left out: cannot parse the sentences document", "transcript", e.sid, "err", err)
 		case errors.As(err, new(loggedError)):
 			// sentences.txt of a sentences.json that failed: that load
 			// wrote the one line already.
 		default:
-			r.logFailure(ts.sid, r.plan(ctx, t).Credential, "fetch "+key[len(ts.sid)+1:], err)
+			c.LogFailure(e.sid, c.plan(ctx, t).Credential, "fetch "+key[len(e.sid)+1:], err)
 		}
 		return b, err
 	})
@@ -236,7 +229,7 @@ func (e loggedError) Unwrap() error { return e.error }
 
 // errNoTxt marks a sentences document the text view cannot parse; the
 // file is then absent (ENOENT), never EIO.
-var errNoTxt = fmt.Errorf("sentences.txt not derivable: %w", errAbsent)
+var errNoTxt = fmt.Errorf("sentences.txt not derivable: %w", ErrAbsent)
 
 // Back-off after content went missing although its transcript exists: the
 // first retry waits missingRetryFirst (Options.MissingContentRetry), each
@@ -260,31 +253,31 @@ func (e *missingError) Error() string {
 // fetching the Transcript resource (once for concurrent callers): its 404
 // is a deletion (ENOENT, the transcript leaves the mount); otherwise the
 // file fails with a *missingError and the next read waits out a back-off.
-func (r *Root) contentMissing(ctx context.Context, ts *tstate, key string, cause error) error {
-	v, err := r.shared(ctx, ts.sid+"/verify", func(ctx context.Context) (any, error) {
-		return r.src.FetchTranscript(ctx, ts.sid)
+func (c *Catalog) contentMissing(ctx context.Context, e *Entry, key string, cause error) error {
+	v, err := c.shared(ctx, e.sid+"/verify", func(ctx context.Context) (any, error) {
+		return c.src.FetchTranscript(ctx, e.sid)
 	})
 	switch {
 	case errors.Is(err, record.ErrNotFound):
-		r.goBG(func() { r.transcriptGone(ts.sid) })
+		c.goBG(func() { c.transcriptGone(e.sid) })
 		return cause
 	case err != nil:
 		// Cannot tell: fail this read like any unavailable upstream.
 		return fmt.Errorf("%w (and checking the transcript failed: %v)", &missingError{cause}, err)
 	}
-	r.updateTranscript(v.(record.Transcript))
+	c.updateTranscript(v.(record.Transcript))
 	merr := &missingError{cause}
-	ts.failed(key, merr, time.Now(), r.opts.MissingContentRetry)
+	e.failed(key, merr, time.Now(), c.opts.MissingContentRetry)
 	return merr
 }
 
 // plan decides how to fetch t's content: record.PlanContent with t's
 // service (when t does not name its credential and the service cannot be
 // had, only t decides, as before the service was known).
-func (r *Root) plan(ctx context.Context, t record.Transcript) record.ContentPlan {
+func (c *Catalog) plan(ctx context.Context, t record.Transcript) record.ContentPlan {
 	var svc record.Service
 	if record.NeedsService(t) {
-		if s, err := r.service(ctx, t.ServiceSID); err == nil {
+		if s, err := c.Service(ctx, t.ServiceSID); err == nil {
 			svc = s
 		}
 	}
@@ -292,29 +285,29 @@ func (r *Root) plan(ctx context.Context, t record.Transcript) record.ContentPlan
 }
 
 // fetchContent does the actual work of one miss.
-func (r *Root) fetchContent(ctx context.Context, ts *tstate, t record.Transcript, kind contentKind, n int) (*plaincache.Buffer, error) {
-	p := r.plan(ctx, t)
+func (c *Catalog) fetchContent(ctx context.Context, e *Entry, t record.Transcript, kind Kind, n int) (*plaincache.Buffer, error) {
+	p := c.plan(ctx, t)
 	switch kind {
-	case kindSentences:
+	case KindSentences:
 		if p.Encrypted {
-			return r.encryptedSentences(ctx, t, p)
+			return c.encryptedSentences(ctx, t, p)
 		}
-		doc, err := r.src.PlainSentences(ctx, t.SID)
+		doc, err := c.src.PlainSentences(ctx, t.SID)
 		if p.PlainMissed(err, record.EmptySentences(doc)) {
-			b, eerr := r.encryptedSentences(ctx, t, p)
+			b, eerr := c.encryptedSentences(ctx, t, p)
 			if eerr == nil {
 				clear(doc)
 				return b, nil
 			}
 			err = record.MissedErr(err, eerr)
-			r.log.Debug("content: the encrypted endpoint has no sentences either", "transcript", t.SID, "err", eerr)
+			c.log.Debug("content: the encrypted endpoint has no sentences either", "transcript", t.SID, "err", eerr)
 		}
 		if err != nil {
 			return nil, err
 		}
-		return r.copyIn(doc)
-	case kindTxt:
-		src, err := r.loadContent(ctx, ts, kindSentences, 0)
+		return c.copyIn(doc)
+	case KindTxt:
+		src, err := c.LoadContent(ctx, e, KindSentences, 0)
 		if err != nil {
 			return nil, loggedError{err}
 		}
@@ -322,47 +315,47 @@ func (r *Root) fetchContent(ctx context.Context, ts *tstate, t record.Transcript
 		if src != nil {
 			doc = src.Bytes()
 		}
-		txt, err := r.deriveTxt(doc, sentencetext.LabelsFromChannel(t.Channel())) // straight into the arena
+		txt, err := c.deriveTxt(doc, sentencetext.LabelsFromChannel(t.Channel())) // straight into the arena
 		if src != nil {
 			src.Release()
 		}
 		if errors.Is(err, errNoTxt) {
-			r.txtAbsent(ts)
+			c.txtAbsent(e)
 		}
 		return txt, err
 	default:
 		if !p.Encrypted {
-			docs, err := r.plainOpResults(ctx, ts, p)
+			docs, err := c.plainOpResults(ctx, e, p)
 			if err != nil {
 				return nil, err
 			}
 			if docs != nil {
-				return r.keepPlainResults(ts, docs, n)
+				return c.keepPlainResults(e, docs, n)
 			}
 		}
-		return r.encryptedResult(ctx, ts, p, n)
+		return c.encryptedResult(ctx, e, p, n)
 	}
 }
 
 // encryptedSentences gets (from the sealed cache or a download) and opens a
 // transcript's sealed sentences, sealed to the credential p found.
-func (r *Root) encryptedSentences(ctx context.Context, t record.Transcript, p record.ContentPlan) (*plaincache.Buffer, error) {
+func (c *Catalog) encryptedSentences(ctx context.Context, t record.Transcript, p record.ContentPlan) (*plaincache.Buffer, error) {
 	t = p.Sealed(t)
-	return r.openSealed(t, func(open func(crypto.Envelope) error) error { return r.src.OpenSentences(ctx, t, open) })
+	return c.openSealed(t, func(open func(crypto.Envelope) error) error { return c.src.OpenSentences(ctx, t, open) })
 }
 
 // sealedView is t with the credential its plan finds.
-func (r *Root) sealedView(ctx context.Context, t record.Transcript) record.Transcript {
-	return r.plan(ctx, t).Sealed(t)
+func (c *Catalog) sealedView(ctx context.Context, t record.Transcript) record.Transcript {
+	return c.plan(ctx, t).Sealed(t)
 }
 
-// encryptedResult downloads and opens operator result n of ts. Files are
+// encryptedResult downloads and opens operator result n of e. Files are
 // named by position in the first answer of the locations and found by
 // object key afterwards, and a result that names another transcript is
 // refused: the order of locations is not documented, and a mix-up must
 // never show one transcript's result under another's name.
-func (r *Root) encryptedResult(ctx context.Context, ts *tstate, p record.ContentPlan, n int) (*plaincache.Buffer, error) {
-	locs, err := r.locations(ctx, ts, false)
+func (c *Catalog) encryptedResult(ctx context.Context, e *Entry, p record.ContentPlan, n int) (*plaincache.Buffer, error) {
+	locs, err := c.locations(ctx, e, false)
 	if err != nil {
 		return nil, err
 	}
@@ -374,16 +367,16 @@ func (r *Root) encryptedResult(ctx context.Context, ts *tstate, p record.Content
 	if !ok && !isPlaceholder(key) {
 		return nil, fmt.Errorf("operator result %d is no longer among the locations: %w", n, record.ErrNotFound)
 	}
-	t := p.Sealed(ts.transcript())
-	b, err := r.openSealed(t, func(open func(crypto.Envelope) error) error {
-		return r.src.OpenOperatorResult(ctx, t, n-1, u, func(ctx context.Context) (string, error) {
-			return r.freshLocation(ctx, ts, key, u)
+	t := p.Sealed(e.Transcript())
+	b, err := c.openSealed(t, func(open func(crypto.Envelope) error) error {
+		return c.src.OpenOperatorResult(ctx, t, n-1, u, func(ctx context.Context) (string, error) {
+			return c.freshLocation(ctx, e, key, u)
 		}, open)
 	})
 	if err != nil {
 		return nil, err
 	}
-	if other := resultTranscript(b); other != "" && other != ts.sid {
+	if other := resultTranscript(b); other != "" && other != e.sid {
 		b.Release() // zeroed: not ours to serve
 		return nil, fmt.Errorf("%w: operator result %d names transcript %s", errSwapped, n, other)
 	}
@@ -426,7 +419,7 @@ func (v *inPlace) UnmarshalJSON(b []byte) error {
 // keepPlainResults puts plain operator results in the cache and returns
 // result n, pinned. The heap copies are cleared whatever happens, and a
 // failure releases what was already taken.
-func (r *Root) keepPlainResults(ts *tstate, docs [][]byte, n int) (*plaincache.Buffer, error) {
+func (c *Catalog) keepPlainResults(e *Entry, docs [][]byte, n int) (*plaincache.Buffer, error) {
 	defer clearAll(docs)
 	if n < 1 || n > len(docs) {
 		return nil, errNotFoundResult
@@ -434,21 +427,21 @@ func (r *Root) keepPlainResults(ts *tstate, docs [][]byte, n int) (*plaincache.B
 	var mine *plaincache.Buffer
 	for i, d := range docs {
 		size := int64(len(d))
-		b, err := r.copyIn(d)
+		b, err := c.copyIn(d)
 		if err != nil {
 			if mine != nil {
 				mine.Release()
 			}
 			return nil, err
 		}
-		key := keyOpResult(ts.sid, i+1)
-		ts.setSize(key, size)
+		key := KeyOpResult(e.sid, i+1)
+		e.setSize(key, size)
 		if i+1 == n {
 			mine = b
 			continue
 		}
 		if b != nil {
-			r.cache.Add(key, b)
+			c.cache.Add(key, b)
 			b.Release()
 		}
 	}
@@ -457,7 +450,7 @@ func (r *Root) keepPlainResults(ts *tstate, docs [][]byte, n int) (*plaincache.B
 
 // errNotFoundResult is an operator result index past the end: ENOENT, but
 // not a deletion of the transcript.
-var errNotFoundResult = fmt.Errorf("no such operator result: %w", errAbsent)
+var errNotFoundResult = fmt.Errorf("no such operator result: %w", ErrAbsent)
 
 func clearAll(docs [][]byte) {
 	for _, d := range docs {
@@ -469,10 +462,10 @@ func clearAll(docs [][]byte) {
 // results and records their count. The caller clears the slices. Under a
 // fallback plan, an error or an empty list gives (nil, nil) when the
 // encrypted endpoint has locations: the caller goes there.
-func (r *Root) plainOpResults(ctx context.Context, ts *tstate, p record.ContentPlan) ([][]byte, error) {
-	docs, err := r.src.PlainOperatorResults(ctx, ts.sid)
+func (c *Catalog) plainOpResults(ctx context.Context, e *Entry, p record.ContentPlan) ([][]byte, error) {
+	docs, err := c.src.PlainOperatorResults(ctx, e.sid)
 	if p.PlainMissed(err, len(docs) == 0) {
-		locs, lerr := r.locations(ctx, ts, false)
+		locs, lerr := c.locations(ctx, e, false)
 		if lerr == nil && len(locs.keys) > 0 {
 			clearAll(docs)
 			return nil, nil
@@ -484,9 +477,9 @@ func (r *Root) plainOpResults(ctx context.Context, ts *tstate, p record.ContentP
 	if docs == nil {
 		docs = [][]byte{}
 	}
-	ts.mu.Lock()
-	ts.opCount = len(docs)
-	ts.mu.Unlock()
+	e.mu.Lock()
+	e.opCount = len(docs)
+	e.mu.Unlock()
 	return docs, nil
 }
 
@@ -510,22 +503,22 @@ func (l *opLocations) usable(now time.Time) bool {
 	return l != nil && (l.expires.IsZero() || now.Before(l.expires))
 }
 
-// locations returns the encrypted operator-result locations of ts, asking
+// locations returns the encrypted operator-result locations of e, asking
 // the API when they are unknown, about to expire, or fresh is set (the
 // object store refused one). Concurrent callers share one call.
-func (r *Root) locations(ctx context.Context, ts *tstate, fresh bool) (*opLocations, error) {
-	ts.mu.Lock()
-	l := ts.ops
-	ts.mu.Unlock()
+func (c *Catalog) locations(ctx context.Context, e *Entry, fresh bool) (*opLocations, error) {
+	e.mu.Lock()
+	l := e.ops
+	e.mu.Unlock()
 	if !fresh && l.usable(time.Now()) {
 		return l, nil
 	}
-	v, err := r.shared(ctx, ts.sid+"/locations", func(ctx context.Context) (any, error) {
-		urls, err := r.src.OperatorResultLocations(ctx, r.sealedView(ctx, ts.transcript()))
+	v, err := c.shared(ctx, e.sid+"/locations", func(ctx context.Context) (any, error) {
+		urls, err := c.src.OperatorResultLocations(ctx, c.sealedView(ctx, e.Transcript()))
 		if err != nil {
 			return nil, err
 		}
-		return ts.setLocations(urls, time.Now()), nil
+		return e.setLocations(urls, time.Now()), nil
 	})
 	if err != nil {
 		return nil, err
@@ -535,12 +528,12 @@ func (r *Root) locations(ctx context.Context, ts *tstate, fresh bool) (*opLocati
 
 // setLocations merges an answer of the locations into ts (see
 // opLocations) and returns the new snapshot.
-func (ts *tstate) setLocations(urls []string, now time.Time) *opLocations {
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
+func (e *Entry) setLocations(urls []string, now time.Time) *opLocations {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	next := &opLocations{urls: make(map[string]string, len(urls))}
-	if ts.ops != nil {
-		next.keys = slices.Clone(ts.ops.keys) // earlier snapshots stay as they were
+	if e.ops != nil {
+		next.keys = slices.Clone(e.ops.keys) // earlier snapshots stay as they were
 	}
 	known := make(map[string]bool, len(next.keys))
 	for _, k := range next.keys {
@@ -576,8 +569,8 @@ func (ts *tstate) setLocations(urls []string, now time.Time) *opLocations {
 			}
 		}
 	}
-	ts.ops = next
-	ts.opCount = len(next.keys)
+	e.ops = next
+	e.opCount = len(next.keys)
 	return next
 }
 
@@ -591,12 +584,12 @@ func isPlaceholder(k string) bool { return strings.HasPrefix(k, "#") }
 // freshLocation is the fetch refresh of one object's location after the
 // store refused failed: a refresh of the locations, unless another reader
 // already refreshed them, matched by object key.
-func (r *Root) freshLocation(ctx context.Context, ts *tstate, key, failed string) (string, error) {
-	ts.mu.Lock()
-	l := ts.ops
-	ts.mu.Unlock()
+func (c *Catalog) freshLocation(ctx context.Context, e *Entry, key, failed string) (string, error) {
+	e.mu.Lock()
+	l := e.ops
+	e.mu.Unlock()
 	fresh := l == nil || l.urls[key] == failed
-	l, err := r.locations(ctx, ts, fresh)
+	l, err := c.locations(ctx, e, fresh)
 	if err != nil {
 		return "", err
 	}
@@ -607,64 +600,64 @@ func (r *Root) freshLocation(ctx context.Context, ts *tstate, key, failed string
 	return u, nil // "" for a placeholder: the Source asks the API itself
 }
 
-// opCount returns the number of operator results of ts (one API call the
+// OpCount returns the number of operator results of e (one API call the
 // first time a transcript's operator-results folder is listed).
-func (r *Root) opCount(ctx context.Context, ts *tstate) (int, error) {
-	ts.mu.Lock()
-	c := ts.opCount
-	t := ts.t
-	ts.mu.Unlock()
-	if c >= 0 {
-		return c, nil
+func (c *Catalog) OpCount(ctx context.Context, e *Entry) (int, error) {
+	e.mu.Lock()
+	n := e.opCount
+	t := e.t
+	e.mu.Unlock()
+	if n >= 0 {
+		return n, nil
 	}
 	const key = "operator-results/"
-	if err := ts.backingOff(ts.sid+"/"+key, time.Now()); err != nil {
+	if err := e.backingOff(e.sid+"/"+key, time.Now()); err != nil {
 		return 0, err
 	}
-	v, err := r.shared(ctx, ts.sid+"/opcount", func(ctx context.Context) (any, error) {
-		p := r.plan(ctx, t)
+	v, err := c.shared(ctx, e.sid+"/opcount", func(ctx context.Context) (any, error) {
+		p := c.plan(ctx, t)
 		if !p.Encrypted {
-			docs, err := r.plainOpResults(ctx, ts, p)
+			docs, err := c.plainOpResults(ctx, e, p)
 			if err != nil {
 				return nil, err
 			}
 			if docs != nil {
-				r.cachePlainResults(ts, docs)
+				c.cachePlainResults(e, docs)
 				return len(docs), nil
 			}
 		}
-		locs, err := r.locations(ctx, ts, false)
+		locs, err := c.locations(ctx, e, false)
 		if err != nil {
 			return nil, err
 		}
 		return len(locs.keys), nil
 	})
 	if errors.Is(err, record.ErrNotFound) {
-		err = r.contentMissing(ctx, ts, ts.sid+"/"+key, err)
+		err = c.contentMissing(ctx, e, e.sid+"/"+key, err)
 	}
 	if err != nil {
 		if !errors.Is(err, record.ErrNotFound) {
-			r.logFailure(ts.sid, r.plan(ctx, t).Credential, "list operator results", err)
+			c.LogFailure(e.sid, c.plan(ctx, t).Credential, "list operator results", err)
 		}
 		return 0, err
 	}
-	ts.recovered(ts.sid + "/" + key)
+	e.recovered(e.sid + "/" + key)
 	return v.(int), nil
 }
 
 // cachePlainResults puts every plain operator result in the cache (as far
 // as memory allows) and clears the heap copies.
-func (r *Root) cachePlainResults(ts *tstate, docs [][]byte) {
+func (c *Catalog) cachePlainResults(e *Entry, docs [][]byte) {
 	defer clearAll(docs)
 	for i, d := range docs {
-		key := keyOpResult(ts.sid, i+1)
-		ts.setSize(key, int64(len(d)))
-		b, err := r.copyIn(d)
+		key := KeyOpResult(e.sid, i+1)
+		e.setSize(key, int64(len(d)))
+		b, err := c.copyIn(d)
 		if err != nil {
 			return // the reads fetch them again
 		}
 		if b != nil {
-			r.cache.Add(key, b)
+			c.cache.Add(key, b)
 			b.Release()
 		}
 	}
@@ -681,45 +674,45 @@ type sharedCall struct {
 // shared runs fn once for concurrent callers of key, detached from ctx:
 // an interrupted caller returns EINTR and the call goes on for the retry,
 // unless nobody waits for it again within abandonAfter (as for content).
-func (r *Root) shared(ctx context.Context, key string, fn func(context.Context) (any, error)) (any, error) {
-	fg := &r.flights
+func (c *Catalog) shared(ctx context.Context, key string, fn func(context.Context) (any, error)) (any, error) {
+	fg := &c.flights
 	fg.mu.Lock()
 	if fg.calls == nil {
 		fg.calls = map[string]*sharedCall{}
 	}
-	c := fg.calls[key]
-	if c == nil || c.dropped {
-		cctx, cancel := context.WithCancel(r.ctx)
-		c = &sharedCall{done: make(chan struct{}), detached: detached{cancel: cancel}}
-		fg.calls[key] = c
-		r.goBG(func() {
+	call := fg.calls[key]
+	if call == nil || call.dropped {
+		cctx, cancel := context.WithCancel(c.ctx)
+		call = &sharedCall{done: make(chan struct{}), detached: detached{cancel: cancel}}
+		fg.calls[key] = call
+		c.goBG(func() {
 			v, err := fn(cctx)
 			cancel()
 			fg.mu.Lock()
-			c.v, c.err, c.ended = v, err, true
-			if fg.calls[key] == c {
+			call.v, call.err, call.ended = v, err, true
+			if fg.calls[key] == call {
 				delete(fg.calls, key)
 			}
 			fg.mu.Unlock()
-			close(c.done)
+			close(call.done)
 		})
 	}
-	c.waiters++
+	call.waiters++
 	fg.mu.Unlock()
 	select {
-	case <-c.done:
+	case <-call.done:
 		fg.mu.Lock()
-		c.waiters--
+		call.waiters--
 		fg.mu.Unlock()
-		return c.v, c.err
+		return call.v, call.err
 	case <-ctx.Done():
 		fg.mu.Lock()
-		c.waiters--
-		if c.waiters == 0 && !c.ended {
-			r.abandon(&c.detached)
+		call.waiters--
+		if call.waiters == 0 && !call.ended {
+			c.abandon(&call.detached)
 		}
 		fg.mu.Unlock()
-		return nil, errInterrupted
+		return nil, ErrInterrupted
 	}
 }
 
@@ -727,10 +720,10 @@ func (r *Root) shared(ctx context.Context, key string, fn func(context.Context) 
 // that decrypts into an off-heap buffer, and returns that buffer. The
 // Source may call the opener twice (an entry of its sealed cache that did
 // not open, then the download): a failed attempt holds no buffer.
-func (r *Root) openSealed(t record.Transcript, get func(func(crypto.Envelope) error) error) (*plaincache.Buffer, error) {
+func (c *Catalog) openSealed(t record.Transcript, get func(func(crypto.Envelope) error) error) (*plaincache.Buffer, error) {
 	var buf *plaincache.Buffer
 	err := get(func(env crypto.Envelope) error {
-		b, err := r.decrypt(t.EncryptionCredentialSID, env)
+		b, err := c.decrypt(t.EncryptionCredentialSID, env)
 		buf = b
 		return err
 	})
@@ -743,32 +736,32 @@ func (r *Root) openSealed(t record.Transcript, get func(func(crypto.Envelope) er
 
 // decrypt opens env straight into an off-heap buffer: the plaintext never
 // touches the Go heap.
-func (r *Root) decrypt(cred string, env crypto.Envelope) (*plaincache.Buffer, error) {
+func (c *Catalog) decrypt(cred string, env crypto.Envelope) (*plaincache.Buffer, error) {
 	n := env.PlaintextLen()
 	if n < 0 {
-		r.decryptFailures.Add(1)
+		c.decryptFailures.Add(1)
 		return nil, fmt.Errorf("envelope body shorter than the GCM tag: %w", crypto.ErrMalformed)
 	}
-	if r.dec == nil {
-		r.decryptFailures.Add(1)
+	if c.dec == nil {
+		c.decryptFailures.Add(1)
 		return nil, fmt.Errorf("no private keys loaded: %w", crypto.ErrUnwrap)
 	}
 	if n == 0 {
-		out, err := r.dec.Open(cred, env, nil)
+		out, err := c.dec.Open(cred, env, nil)
 		clear(out)
 		if err != nil {
-			r.decryptFailures.Add(1)
+			c.decryptFailures.Add(1)
 		}
 		return nil, err
 	}
-	buf, err := r.alloc(n)
+	buf, err := c.alloc(n)
 	if err != nil {
 		return nil, err
 	}
 	dst := buf.Bytes()
-	out, err := r.dec.Open(cred, env, dst[:0])
+	out, err := c.dec.Open(cred, env, dst[:0])
 	if err != nil {
-		r.decryptFailures.Add(1)
+		c.decryptFailures.Add(1)
 		buf.Release()
 		return nil, err
 	}
@@ -787,11 +780,11 @@ func (r *Root) decrypt(cred string, env crypto.Envelope) (*plaincache.Buffer, er
 // copyIn moves plain content into an off-heap buffer and clears the heap
 // copy, also when the buffer cannot be had (best effort: the decoder that
 // produced it may have left others).
-func (r *Root) copyIn(b []byte) (*plaincache.Buffer, error) {
+func (c *Catalog) copyIn(b []byte) (*plaincache.Buffer, error) {
 	if len(b) == 0 {
 		return nil, nil
 	}
-	buf, err := r.alloc(len(b))
+	buf, err := c.alloc(len(b))
 	if err != nil {
 		clear(b)
 		return nil, err
@@ -809,26 +802,16 @@ func bufLen(b *plaincache.Buffer) int {
 	return len(b.Bytes())
 }
 
-// txtAbsent records that sentences.txt cannot be derived for ts and makes
-// the kernel forget the entry and the cached folder listings showing it.
-func (r *Root) txtAbsent(ts *tstate) {
-	ts.mu.Lock()
-	already := ts.noTxt
-	ts.noTxt = true
-	ts.mu.Unlock()
+// txtAbsent records that sentences.txt cannot be derived for e and
+// publishes TxtAbsent, so the filesystem drops the entry and the cached
+// folder listings showing it.
+func (c *Catalog) txtAbsent(e *Entry) {
+	e.mu.Lock()
+	already := e.noTxt
+	e.noTxt = true
+	e.mu.Unlock()
 	if already {
 		return
 	}
-	dirs := ts.dirNodes()
-	r.notifier.queue(func() {
-		for _, d := range dirs {
-			if ch := d.GetChild("sentences.txt"); ch != nil {
-				d.RmChild("sentences.txt")
-				d.NotifyDelete("sentences.txt", ch)
-			} else {
-				d.NotifyEntry("sentences.txt")
-			}
-			d.NotifyContent(0, 0) // the cached listing (FOPEN_CACHE_DIR)
-		}
-	})
+	c.events.publish(Event{Kind: TxtAbsent, SID: e.sid})
 }

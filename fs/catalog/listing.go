@@ -1,4 +1,4 @@
-package fs
+package catalog
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"github.com/intelligencefs/intelligencefs/fetch/record"
 )
 
-// listing is the model behind one transcripts folder (a service's
+// Listing is the model behind one transcripts folder (a service's
 // transcripts/, or a by-date day folder): the transcripts of one query, in
 // API order (newest first), kept compactly (no inode per entry, transcript.json
 // rendered on demand).
@@ -17,13 +17,13 @@ import (
 // The first load is streamed: folders opened while it runs read entries as
 // pages arrive. Later refreshes build a new generation copy-on-write, so an
 // open directory stream keeps a consistent snapshot.
-type listing struct {
-	r *Root
+type Listing struct {
+	c *Catalog
 	q record.TranscriptQuery
 
 	mu        sync.Mutex
 	changed   chan struct{} // closed (and replaced) whenever cur grows or is replaced
-	cur       *generation
+	cur       *Generation
 	checkedAt time.Time     // start of the last successful full or incremental listing
 	fullAt    time.Time     // start of the last successful full listing
 	refresh   chan struct{} // non-nil while an incremental refresh runs; closed at its end
@@ -31,8 +31,8 @@ type listing struct {
 	extra     map[string]record.Transcript // looked up by SID, not in cur
 }
 
-// generation is one snapshot of a listing.
-type generation struct {
+// Generation is one snapshot of a listing.
+type Generation struct {
 	items    []record.Transcript
 	index    map[string]int32
 	complete bool
@@ -43,11 +43,11 @@ type generation struct {
 	byName, byNameRank []int32
 }
 
-func newGeneration(capacity int) *generation {
-	return &generation{items: make([]record.Transcript, 0, capacity), index: make(map[string]int32, capacity)}
+func newGeneration(capacity int) *Generation {
+	return &Generation{items: make([]record.Transcript, 0, capacity), index: make(map[string]int32, capacity)}
 }
 
-func (g *generation) add(t record.Transcript) {
+func (g *Generation) add(t record.Transcript) {
 	if i, ok := g.index[t.SID]; ok {
 		g.items[i] = t
 		return
@@ -56,33 +56,33 @@ func (g *generation) add(t record.Transcript) {
 	g.items = append(g.items, t)
 }
 
-// listing returns the shared listing of q, creating it on first use; key
+// Listing returns the shared listing of q, creating it on first use; key
 // distinguishes date-bounded listings of one service.
-func (r *Root) listing(q record.TranscriptQuery, key string) *listing {
+func (c *Catalog) Listing(q record.TranscriptQuery, key string) *Listing {
 	k := q.ServiceSID + "/" + key
-	r.listMu.Lock()
-	defer r.listMu.Unlock()
-	l := r.listings[k]
+	c.listMu.Lock()
+	defer c.listMu.Unlock()
+	l := c.listings[k]
 	if l == nil {
-		l = &listing{r: r, q: q, changed: make(chan struct{}), extra: map[string]record.Transcript{}}
-		r.listings[k] = l
+		l = &Listing{c: c, q: q, changed: make(chan struct{}), extra: map[string]record.Transcript{}}
+		c.listings[k] = l
 	}
 	return l
 }
 
 // broadcastLocked wakes every stream waiting for more entries.
-func (l *listing) broadcastLocked() {
+func (l *Listing) broadcastLocked() {
 	close(l.changed)
 	l.changed = make(chan struct{})
 }
 
-// open returns the generation a new directory stream reads, starting a
+// Open returns the generation a new directory stream reads, starting a
 // load or refresh as the timers say. It waits (interruptibly) only for an
 // incremental refresh, which is normally one short request, so new
 // transcripts show up in the very listing that asked.
-func (l *listing) open(ctx context.Context) (*generation, error) {
+func (l *Listing) Open(ctx context.Context) (*Generation, error) {
 	l.mu.Lock()
-	opts := l.r.opts
+	opts := l.c.opts
 	now := time.Now()
 	switch {
 	case l.cur == nil || l.cur.err != nil:
@@ -90,20 +90,20 @@ func (l *listing) open(ctx context.Context) (*generation, error) {
 	case l.cur.complete:
 		if now.Sub(l.fullAt) >= opts.FullRelist && !l.relisting {
 			l.relisting = true
-			l.r.goBG(l.relist)
+			l.c.goBG(l.relist)
 		}
 		if now.Sub(l.checkedAt) >= opts.DirCacheTime && !l.relisting {
 			if l.refresh == nil {
 				done := make(chan struct{})
 				l.refresh = done
-				l.r.goBG(func() { l.incremental(done) })
+				l.c.goBG(func() { l.incremental(done) })
 			}
 			done := l.refresh
 			l.mu.Unlock()
 			select {
 			case <-done:
 			case <-ctx.Done():
-				return nil, errInterrupted
+				return nil, ErrInterrupted
 			}
 			l.mu.Lock()
 		}
@@ -114,7 +114,7 @@ func (l *listing) open(ctx context.Context) (*generation, error) {
 }
 
 // current returns the generation without triggering anything.
-func (l *listing) current() *generation {
+func (l *Listing) current() *Generation {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.cur
@@ -122,30 +122,30 @@ func (l *listing) current() *generation {
 
 // startLoadLocked starts the first (streamed) full load into a fresh
 // generation.
-func (l *listing) startLoadLocked() {
+func (l *Listing) startLoadLocked() {
 	g := newGeneration(0)
 	l.cur = g
 	l.broadcastLocked()
 	start := time.Now()
-	l.r.goBG(func() {
+	l.c.goBG(func() {
 		q := l.q
-		q.PageSize = l.r.opts.PageSize
+		q.PageSize = l.c.opts.PageSize
 		f := newSIDFilter("GT")
-		err := l.r.src.ListTranscripts(l.r.ctx, q, func(page []record.Transcript) error {
+		err := l.c.src.ListTranscripts(l.c.ctx, q, func(page []record.Transcript) error {
 			l.mu.Lock()
 			defer l.mu.Unlock()
 			if l.cur != g {
 				return errSuperseded
 			}
 			for _, t := range page {
-				if f.keep(t.SID) && !l.r.isGone(t.SID) {
+				if f.keep(t.SID) && !l.c.IsGone(t.SID) {
 					g.add(t)
 				}
 			}
 			l.broadcastLocked()
 			return nil
 		})
-		f.warn(l.r.log, "transcripts of "+l.q.ServiceSID)
+		f.warn(l.c.log, "transcripts of "+l.q.ServiceSID)
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		if errors.Is(err, errSuperseded) {
@@ -153,7 +153,7 @@ func (l *listing) startLoadLocked() {
 		}
 		if err != nil {
 			g.err = err
-			l.r.logFailure("", "", "list transcripts of "+l.q.ServiceSID, err)
+			l.c.LogFailure("", "", "list transcripts of "+l.q.ServiceSID, err)
 		} else {
 			g.complete = true
 			l.checkedAt, l.fullAt = start, start
@@ -166,11 +166,11 @@ var errSuperseded = errors.New("listing superseded")
 
 // listAll runs q to the end and returns everything with a well-formed
 // SID, once each.
-func (l *listing) listAll(q record.TranscriptQuery) ([]record.Transcript, error) {
+func (l *Listing) listAll(q record.TranscriptQuery) ([]record.Transcript, error) {
 	var all []record.Transcript
-	q.PageSize = l.r.opts.PageSize
+	q.PageSize = l.c.opts.PageSize
 	f := newSIDFilter("GT")
-	err := l.r.src.ListTranscripts(l.r.ctx, q, func(page []record.Transcript) error {
+	err := l.c.src.ListTranscripts(l.c.ctx, q, func(page []record.Transcript) error {
 		for _, t := range page {
 			if f.keep(t.SID) {
 				all = append(all, t)
@@ -178,14 +178,14 @@ func (l *listing) listAll(q record.TranscriptQuery) ([]record.Transcript, error)
 		}
 		return nil
 	})
-	f.warn(l.r.log, "transcripts of "+l.q.ServiceSID)
+	f.warn(l.c.log, "transcripts of "+l.q.ServiceSID)
 	return all, err
 }
 
 // incremental asks only for transcripts created since the newest one known
 // (minus a safety margin) and re-reads those not finished, then publishes a
 // new generation.
-func (l *listing) incremental(done chan struct{}) {
+func (l *Listing) incremental(done chan struct{}) {
 	defer func() {
 		l.mu.Lock()
 		l.refresh = nil
@@ -208,14 +208,14 @@ func (l *listing) incremental(done chan struct{}) {
 	}
 	q := l.q
 	if !newest.IsZero() {
-		after := newest.Add(-l.r.opts.RefreshMargin)
+		after := newest.Add(-l.c.opts.RefreshMargin)
 		if after.After(q.AfterDateCreated) {
 			q.AfterDateCreated = after
 		}
 	}
 	fresh, err := l.listAll(q)
 	if err != nil {
-		l.r.log.Warn("refreshing a transcripts listing failed; serving the previous one", "service", l.q.ServiceSID, "err", err)
+		l.c.log.Warn("refreshing a transcripts listing failed; serving the previous one", "service", l.q.ServiceSID, "err", err)
 		return
 	}
 	updated, gone := l.reread(unfinished)
@@ -226,7 +226,7 @@ func (l *listing) incremental(done chan struct{}) {
 		}
 	}
 	for _, t := range old.items {
-		if gone[t.SID] || l.r.isGone(t.SID) {
+		if gone[t.SID] || l.c.IsGone(t.SID) {
 			continue
 		}
 		if u, ok := updated[t.SID]; ok {
@@ -241,7 +241,7 @@ func (l *listing) incremental(done chan struct{}) {
 	}
 	g.complete = true
 	for _, t := range g.items {
-		l.r.updateTranscript(t)
+		l.c.updateTranscript(t)
 	}
 	l.mu.Lock()
 	if l.cur == old {
@@ -251,24 +251,24 @@ func (l *listing) incremental(done chan struct{}) {
 	}
 	l.mu.Unlock()
 	for sid := range gone {
-		l.r.transcriptGone(sid)
+		l.c.transcriptGone(sid)
 	}
 }
 
 // reread fetches transcripts that were not finished, a few at a time.
-func (l *listing) reread(sids []string) (map[string]record.Transcript, map[string]bool) {
+func (l *Listing) reread(sids []string) (map[string]record.Transcript, map[string]bool) {
 	updated := map[string]record.Transcript{}
 	gone := map[string]bool{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, l.r.opts.Concurrency)
+	sem := make(chan struct{}, l.c.opts.Concurrency)
 	for _, sid := range sids {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			t, err := l.r.src.FetchTranscript(l.r.ctx, sid)
+			t, err := l.c.src.FetchTranscript(l.c.ctx, sid)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -285,20 +285,20 @@ func (l *listing) reread(sids []string) (map[string]record.Transcript, map[strin
 
 // relist lists everything again in the background (the only way to see
 // deletions), then swaps generations and invalidates what disappeared.
-func (l *listing) relist() {
+func (l *Listing) relist() {
 	start := time.Now()
 	all, err := l.listAll(l.q)
 	l.mu.Lock()
 	l.relisting = false
 	if err != nil {
 		l.mu.Unlock()
-		l.r.log.Warn("full relist failed; serving the previous listing", "service", l.q.ServiceSID, "err", err)
+		l.c.log.Warn("full relist failed; serving the previous listing", "service", l.q.ServiceSID, "err", err)
 		return
 	}
 	old := l.cur
 	g := newGeneration(len(all))
 	for _, t := range all {
-		if !l.r.isGone(t.SID) {
+		if !l.c.IsGone(t.SID) {
 			g.add(t)
 		}
 	}
@@ -308,7 +308,7 @@ func (l *listing) relist() {
 			continue
 		}
 		// Created after the relist started: paging may not have reached it.
-		if !t.DateCreated.Before(start.Add(-l.r.opts.RefreshMargin)) {
+		if !t.DateCreated.Before(start.Add(-l.c.opts.RefreshMargin)) {
 			g.add(t)
 			continue
 		}
@@ -321,18 +321,18 @@ func (l *listing) relist() {
 	l.broadcastLocked()
 	l.mu.Unlock()
 	for _, t := range g.items {
-		l.r.updateTranscript(t)
+		l.c.updateTranscript(t)
 	}
 	for _, sid := range gone {
-		l.r.transcriptGone(sid)
+		l.c.transcriptGone(sid)
 	}
 }
 
-// find returns the transcript sid of this listing: listed, looked up
+// Find returns the transcript sid of this listing: listed, looked up
 // before, or fetched once (a SID not listed yet). Only a 404 or a transcript
 // of another service/date range is "not found".
-func (l *listing) find(ctx context.Context, sid string) (record.Transcript, error) {
-	if l.r.isGone(sid) {
+func (l *Listing) Find(ctx context.Context, sid string) (record.Transcript, error) {
+	if l.c.IsGone(sid) {
 		return record.Transcript{}, record.ErrNotFound
 	}
 	l.mu.Lock()
@@ -348,7 +348,7 @@ func (l *listing) find(ctx context.Context, sid string) (record.Transcript, erro
 		return t, nil
 	}
 	l.mu.Unlock()
-	t, err := l.r.fetchTranscript(ctx, sid)
+	t, err := l.c.fetchTranscript(ctx, sid)
 	if err != nil {
 		return record.Transcript{}, err
 	}
@@ -365,7 +365,7 @@ func (l *listing) find(ctx context.Context, sid string) (record.Transcript, erro
 
 // drop removes sid from the current generation (copy-on-write) after an
 // upstream deletion.
-func (l *listing) drop(sid string) bool {
+func (l *Listing) drop(sid string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.extra, sid)
@@ -400,3 +400,105 @@ func finalStatus(s string) bool {
 	}
 	return false
 }
+
+// Next returns the SID at position pos of g (a generation Open returned),
+// waiting (interruptibly: ErrInterrupted) for the next page while the
+// first load is still running, so a folder read shows entries after the
+// first page. more is false at the end of g; err is the error of a load
+// that failed. Transcripts deleted upstream meanwhile are skipped: next is
+// the position to ask for after sid.
+func (l *Listing) Next(ctx context.Context, g *Generation, pos int) (sid string, next int, more bool, err error) {
+	for {
+		l.mu.Lock()
+		for pos >= len(g.items) && !g.complete && g.err == nil {
+			ch := l.changed
+			l.mu.Unlock()
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return "", pos, false, ErrInterrupted
+			}
+			l.mu.Lock()
+		}
+		if pos < len(g.items) {
+			sid := g.items[pos].SID
+			pos++
+			l.mu.Unlock()
+			if l.c.IsGone(sid) {
+				continue
+			}
+			return sid, pos, true, nil
+		}
+		err := g.err
+		l.mu.Unlock()
+		return "", pos, false, err
+	}
+}
+
+// Completed waits (interruptibly) until the current generation is
+// complete, starting the first load if none ran, and returns it.
+func (l *Listing) Completed(ctx context.Context) (*Generation, error) {
+	l.mu.Lock()
+	for {
+		g := l.cur
+		if g == nil {
+			l.startLoadLocked()
+			continue
+		}
+		if g.err != nil {
+			l.mu.Unlock()
+			return nil, g.err
+		}
+		if g.complete {
+			l.mu.Unlock()
+			return g, nil
+		}
+		ch := l.changed
+		l.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ErrInterrupted
+		}
+		l.mu.Lock()
+	}
+}
+
+// Checked is when the listing was last checked with Twilio.
+func (l *Listing) Checked() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.checkedAt
+}
+
+// forget drops a complete listing: the next open starts a new full load.
+// A load still running is left to finish (it is as fresh as can be).
+func (l *Listing) forget() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cur == nil || !l.cur.complete {
+		return
+	}
+	l.cur = nil
+	l.extra = map[string]record.Transcript{}
+	l.broadcastLocked()
+}
+
+// listed returns sid from the current generation, if it is there.
+func (l *Listing) listed(sid string) (record.Transcript, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if g := l.cur; g != nil {
+		if i, ok := g.index[sid]; ok {
+			return g.items[i], true
+		}
+	}
+	return record.Transcript{}, false
+}
+
+// Len is the number of transcripts of a complete generation (Completed).
+// A complete generation never changes.
+func (g *Generation) Len() int { return len(g.items) }
+
+// At returns transcript i of a complete generation, in listing order.
+func (g *Generation) At(i int) record.Transcript { return g.items[i] }

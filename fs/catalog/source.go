@@ -1,19 +1,20 @@
-package fs
+package catalog
 
 import (
 	"context"
 
 	"github.com/intelligencefs/intelligencefs/crypto"
-	"github.com/intelligencefs/intelligencefs/fetch"
 	"github.com/intelligencefs/intelligencefs/fetch/record"
 )
 
-// Source is what the filesystem needs from the Twilio side: metadata
-// listings and, per transcript, either sealed envelopes or plain documents.
-// *fetch.Client satisfies it; tests may use a small in-memory fake.
+// Source is what the catalog needs from the Twilio side: metadata listings
+// and, per transcript, either sealed envelopes or plain documents. It is
+// expressed in record types and plain Go so the catalog imports neither
+// fetch nor twilio-go: *fetch.Client satisfies it (asserted where the mount
+// is built), and the catalog's tests use an in-memory one.
 //
-// Errors must be classifiable with errors.Is against the fetch sentinels
-// (ErrNotFound, ErrAuth, ErrUnavailable, ErrExpired) so errnoOf can map them.
+// Errors must be classifiable with errors.Is against the record sentinels
+// (ErrNotFound, ErrAuth, ErrUnavailable, ErrExpired).
 type Source interface {
 	ListServices(ctx context.Context) ([]record.Service, error)
 	FetchService(ctx context.Context, sid string) (record.Service, error)
@@ -42,6 +43,3 @@ type Source interface {
 type Decrypter interface {
 	Open(credentialSID string, env crypto.Envelope, dst []byte) ([]byte, error)
 }
-
-// The Client is the Source a mount runs on.
-var _ Source = (*fetch.Client)(nil)

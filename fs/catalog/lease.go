@@ -1,4 +1,4 @@
-package fs
+package catalog
 
 import (
 	"container/list"
@@ -31,26 +31,26 @@ const leaseTail = 200 * time.Millisecond
 // being read at once by different readers, or left half-read).
 const maxLeases = 16
 
-// leaseSet holds the mount's leases, least recently read at the back.
-type leaseSet struct {
+// LeaseSet holds the mount's leases, least recently read at the back.
+type LeaseSet struct {
 	mu     sync.Mutex
-	lru    list.List // of *readLease
-	bytes  int64     // held by leases
+	lru    list.List // of *Lease
+	bytes  int64     // Held by leases
 	budget int64     // bytes the leases may hold beyond the newest one
 	closed bool
 }
 
-// readLease is one content file's lease (the zero value holds nothing).
-type readLease struct {
+// Lease is one content file's lease (the zero value holds nothing).
+type Lease struct {
 	buf    *plaincache.Buffer
 	elem   *list.Element
 	timer  *time.Timer
 	ending bool // a READ reached the end; the lease ends after leaseTail
 }
 
-// pinned returns the leased buffer with one more pin for the caller (a
+// Pinned returns the leased buffer with one more pin for the caller (a
 // READ reply), or nil when l holds nothing.
-func (s *leaseSet) pinned(l *readLease) *plaincache.Buffer {
+func (s *LeaseSet) Pinned(l *Lease) *plaincache.Buffer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if l.buf == nil {
@@ -64,8 +64,8 @@ func (s *leaseSet) pinned(l *readLease) *plaincache.Buffer {
 	return l.buf
 }
 
-// finish shortens l to leaseTail: a READ reached the end of the file.
-func (s *leaseSet) finish(l *readLease) {
+// Finish shortens l to leaseTail: a READ reached the end of the file.
+func (s *LeaseSet) Finish(l *Lease) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if l.buf != nil && !l.ending {
@@ -74,8 +74,8 @@ func (s *leaseSet) finish(l *readLease) {
 	}
 }
 
-// restart undoes finish: a new pass over the file (a READ at offset 0).
-func (s *leaseSet) restart(l *readLease) {
+// Restart undoes finish: a new pass over the file (a READ at offset 0).
+func (s *LeaseSet) Restart(l *Lease) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if l.buf != nil && l.ending {
@@ -84,10 +84,10 @@ func (s *leaseSet) restart(l *readLease) {
 	}
 }
 
-// grant makes l keep a pin of its own on buf (the caller holds one) unless
+// Grant makes l keep a pin of its own on buf (the caller holds one) unless
 // it holds a buffer already; the least recently read lease beyond
 // maxLeases ends.
-func (s *leaseSet) grant(l *readLease, buf *plaincache.Buffer) {
+func (s *LeaseSet) Grant(l *Lease, buf *plaincache.Buffer) {
 	s.mu.Lock()
 	if s.closed || l.buf != nil {
 		s.mu.Unlock()
@@ -98,7 +98,7 @@ func (s *leaseSet) grant(l *readLease, buf *plaincache.Buffer) {
 	l.elem = s.lru.PushFront(l)
 	s.bytes += int64(buf.Len())
 	if l.timer == nil {
-		l.timer = time.AfterFunc(leaseIdle, func() { s.end(l) })
+		l.timer = time.AfterFunc(leaseIdle, func() { s.End(l) })
 	} else {
 		l.timer.Reset(leaseIdle)
 	}
@@ -114,17 +114,17 @@ func (s *leaseSet) grant(l *readLease, buf *plaincache.Buffer) {
 
 // victimLocked picks the lease to end for room: the least recently read of
 // those whose reader reached the end already, else the least recently read.
-func (s *leaseSet) victimLocked() *readLease {
+func (s *LeaseSet) victimLocked() *Lease {
 	for el := s.lru.Back(); el != nil; el = el.Prev() {
-		if l := el.Value.(*readLease); l.ending {
+		if l := el.Value.(*Lease); l.ending {
 			return l
 		}
 	}
-	return s.lru.Back().Value.(*readLease)
+	return s.lru.Back().Value.(*Lease)
 }
 
-// end drops l's pin, if it holds one.
-func (s *leaseSet) end(l *readLease) {
+// End drops l's pin, if it holds one.
+func (s *LeaseSet) End(l *Lease) {
 	s.mu.Lock()
 	b := s.takeLocked(l)
 	s.mu.Unlock()
@@ -134,7 +134,7 @@ func (s *leaseSet) end(l *readLease) {
 }
 
 // takeLocked detaches l's buffer (nil when none) for the caller to release.
-func (s *leaseSet) takeLocked(l *readLease) *plaincache.Buffer {
+func (s *LeaseSet) takeLocked(l *Lease) *plaincache.Buffer {
 	if l.buf == nil {
 		return nil
 	}
@@ -147,23 +147,28 @@ func (s *leaseSet) takeLocked(l *readLease) *plaincache.Buffer {
 	return b
 }
 
-// held reports how many leases hold a buffer (tests).
-func (s *leaseSet) held() int {
+// Held reports how many leases hold a buffer (tests).
+func (s *LeaseSet) Held() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.lru.Len()
 }
 
 // close ends every lease; later grants keep nothing.
-func (s *leaseSet) close() {
+func (s *LeaseSet) close() {
 	s.mu.Lock()
 	s.closed = true
 	var ended []*plaincache.Buffer
 	for s.lru.Len() > 0 {
-		ended = append(ended, s.takeLocked(s.lru.Back().Value.(*readLease)))
+		ended = append(ended, s.takeLocked(s.lru.Back().Value.(*Lease)))
 	}
 	s.mu.Unlock()
 	for _, b := range ended {
 		b.Release()
 	}
 }
+
+// Leases returns the catalog's read leases: their budget is derived with
+// the others (Budgets), so one owner holds every memory budget of the
+// plaintext cache.
+func (c *Catalog) Leases() *LeaseSet { return &c.leases }
