@@ -35,26 +35,28 @@ func testKey(t testing.TB) *rsa.PrivateKey {
 // newTestCatalog builds a Catalog on src and dec with a plaintext cache of
 // cacheSize whose drops reach the catalog, as the filesystem wires them.
 // Events go to events (nil: discarded). Both are closed at the test's end.
-func newTestCatalog(t testing.TB, src Source, dec Decrypter, cacheSize int64, events func(Event), tune ...func(*Options)) *Catalog {
+func newTestCatalog(t testing.TB, src Source, dec Decrypter, cacheSize int64, events func(Event), tune ...func(*Options, *plaincache.Options)) *Catalog {
 	t.Helper()
 	var c *Catalog
 	var ready atomic.Bool
-	cache, err := plaincache.New(plaincache.Options{MaxBytes: cacheSize, OnDrop: func(key string) {
+	co := plaincache.Options{MaxBytes: cacheSize, Mlock: plaincache.MlockOff, OnDrop: func(key string) {
 		if ready.Load() {
 			c.CacheDropped(key)
 		}
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	}}
 	o := Options{
-		Source: src, Decrypter: dec, Cache: cache,
+		Source: src, Decrypter: dec,
 		DirCacheTime: time.Minute, FullRelist: time.Hour, RefreshMargin: 10 * time.Minute,
 		PageSize: 1000, Concurrency: 4, CacheSize: cacheSize, Events: events,
 	}
 	for _, f := range tune {
-		f(&o)
+		f(&o, &co)
 	}
+	cache, err := plaincache.New(co)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Cache = cache
 	c, err = New(o)
 	if err != nil {
 		t.Fatal(err)
@@ -82,6 +84,7 @@ type memSource struct {
 	failList    error // ListServices and ListTranscripts fail with it when set
 	handedOut   [][]byte
 	dropped     []string
+	queries     []record.TranscriptQuery // every ListTranscripts query
 
 	gate  chan struct{}
 	calls sync.Map // name -> *atomic.Int64
@@ -182,6 +185,7 @@ func (s *memSource) ListTranscripts(ctx context.Context, q record.TranscriptQuer
 		return err
 	}
 	s.mu.Lock()
+	s.queries = append(s.queries, q)
 	if s.failList != nil {
 		s.mu.Unlock()
 		return s.failList
