@@ -131,6 +131,7 @@ func New(o Options) (*Catalog, error) {
 	c.services.extra = map[string]record.Service{}
 	c.probes.m = map[string]probeResult{}
 	c.flights.m = map[string]*flight{}
+	c.flights.timers = map[*time.Timer]struct{}{}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.events = newEventQueue(o.Events)
 	c.prefetcher = newPrefetcher(c)
@@ -144,6 +145,7 @@ func New(o Options) (*Catalog, error) {
 // this.
 func (c *Catalog) Close() {
 	c.cancel()
+	c.flights.stopTimers()
 	c.bg.Wait()
 	c.leases.close()
 	c.events.close()

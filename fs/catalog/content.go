@@ -29,6 +29,10 @@ type flightGroup struct {
 	mu    sync.Mutex
 	m     map[string]*flight
 	calls map[string]*sharedCall
+	// timers are the pending abandon timers, stopped by Close so none
+	// outlives the catalog.
+	timers map[*time.Timer]struct{}
+	closed bool
 }
 
 // flight is one in-progress fetch. Its buffer carries one pin of its own,
@@ -60,15 +64,40 @@ const abandonAfter = 5 * time.Second
 // abandon cancels d unless a waiter joins (or it ends) within
 // abandonAfter. Called with fg.mu held, once d.waiters dropped to 0.
 func (c *Catalog) abandon(d *detached) {
-	time.AfterFunc(c.opts.AbandonAfter, func() {
-		fg := &c.flights
+	fg := &c.flights
+	if fg.closed {
+		return // Close cancelled every fetch already
+	}
+	var t *time.Timer
+	t = time.AfterFunc(c.opts.AbandonAfter, func() {
 		fg.mu.Lock()
 		defer fg.mu.Unlock()
+		delete(fg.timers, t)
 		if d.waiters == 0 && !d.ended && !d.dropped {
 			d.dropped = true
 			d.cancel()
 		}
 	})
+	fg.timers[t] = struct{}{}
+}
+
+// stopTimers stops every pending abandon timer (Close: the catalog's
+// context has cancelled their fetches already) and refuses new ones.
+func (fg *flightGroup) stopTimers() {
+	fg.mu.Lock()
+	defer fg.mu.Unlock()
+	fg.closed = true
+	for t := range fg.timers {
+		t.Stop()
+	}
+	clear(fg.timers)
+}
+
+// pendingTimers is how many abandon timers are pending (tests).
+func (fg *flightGroup) pendingTimers() int {
+	fg.mu.Lock()
+	defer fg.mu.Unlock()
+	return len(fg.timers)
 }
 
 // load returns the plaintext of key, pinned (the caller Releases it; a nil

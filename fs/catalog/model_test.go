@@ -647,3 +647,33 @@ func TestNoKeyDenied(t *testing.T) {
 		t.Errorf("%d decrypt failures counted, want 1", f.c.DecryptFailures())
 	}
 }
+
+// TestCloseStopsAbandonTimers: a fetch whose reader was interrupted waits
+// AbandonAfter for it to come back; Close stops that timer with the fetch,
+// so no timer of the catalog outlives it.
+func TestCloseStopsAbandonTimers(t *testing.T) {
+	f := newFixture(t, 1, 0, 8<<20, func(o *Options, _ *plaincache.Options) { o.AbandonAfter = time.Hour })
+	e := f.entry(t, f.sids[0])
+	if _, err := f.c.Services(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.src.gate = make(chan struct{}) // the fetch never ends by itself
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.c.LoadContent(ctx, e, KindSentences, 0)
+		done <- err
+	}()
+	waitUntil(t, "the reader waiting on the fetch", func() bool { return f.c.waiters("flight:"+KeySentences(e.SID())) == 1 })
+	cancel()
+	if err := <-done; !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("interrupted read: %v, want ErrInterrupted", err)
+	}
+	if n := f.c.flights.pendingTimers(); n != 1 {
+		t.Fatalf("%d abandon timers pending, want 1", n)
+	}
+	f.c.Close()
+	if n := f.c.flights.pendingTimers(); n != 0 {
+		t.Errorf("%d abandon timers outlive Close", n)
+	}
+}
