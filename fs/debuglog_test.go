@@ -44,7 +44,6 @@ func TestDebugFUSEScrubbed(t *testing.T) {
 	// At info: DebugFUSE logs requests by itself, without debug level.
 	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	opts.DebugFUSE = true
-	opts.Cache = nil
 	root, err := NewRoot(opts)
 	if err != nil {
 		t.Fatal(err)

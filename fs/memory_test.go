@@ -64,24 +64,16 @@ func TestEvictedBuffersZeroed(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			marker := []byte("MARKER-zero-check-7f3a")
 			z := &zeroWatch{marker: marker}
-			var root atomic.Pointer[Root]
-			cache, err := plaincache.New(plaincache.Options{
-				MaxBytes: 64 << 10, Mlock: plaincache.MlockOff, OnZeroed: z.onZeroed,
-				OnDrop: func(key string) {
-					if r := root.Load(); r != nil {
-						r.CacheDropped(key)
-					}
-				},
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
 			// Registered before the mount's cleanups, so it runs after the
-			// unmount: closing the cache zeroes and frees everything left.
+			// unmount: the mount owns its cache and closing it zeroes and
+			// frees everything left.
+			var srv *Server
 			t.Cleanup(func() {
-				cache.Close()
-				if st := cache.Stats(); st.LiveBytes != 0 {
-					t.Errorf("after Close, %d bytes of buffers are still mapped", st.LiveBytes)
+				if srv == nil {
+					return
+				}
+				if st := srv.Stats().Cache; st.LiveBytes != 0 {
+					t.Errorf("after the unmount, %d bytes of buffers are still mapped", st.LiveBytes)
 				}
 				if n := z.nonZero.Load(); n != 0 {
 					t.Errorf("%d buffers freed at close held non-zero bytes", n)
@@ -89,8 +81,16 @@ func TestEvictedBuffersZeroed(t *testing.T) {
 			})
 			e := newEnv(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 29, TranscriptsPerService: tc.perService,
 				Markers: []string{string(marker)}, SentencesBytes: tc.bytes}},
-				fetch.Config{}, func(o *Options) { o.Cache = cache; o.kernelOpens = tc.kernelOpens })
-			root.Store(e.srv.Root())
+				fetch.Config{}, func(o *Options) {
+					// A cache of 64 KiB under the budgets of the default
+					// 64 MiB: a lease may hold a file larger than the cache.
+					o.tweakCache = func(co *plaincache.Options) {
+						co.MaxBytes, co.Mlock, co.OnZeroed = 64<<10, plaincache.MlockOff, z.onZeroed
+					}
+					o.kernelOpens = tc.kernelOpens
+				})
+			srv = e.srv
+			cache := e.srv.Root().cache
 			if got := e.srv.Root().noOpen.Load(); got == tc.kernelOpens {
 				t.Fatalf("reads without OPEN: %v, want %v", got, !tc.kernelOpens)
 			}

@@ -15,7 +15,8 @@ import (
 	"github.com/intelligencefs/intelligencefs/fs/internal/dirhandles"
 )
 
-// Server is a mounted intelligencefs.
+// Server is a mounted intelligencefs. It owns what the mount holds: the
+// node tree, its background work and the plaintext cache.
 type Server struct {
 	srv       *fuse.Server
 	root      *Root
@@ -132,27 +133,37 @@ func (r *Root) fuseOptions() *gofs.Options {
 	}
 }
 
-// Root returns the root node (for CacheDropped wiring and tests).
+// Root returns the root node (Forget, tests).
 func (s *Server) Root() *Root { return s.root }
 
-// Unmount unmounts the filesystem and stops background work. It fails
-// (and keeps serving) while the mount is busy.
+// Stats returns the mount's counters: its own and its plaintext cache's.
+// They stay readable after Close (the cache then holds nothing).
+func (s *Server) Stats() Stats { return s.root.Stats() }
+
+// Unmount unmounts the filesystem and, once the serve loop has ended,
+// closes it (Close). It fails (and keeps serving) while the mount is busy.
 func (s *Server) Unmount() error {
 	if err := s.srv.Unmount(); err != nil {
 		return err
 	}
-	s.close()
+	s.Close()
 	return nil
 }
 
 // Wait blocks until the filesystem is unmounted (by Unmount or from
-// outside, e.g. fusermount3 -u), then stops background work.
+// outside, e.g. fusermount3 -u), then closes it (Close).
 func (s *Server) Wait() {
 	s.srv.Wait()
-	s.close()
+	s.Close()
 }
 
-func (s *Server) close() {
+// Close waits for the serve loop to end (the mount was unmounted: Unmount,
+// fusermount3 -u, a lazy detach whose last file was closed), then stops
+// background work and zeroes and unmaps the plaintext cache, so no handler
+// can still read what is freed. Unmount and Wait call it; calling it again
+// does nothing. A process that gives up on a busy mount exits without it,
+// which releases the memory as well.
+func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		s.srv.Wait()
 		s.root.Close()

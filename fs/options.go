@@ -6,18 +6,21 @@ import (
 
 	"github.com/intelligencefs/intelligencefs/fetch"
 	"github.com/intelligencefs/intelligencefs/fs/catalog"
+	"github.com/intelligencefs/intelligencefs/fs/defaults"
 	"github.com/intelligencefs/intelligencefs/fs/plaincache"
 )
 
-// Defaults for the zero values of Options.
+// Defaults for the zero values of Options. Those the CLI's flags show are
+// defined once in fs/defaults (which builds where fs cannot) and fetch;
+// cmd's TestFlagDefaults checks --help and README.md against them.
 const (
 	// DefaultDirCacheTime is how long a folder listing is trusted.
-	DefaultDirCacheTime = time.Minute
+	DefaultDirCacheTime = defaults.DirCacheTime
 	// DefaultFullRelist is how often a folder is listed again from scratch
 	// (the only way to notice deletions).
-	DefaultFullRelist = time.Hour
+	DefaultFullRelist = defaults.FullRelist
 	// DefaultPrefetch is the prefetch depth the CLI uses (--prefetch).
-	DefaultPrefetch = 8
+	DefaultPrefetch = defaults.Prefetch
 	// DefaultConcurrency is the ceiling of the fetch client's adaptive
 	// request limit.
 	DefaultConcurrency = fetch.DefaultMaxConcurrency
@@ -26,9 +29,14 @@ const (
 	// recorded with a slightly earlier timestamp than one already seen.
 	DefaultRefreshMargin = 10 * time.Minute
 	// DefaultPageSize is the listing page size (the API maximum).
-	DefaultPageSize = 1000
-	// DefaultCacheSize is the plaintext cache bound when fs creates the cache.
-	DefaultCacheSize = 256 << 20
+	DefaultPageSize = fetch.DefaultPageSize
+	// DefaultCacheSize bounds the plaintext cache (--cache-size).
+	DefaultCacheSize = defaults.CacheSize
+	// DefaultCacheMaxAge is the age at which the CLI drops cached plaintext
+	// (--cache-max-age); a zero Options.CacheMaxAge means no age bound.
+	DefaultCacheMaxAge = defaults.CacheMaxAge
+	// DefaultMlock is the cache's locking policy (--mlock).
+	DefaultMlock = defaults.Mlock
 )
 
 // Options are the settings of one mount, handed over ready-built by the CLI
@@ -41,18 +49,15 @@ type Options struct {
 	// Decrypter opens envelopes; *crypto.Keyring in production. May be nil
 	// when no transcript is encrypted (reads of encrypted ones are EACCES).
 	Decrypter catalog.Decrypter
-	// Cache holds plaintext off the Go heap. If nil, NewRoot creates one
-	// with CacheSize and CacheMaxAge and closes it on unmount. If set, the
-	// caller closes it after unmounting, and should route its OnDrop to
-	// Root.CacheDropped (e.g. through a variable set after Mount) so
-	// evictions also drop the kernel's pages.
-	Cache *plaincache.Cache
-	// CacheSize bounds the cache NewRoot creates (default 256 MiB).
+	// CacheSize bounds the plaintext cache, which the mount builds, owns
+	// (its evictions drop the kernel's pages too) and zeroes on unmount
+	// (default DefaultCacheSize). The other memory budgets (prefetch, read
+	// leases) are shares of it.
 	CacheSize int64
-	// CacheMaxAge bounds the age of entries in the cache NewRoot creates
-	// (0: no age bound; the CLI passes --cache-max-age, default 1h).
+	// CacheMaxAge bounds the age of cached plaintext (0: no age bound;
+	// DefaultOptions and the CLI use DefaultCacheMaxAge).
 	CacheMaxAge time.Duration
-	// Mlock is the locking policy of the cache NewRoot creates.
+	// Mlock is the cache's locking policy (default DefaultMlock: auto).
 	Mlock plaincache.MlockMode
 	// Logger receives warnings (one line per EIO/EACCES) and debug events.
 	// Nil discards.
@@ -120,6 +125,10 @@ type Options struct {
 	kernelOpens bool
 	// abandonAfter replaces the constant of that name (tests).
 	abandonAfter time.Duration
+	// tweakCache adjusts the plaintext cache's options before it is built
+	// (tests: watch zeroing, or a cache smaller than the budgets derived
+	// from CacheSize).
+	tweakCache func(*plaincache.Options)
 }
 
 // DefaultOptions returns the defaults the CLI starts from; Source and
@@ -133,6 +142,8 @@ func DefaultOptions() Options {
 		Prefetch:      DefaultPrefetch,
 		Concurrency:   DefaultConcurrency,
 		CacheSize:     DefaultCacheSize,
+		CacheMaxAge:   DefaultCacheMaxAge,
+		Mlock:         DefaultMlock,
 	}
 }
 

@@ -24,11 +24,10 @@ import (
 type Root struct {
 	folder // the root folder; its r is the Root itself
 
-	opts     Options
-	log      *slog.Logger
-	cat      *catalog.Catalog
-	cache    *plaincache.Cache
-	ownCache bool
+	opts  Options
+	log   *slog.Logger
+	cat   *catalog.Catalog
+	cache *plaincache.Cache
 
 	uid, gid          uint32
 	fileMode, dirMode uint32
@@ -39,18 +38,21 @@ type Root struct {
 	noOpen atomic.Bool  // the kernel reads files without OPEN/RELEASE
 }
 
-// Stats are the mount's own counters (the fetch client and the cache keep
-// theirs).
+// Stats are the mount's counters: its own and its plaintext cache's (the
+// fetch client, which the caller built, keeps its own).
 type Stats struct {
 	// DecryptFailures counts envelopes that did not open: no key unwrapped
 	// the content key (EACCES), or the content failed authentication or
 	// was malformed (EIO).
 	DecryptFailures int64
+	// Cache are the plaintext cache's counters: hits, misses, evictions,
+	// the bytes and entries it holds.
+	Cache plaincache.Stats
 }
 
 // Stats returns the mount's counters.
 func (r *Root) Stats() Stats {
-	return Stats{DecryptFailures: r.cat.DecryptFailures()}
+	return Stats{DecryptFailures: r.cat.DecryptFailures(), Cache: r.cache.Stats()}
 }
 
 var _ = (gofs.NodeOnAdder)((*Root)(nil))
@@ -69,7 +71,6 @@ func NewRoot(opts Options) (*Root, error) {
 	r := &Root{
 		opts:     opts,
 		log:      opts.Logger,
-		cache:    opts.Cache,
 		uid:      opts.UID,
 		gid:      opts.GID,
 		fileMode: 0600,
@@ -88,19 +89,23 @@ func NewRoot(opts Options) (*Root, error) {
 		r.fileMode = 0666 &^ *opts.Umask
 		r.dirMode = 0777 &^ *opts.Umask
 	}
-	if r.cache == nil {
-		c, err := plaincache.New(plaincache.Options{
-			MaxBytes: opts.CacheSize,
-			MaxAge:   opts.CacheMaxAge,
-			Mlock:    opts.Mlock,
-			Logger:   opts.Logger,
-			OnDrop:   r.CacheDropped,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("fs: plaintext cache: %w", err)
-		}
-		r.cache, r.ownCache = c, true
+	// The mount owns its cache: evictions reach the kernel (CacheDropped),
+	// and Close zeroes and unmaps it.
+	co := plaincache.Options{
+		MaxBytes: opts.CacheSize,
+		MaxAge:   opts.CacheMaxAge,
+		Mlock:    opts.Mlock,
+		Logger:   opts.Logger,
+		OnDrop:   r.CacheDropped,
 	}
+	if opts.tweakCache != nil {
+		opts.tweakCache(&co)
+	}
+	c, err := plaincache.New(co)
+	if err != nil {
+		return nil, fmt.Errorf("plaintext cache: %w", err)
+	}
+	r.cache = c
 	cat, err := catalog.New(catalog.Options{
 		Source:              opts.Source,
 		Decrypter:           opts.Decrypter,
@@ -119,22 +124,18 @@ func NewRoot(opts Options) (*Root, error) {
 		Events:              r.notify,
 	})
 	if err != nil {
-		if r.ownCache {
-			r.cache.Close()
-		}
+		r.cache.Close()
 		return nil, fmt.Errorf("fs: %w", err)
 	}
 	r.cat = cat
 	return r, nil
 }
 
-// Close stops background work and, when NewRoot created the cache, zeroes
-// and unmaps it. Call it after the filesystem is unmounted.
+// Close stops background work, then zeroes and unmaps the plaintext cache.
+// Call it after the filesystem is unmounted.
 func (r *Root) Close() {
 	r.cat.Close()
-	if r.ownCache {
-		r.cache.Close()
-	}
+	r.cache.Close()
 }
 
 // kernelOffers takes the capabilities the kernel offered at INIT: where it

@@ -736,7 +736,9 @@ func TestReadinessAndStats(t *testing.T) {
 	if !isMounted(mnt) {
 		t.Fatal("READY=1 before the mount")
 	}
-	os.ReadFile(sentencesPath(mnt, tr))
+	if _, err := os.ReadFile(sentencesPath(mnt, tr)); err != nil {
+		t.Fatal(err)
+	}
 	p.cmd.Process.Signal(syscall.SIGUSR1)
 	var url string
 	deadline := time.Now().Add(5 * time.Second)
@@ -761,6 +763,19 @@ func TestReadinessAndStats(t *testing.T) {
 	for _, m := range []string{"intelligencefs_cache_hits_total", "intelligencefs_cache_misses_total", "intelligencefs_cache_bytes", "intelligencefs_fetch_object_downloads_total", "intelligencefs_fetch_retries_total", "intelligencefs_fetch_errors_total"} {
 		if !bytes.Contains(body, []byte(m)) {
 			t.Errorf("metrics lack %s", m)
+		}
+	}
+	// The file read is in the mount's cache, and both reports say so: the
+	// counters come from the mount (which owns the cache), not from a
+	// cache of their own.
+	for _, re := range []string{`cache_misses=([0-9]+)`, `cache_bytes=([0-9]+)`, `cache_entries=([0-9]+)`} {
+		if m := regexp.MustCompile(re).FindStringSubmatch(p.stderr.String()); m == nil || m[1] == "0" {
+			t.Errorf("stats line: %s is %v, want more than 0:\n%s", re, m, p.stderr.String())
+		}
+	}
+	for _, re := range []string{`(?m)^intelligencefs_cache_misses_total ([0-9.e+]+)$`, `(?m)^intelligencefs_cache_bytes ([0-9.e+]+)$`, `(?m)^intelligencefs_cache_entries ([0-9.e+]+)$`} {
+		if m := regexp.MustCompile(re).FindSubmatch(body); m == nil || string(m[1]) == "0" {
+			t.Errorf("metrics: %s is %q, want more than 0", re, m)
 		}
 	}
 	if code := p.exitWithin(t, syscall.SIGTERM, 2*time.Second); code != 0 {

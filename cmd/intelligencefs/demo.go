@@ -119,7 +119,7 @@ web viewer of serve on it instead (no mount point, no FUSE).`,
 			}
 			defer c.Client.Close()
 			defer c.Keys.Zero()
-			return a.runServe(cmd.Context(), c, sf, 2*m.maxConcurrency, log)
+			return a.runServe(cmd.Context(), c, sf, m.limitFlags.workers(), log)
 		}
 		return a.runMount(cmd.Context(), mountRequest{
 			flags:      m,

@@ -15,6 +15,7 @@ import (
 	"github.com/intelligencefs/intelligencefs/crypto"
 	"github.com/intelligencefs/intelligencefs/fetch"
 	"github.com/intelligencefs/intelligencefs/fetch/record"
+	"github.com/intelligencefs/intelligencefs/fs/defaults"
 )
 
 // Marks that start every doctor line.
@@ -65,7 +66,7 @@ type doctorKey struct {
 // newDoctorCmd builds `doctor`.
 func (a *app) newDoctorCmd() *cobra.Command {
 	var allowOther bool
-	cacheSize := byteSize(256 << 20)
+	cacheSize := byteSize(defaults.CacheSize)
 	cmd := &cobra.Command{
 		Use:   "doctor [--private-key [CR…=]PATH]... [--allow-other] [--cache-size SIZE]",
 		Short: "Check the whole set-up: credentials, key files, that your keys open each encrypted service, FUSE",

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/intelligencefs/intelligencefs/fetch"
+	"github.com/intelligencefs/intelligencefs/fs/defaults"
 	"github.com/intelligencefs/intelligencefs/fs/plaincache"
 )
 
@@ -37,6 +38,11 @@ func (l *limitFlags) validate() error {
 	return nil
 }
 
+// workers is how many transcripts a search or the viewer fetches at once:
+// twice the request ceiling, so the adaptive limit stays busy while some
+// transcripts are being searched or decrypted rather than fetched.
+func (l *limitFlags) workers() int { return 2 * l.maxConcurrency }
+
 // tune applies the limits to a client configuration.
 func (l *limitFlags) tune(c *fetch.Config) {
 	c.MaxConcurrency = l.maxConcurrency
@@ -53,10 +59,10 @@ type cacheFlags struct {
 
 // addCacheFlags registers --cache-size, --cache-max-age and --mlock on fs.
 func addCacheFlags(fs *pflag.FlagSet) *cacheFlags {
-	c := &cacheFlags{cacheSize: 256 << 20}
+	c := &cacheFlags{cacheSize: byteSize(defaults.CacheSize)}
 	fs.Var(&c.cacheSize, "cache-size", "bound of the in-memory plaintext cache (64MiB, 1G, …; K/M/G/T are powers of 1024)")
-	fs.DurationVar(&c.cacheMaxAge, "cache-max-age", time.Hour, "drop (and zero) cached plaintext older than this")
-	fs.StringVar(&c.mlock, "mlock", "auto", "lock cached plaintext in RAM (never swapped): auto (as far as RLIMIT_MEMLOCK allows, warn once), required (refuse to mount without it), off")
+	fs.DurationVar(&c.cacheMaxAge, "cache-max-age", defaults.CacheMaxAge, "drop (and zero) cached plaintext older than this")
+	fs.StringVar(&c.mlock, "mlock", defaults.Mlock.String(), "lock cached plaintext in RAM (never swapped): auto (as far as RLIMIT_MEMLOCK allows, warn once), required (refuse to mount without it), off")
 	return c
 }
 
@@ -76,12 +82,22 @@ func (c *cacheFlags) validate() error {
 	return nil
 }
 
-// options are the plaincache options of the flags (the caller adds its
-// logger and callbacks).
-func (c *cacheFlags) options() (plaincache.Options, error) {
+// mlockMode is --mlock parsed.
+func (c *cacheFlags) mlockMode() (plaincache.MlockMode, error) {
 	mlock, err := plaincache.ParseMlockMode(c.mlock)
 	if err != nil {
-		return plaincache.Options{}, usageError{err}
+		return 0, usageError{err}
+	}
+	return mlock, nil
+}
+
+// options are the plaincache options of the flags, for the viewer's own
+// cache (a mount builds its cache itself from the same three settings;
+// the caller adds its logger and callbacks).
+func (c *cacheFlags) options() (plaincache.Options, error) {
+	mlock, err := c.mlockMode()
+	if err != nil {
+		return plaincache.Options{}, err
 	}
 	return plaincache.Options{MaxBytes: int64(c.cacheSize), MaxAge: c.cacheMaxAge, Mlock: mlock}, nil
 }

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -22,7 +21,6 @@ import (
 	"github.com/intelligencefs/intelligencefs/fetch"
 	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"github.com/intelligencefs/intelligencefs/fs"
-	"github.com/intelligencefs/intelligencefs/fs/plaincache"
 )
 
 // Shutdown budget: SIGINT/SIGTERM must leave nothing mounted within 2 s,
@@ -118,19 +116,16 @@ type preparedMount struct {
 	mp      string                   // the mount point, absolute (or /dev/fd/N)
 	latency *prometheus.HistogramVec // of fetch attempts, for the metrics
 	metrics *metricsServer           // --metrics-addr, bound; nil without
-	cache   *plaincache.Cache
-	// root is the mounted root once there is one, for the cache's OnDrop.
-	root atomic.Pointer[fs.Root]
-	// handlersDone is false while a FUSE handler may still use the keys
-	// and the cache: release then leaves them to the process's exit.
+	// handlersDone is false while a FUSE handler may still use the keys:
+	// release then leaves them to the process's exit.
 	handlersDone bool
 	undo         []func() // run by release, last first
 }
 
 // prepareMount opens the log, connects (keys loaded, secrets scrubbed from
-// the environment), checks the credentials with Twilio and the mount
-// point, builds the plaintext cache and binds the metrics address. Nothing
-// is mounted yet; on error everything it did is undone.
+// the environment), checks the credentials with Twilio and the mount point,
+// and binds the metrics address. Nothing is mounted yet; on error
+// everything it did is undone.
 func (a *app) prepareMount(ctx context.Context, req mountRequest) (_ *preparedMount, err error) {
 	m := req.flags
 	p := &preparedMount{a: a, req: req, latency: newFetchLatency(), handlersDone: true}
@@ -158,24 +153,6 @@ func (a *app) prepareMount(ctx context.Context, req mountRequest) (_ *preparedMo
 			return nil, err
 		}
 	}
-	copts, err := m.cacheFlags.options()
-	if err != nil {
-		return nil, err
-	}
-	copts.Logger = p.log
-	copts.OnDrop = func(key string) {
-		if r := p.root.Load(); r != nil {
-			r.CacheDropped(key)
-		}
-	}
-	if p.cache, err = plaincache.New(copts); err != nil {
-		return nil, fmt.Errorf("plaintext cache: %w", err)
-	}
-	p.undo = append(p.undo, func() {
-		if p.handlersDone {
-			p.cache.Close() // zeroed and unmapped
-		}
-	})
 	if m.metricsAddr != "" {
 		if p.metrics, err = listenMetrics(m.metricsAddr, p.log); err != nil {
 			return nil, err
@@ -225,8 +202,9 @@ func (p *preparedMount) connect(ctx context.Context) error {
 }
 
 // release undoes what prepareMount did, last first: the metrics listener,
-// the cache and the keys (zeroed, unless a FUSE handler may still use
-// them), the client, the log.
+// the keys (zeroed, unless a FUSE handler may still use them), the client,
+// the log. (The mount's plaintext cache is the mount's: fs zeroes and
+// unmaps it once its serve loop ended.)
 func (p *preparedMount) release() {
 	for i := len(p.undo) - 1; i >= 0; i-- {
 		p.undo[i]()
@@ -236,14 +214,18 @@ func (p *preparedMount) release() {
 
 // fsOptions are the mount's settings for fs.Mount, from the flags and what
 // prepareMount built.
-func (p *preparedMount) fsOptions() fs.Options {
+func (p *preparedMount) fsOptions() (fs.Options, error) {
 	m := p.req.flags
+	mlock, err := m.mlockMode()
+	if err != nil {
+		return fs.Options{}, err
+	}
 	opts := fs.DefaultOptions()
 	opts.Source = p.conn.Client
 	opts.Decrypter = p.conn.Keys
-	opts.Cache = p.cache
 	opts.CacheSize = int64(m.cacheSize)
 	opts.CacheMaxAge = m.cacheMaxAge
+	opts.Mlock = mlock
 	opts.Logger = p.log
 	if m.uid >= 0 {
 		opts.UID = uint32(m.uid)
@@ -260,7 +242,7 @@ func (p *preparedMount) fsOptions() fs.Options {
 	opts.Limit = func() int { return p.conn.Client.Stats().APILimit }
 	opts.DebugFUSE = m.debugFUSE
 	opts.FsName = p.req.fsName
-	return opts
+	return opts, nil
 }
 
 // liveMount is a mount that answers: what serve needs to serve it and take
@@ -271,15 +253,18 @@ type liveMount struct {
 	served chan struct{} // closed when the serve loop ended
 }
 
-// mount makes the mount, starts serving the metrics and reports readiness:
-// the "mounted" log line, systemd's READY=1, demo's hints, the daemon
-// parent's exit.
+// mount makes the mount (which builds and owns the plaintext cache),
+// starts serving the metrics and reports readiness: the "mounted" log
+// line, systemd's READY=1, demo's hints, the daemon parent's exit.
 func (p *preparedMount) mount() (*liveMount, error) {
-	srv, err := fs.Mount(p.mp, p.fsOptions())
+	opts, err := p.fsOptions()
+	if err != nil {
+		return nil, err
+	}
+	srv, err := fs.Mount(p.mp, opts)
 	if err != nil {
 		return nil, mountError(p.mp, p.req.flags.allowOther, err)
 	}
-	p.root.Store(srv.Root())
 	p.handlersDone = false
 	l := &liveMount{preparedMount: p, srv: srv, served: make(chan struct{})}
 	go func() {
@@ -304,10 +289,11 @@ func (p *preparedMount) mount() (*liveMount, error) {
 	return l, nil
 }
 
-// counters is one snapshot of the mount's, the cache's and the client's
+// counters is one snapshot of the mount's, its cache's and the client's
 // counters, for the stats line and the metrics.
 func (l *liveMount) counters() counters {
-	cs, fst := l.cache.Stats(), l.conn.Client.Stats()
+	st, fst := l.srv.Stats(), l.conn.Client.Stats()
+	cs := st.Cache
 	return counters{
 		CacheHits: cs.Hits, CacheMisses: cs.Misses, CacheBytes: cs.Bytes,
 		CacheEntries: cs.Entries, CacheEvictions: cs.Evictions,
@@ -315,7 +301,7 @@ func (l *liveMount) counters() counters {
 		Retries: fst.Retries, Errors: fst.Errors, BytesDownloaded: fst.BytesDownloaded,
 		Throttled: fst.Throttled, APILimit: fst.APILimit, ObjectLimit: fst.ObjectLimit,
 		APIInFlight: fst.APIInFlight, ObjectsInFlight: fst.ObjectsInFlight,
-		DecryptFailures: l.srv.Root().Stats().DecryptFailures,
+		DecryptFailures: st.DecryptFailures,
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/intelligencefs/intelligencefs/fs/defaults"
 )
 
 // mountFlags are the settings of `mount` (and of demo and the fstab form,
@@ -49,15 +51,15 @@ func addMountFlags(cmd *cobra.Command, conn *connFlags) *mountFlags {
 	fs := cmd.Flags()
 	m.limitFlags = addLimitFlags(fs)
 	m.cacheFlags = addCacheFlags(fs)
-	fs.DurationVar(&m.dirCacheTime, "dir-cache-time", time.Minute, "trust a folder listing this long before asking the API what is new")
-	fs.DurationVar(&m.fullRelist, "full-relist", time.Hour, "relist folders completely this often (notices deletions)")
-	fs.IntVar(&m.prefetch, "prefetch", 8, "fetch and decrypt the next N transcripts of a walk (any stat, open or listing of content) in the background, widening while the walk goes on (0: off)")
+	fs.DurationVar(&m.dirCacheTime, "dir-cache-time", defaults.DirCacheTime, "trust a folder listing this long before asking the API what is new")
+	fs.DurationVar(&m.fullRelist, "full-relist", defaults.FullRelist, "relist folders completely this often (notices deletions)")
+	fs.IntVar(&m.prefetch, "prefetch", defaults.Prefetch, "fetch and decrypt the next N transcripts of a walk (any stat, open or listing of content) in the background, widening while the walk goes on (0: off)")
 	fs.BoolVar(&m.allowOther, "allow-other", false, "let other users in (FUSE allow_other; needs user_allow_other in /etc/fuse.conf unless root)")
 	fs.IntVar(&m.uid, "uid", -1, "owner of every file (default: the mounting user)")
 	fs.IntVar(&m.gid, "gid", -1, "group of every file (default: the mounting user's group)")
 	fs.Var(&m.umask, "umask", "share with a group: modes become 0666/0777 minus this octal mask (e.g. 0027 with --gid and --allow-other); default private 0600/0700 (the mount stays read-only)")
-	fs.StringVar(&m.logLevel, "log-level", "info", "debug, info, warn or error")
-	fs.StringVar(&m.logFormat, "log-format", "text", "text or json")
+	fs.StringVar(&m.logLevel, "log-level", defaultLogLevel, "debug, info, warn or error")
+	fs.StringVar(&m.logFormat, "log-format", defaultLogFormat, "text or json")
 	fs.StringVar(&m.logFile, "log-file", "", "append log lines to this file (mode 0600) instead of stderr; a daemon without it logs nowhere once mounted")
 	fs.BoolVar(&m.debugFUSE, "debug-fuse", false, "log every FUSE request (metadata only, never file content), whatever --log-level says")
 	fs.StringVar(&m.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9464)")
@@ -112,6 +114,12 @@ func (m *mountFlags) validate() error {
 	}
 	return nil
 }
+
+// The defaults of --log-level and --log-format, on mount and on serve.
+const (
+	defaultLogLevel  = "info"
+	defaultLogFormat = "text"
+)
 
 // parseLogLevel maps --log-level to slog.
 func parseLogLevel(s string) (slog.Level, error) {

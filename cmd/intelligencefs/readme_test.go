@@ -81,10 +81,21 @@ func TestREADMESystemdUnit(t *testing.T) {
 	}
 }
 
-func TestREADMEFlagsExist(t *testing.T) {
-	root := readmeRoot().newRootCmd()
+// readmeFlag is one flag of a row of README.md's flags tables: the
+// commands its table is about, its name and the row's default cell.
+type readmeFlag struct {
+	commands []string
+	name     string
+	def      string
+	line     string
+}
+
+// readmeFlags parses the flags tables of README.md's ## Flags section. A
+// flag in no known table has no commands.
+func readmeFlags(t *testing.T) []readmeFlag {
+	var flags []readmeFlag
 	var check []string // the commands the current table is about
-	section := false
+	section, tables := false, 0
 	for _, l := range readmeLines(t) {
 		switch {
 		case strings.HasPrefix(l, "## "):
@@ -101,24 +112,39 @@ func TestREADMEFlagsExist(t *testing.T) {
 		case strings.HasPrefix(l, "Delete flags"):
 			check = []string{"transcripts delete"}
 		case strings.HasPrefix(l, "| `--"):
-			cell := strings.Trim(strings.SplitN(l, "|", 3)[1], " `")
+			tables++
+			// Cells split on | but not on an escaped \| ("auto\|off").
+			cells := strings.Split(strings.ReplaceAll(l, `\|`, "\x00"), "|")
+			for i := range cells {
+				cells[i] = strings.ReplaceAll(cells[i], "\x00", "|")
+			}
+			cell := strings.Trim(cells[1], " `")
+			def := strings.TrimSpace(cells[2])
 			for _, part := range strings.Split(cell, "`, `") { // "`--uid N`, `--gid N`"
 				name := strings.TrimPrefix(strings.Fields(part)[0], "--")
 				if strings.HasPrefix(name, "-") { // "-F": the shorthand of the next
 					continue
 				}
-				if len(check) == 0 {
-					t.Errorf("README flag --%s is in no known table", name)
-				}
-				for _, c := range check {
-					if sub, _, err := root.Find(strings.Fields(c)); err != nil || sub.Flags().Lookup(name) == nil {
-						t.Errorf("README flag --%s: not a flag of %s", name, c)
-					}
-				}
+				flags = append(flags, readmeFlag{commands: check, name: name, def: def, line: l})
 			}
 		}
 	}
-	if check == nil {
+	if tables == 0 {
 		t.Error("no flags tables found in README.md's ## Flags")
+	}
+	return flags
+}
+
+func TestREADMEFlagsExist(t *testing.T) {
+	root := readmeRoot().newRootCmd()
+	for _, f := range readmeFlags(t) {
+		if len(f.commands) == 0 {
+			t.Errorf("README flag --%s is in no known table", f.name)
+		}
+		for _, c := range f.commands {
+			if sub, _, err := root.Find(strings.Fields(c)); err != nil || sub.Flags().Lookup(f.name) == nil {
+				t.Errorf("README flag --%s: not a flag of %s", f.name, c)
+			}
+		}
 	}
 }

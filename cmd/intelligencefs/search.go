@@ -99,7 +99,7 @@ total once the listing is complete, matches, rate and time left.`,
 		}
 		defer c.Client.Close()
 		defer c.Keys.Zero()
-		eng := search.New(search.Options{Source: c.Client, Decrypter: c.Keys, Workers: 2 * limits.maxConcurrency})
+		eng := search.New(search.Options{Source: c.Client, Decrypter: c.Keys, Workers: limits.workers()})
 		return a.runSearch(cmd, eng, q, f)
 	}
 	return cmd

@@ -46,8 +46,8 @@ func addServeFlags(fs *pflag.FlagSet) *serveFlags {
 // addServeLogFlags registers --log-level and --log-format on serve (demo
 // has them from mount's flags).
 func (s *serveFlags) addServeLogFlags(cmd *cobra.Command) {
-	s.logLevel = cmd.Flags().String("log-level", "info", "debug, info, warn or error (lines go to stderr; never content, token or URL query)")
-	s.logFormat = cmd.Flags().String("log-format", "text", "text or json")
+	s.logLevel = cmd.Flags().String("log-level", defaultLogLevel, "debug, info, warn or error (lines go to stderr; never content, token or URL query)")
+	s.logFormat = cmd.Flags().String("log-format", defaultLogFormat, "text or json")
 	_ = cmd.RegisterFlagCompletionFunc("log-level", cobra.FixedCompletions([]string{"debug", "info", "warn", "error"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("log-format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 }
@@ -126,7 +126,7 @@ Ctrl-C stops it. Works on Linux, macOS and Windows (no FUSE).`,
 		}
 		defer c.Client.Close()
 		defer c.Keys.Zero()
-		return a.runServe(cmd.Context(), c, sf, 2*limits.maxConcurrency, log)
+		return a.runServe(cmd.Context(), c, sf, limits.workers(), log)
 	}
 	return cmd
 }
