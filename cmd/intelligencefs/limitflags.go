@@ -82,22 +82,12 @@ func (c *cacheFlags) validate() error {
 	return nil
 }
 
-// mlockMode is --mlock parsed.
+// mlockMode is --mlock parsed. The mount (fs.Options) and the viewer
+// (web.Options) build their caches from the three settings themselves.
 func (c *cacheFlags) mlockMode() (plaincache.MlockMode, error) {
 	mlock, err := plaincache.ParseMlockMode(c.mlock)
 	if err != nil {
 		return 0, usageError{err}
 	}
 	return mlock, nil
-}
-
-// options are the plaincache options of the flags, for the viewer's own
-// cache (a mount builds its cache itself from the same three settings;
-// the caller adds its logger and callbacks).
-func (c *cacheFlags) options() (plaincache.Options, error) {
-	mlock, err := c.mlockMode()
-	if err != nil {
-		return plaincache.Options{}, err
-	}
-	return plaincache.Options{MaxBytes: int64(c.cacheSize), MaxAge: c.cacheMaxAge, Mlock: mlock}, nil
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/intelligencefs/intelligencefs/fetch"
-	"github.com/intelligencefs/intelligencefs/fs/plaincache"
 	"github.com/intelligencefs/intelligencefs/fs/web"
 )
 
@@ -146,20 +145,17 @@ func (a *app) runServe(ctx context.Context, c *connection, sf *serveFlags, worke
 		return fmt.Errorf("listening on %s: %w", sf.addr, err)
 	}
 	defer ln.Close()
-	copts, err := sf.cache.options()
+	mlock, err := sf.cache.mlockMode()
 	if err != nil {
 		return err
 	}
-	cache, err := plaincache.New(copts)
-	if err != nil {
-		return fmt.Errorf("plaintext cache: %w", err)
-	}
-	defer cache.Close() // zeroed and unmapped, after the server stopped
 	h, err := web.New(web.Options{Source: c.Client, Decrypter: c.Keys, Token: token, Hosts: web.HostsFor(ln.Addr().String()),
-		Workers: workers, Cache: cache, Logger: log})
+		Workers: workers, Logger: log,
+		CacheSize: int64(sf.cache.cacheSize), CacheMaxAge: sf.cache.cacheMaxAge, Mlock: mlock})
 	if err != nil {
 		return err
 	}
+	defer h.Close() // the viewer's cache, zeroed and unmapped once the server stopped
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	scheme := "http"
 	if sf.tlsCert != "" {

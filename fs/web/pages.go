@@ -202,7 +202,7 @@ func (s *Server) transcript(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.content.prefetch(t.SID, s.o.Prefetch)
 	key := t.SID + "/page"
-	if b, ok := s.o.Cache.Get(key); ok {
+	if b, ok := s.cache.Get(key); ok {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Write(b.Bytes())
 		b.Release()

@@ -24,6 +24,7 @@ import (
 	"crypto/subtle"
 	"embed"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -31,6 +32,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/intelligencefs/intelligencefs/fetch"
 	"github.com/intelligencefs/intelligencefs/fetch/record"
@@ -63,10 +65,14 @@ type Options struct {
 	Hosts []string
 	// Workers bounds the transcripts a search fetches at once.
 	Workers int
-	// Cache holds decrypted documents between page views (off-heap,
-	// bounded, zeroed when dropped: the mount's plaintext cache). nil: a
-	// private 64 MiB cache, closed by Close.
-	Cache *plaincache.Cache
+	// CacheSize bounds the plaintext cache the Server builds and owns for
+	// decrypted documents between page views: off-heap, zeroed when
+	// dropped, as a mount's (0: DefaultCacheSize). Close zeroes it.
+	CacheSize int64
+	// CacheMaxAge drops cached documents this old (0: no age bound).
+	CacheMaxAge time.Duration
+	// Mlock is the cache's memory-locking policy (the zero value: auto).
+	Mlock plaincache.MlockMode
 	// Prefetch is how many transcripts listed after an opened one are
 	// fetched and decrypted ahead (0: DefaultPrefetch; negative: none).
 	Prefetch int
@@ -78,18 +84,21 @@ type Options struct {
 // DefaultPrefetch is the default of Options.Prefetch.
 const DefaultPrefetch = 4
 
+// DefaultCacheSize is the default of Options.CacheSize.
+const DefaultCacheSize = 64 << 20
+
 // CookieName is the name of the access cookie.
 const CookieName = "intelligencefs_token"
 
 // Server is the viewer's http.Handler.
 type Server struct {
-	o        Options
-	log      *slog.Logger
-	pages    *template.Template
-	mux      *http.ServeMux
-	eng      *search.Engine
-	content  *content
-	ownCache *plaincache.Cache
+	o       Options
+	log     *slog.Logger
+	pages   *template.Template
+	mux     *http.ServeMux
+	eng     *search.Engine
+	content *content
+	cache   *plaincache.Cache
 }
 
 // New builds a Server.
@@ -113,12 +122,8 @@ func New(o Options) (*Server, error) {
 	}
 	s.pages = t
 	s.eng = search.New(search.Options{Source: o.Source, Decrypter: o.Decrypter, Workers: o.Workers})
-	if o.Cache == nil {
-		c, err := plaincache.New(plaincache.Options{MaxBytes: 64 << 20, MaxAge: plaincache.DefaultMaxAge, Mlock: plaincache.MlockOff})
-		if err != nil {
-			return nil, err
-		}
-		o.Cache, s.ownCache = c, c
+	if o.CacheSize <= 0 {
+		o.CacheSize = DefaultCacheSize
 	}
 	switch {
 	case o.Prefetch == 0:
@@ -126,8 +131,12 @@ func New(o Options) (*Server, error) {
 	case o.Prefetch < 0:
 		o.Prefetch = 0
 	}
-	s.o = o
-	s.content = newContent(o.Source, o.Decrypter, o.Cache, o.Prefetch)
+	c, err := plaincache.New(plaincache.Options{MaxBytes: o.CacheSize, MaxAge: o.CacheMaxAge, Mlock: o.Mlock})
+	if err != nil {
+		return nil, fmt.Errorf("plaintext cache: %w", err)
+	}
+	s.o, s.cache = o, c
+	s.content = newContent(o.Source, o.Decrypter, c, o.Prefetch)
 	assets, _ := fs.Sub(files, "assets")
 	s.mux = http.NewServeMux()
 	s.mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServerFS(assets)))
@@ -142,13 +151,9 @@ func New(o Options) (*Server, error) {
 	return s, nil
 }
 
-// Close frees the cache the Server made for itself (not one given in
-// Options).
-func (s *Server) Close() {
-	if s.ownCache != nil {
-		s.ownCache.Close()
-	}
-}
+// Close zeroes and unmaps the Server's plaintext cache. Call it once no
+// request is being served any more (after http.Server.Shutdown).
+func (s *Server) Close() { s.cache.Close() }
 
 // securityHeaders are set on every response.
 var securityHeaders = map[string]string{

@@ -245,12 +245,8 @@ func contentRequests(sim *twiliosim.Server) int64 {
 // a second view of it fetches nothing; opening one warms the next ones of
 // its listing, whose pages then fetch nothing either.
 func TestCacheAndPrefetch(t *testing.T) {
-	cache, err := plaincache.New(plaincache.Options{MaxBytes: 16 << 20, Mlock: plaincache.MlockOff})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cache.Close)
-	v := newViewer(t, func(o *Options) { o.Prefetch, o.Cache = 2, cache })
+	v := newViewer(t, func(o *Options) { o.Prefetch, o.CacheSize, o.Mlock = 2, 16<<20, plaincache.MlockOff })
+	cache := v.handler.cache
 	c := v.client(t, true)
 	svc := v.sim.Services()[0]
 	var order []string // the listing's order, newest first, completed only
