@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rsa"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -90,6 +91,15 @@ func watchdogAfter(t testing.TB) time.Duration {
 	after := mountWatchdog
 	if d, err := time.ParseDuration(os.Getenv("INTELLIGENCEFS_SOAK")); err == nil && d > 0 {
 		after += d
+	}
+	if _, ok := t.(*testing.B); ok {
+		// A benchmark's mount lives through all its runs (minutes
+		// at 150 ms per request): bound it by -timeout instead.
+		if f := flag.Lookup("test.timeout"); f != nil {
+			if d, err := time.ParseDuration(f.Value.String()); err == nil && d-30*time.Second > after {
+				after = d - 30*time.Second
+			}
+		}
 	}
 	if tt, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
 		if dl, ok := tt.Deadline(); ok {
