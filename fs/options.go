@@ -88,11 +88,12 @@ type Options struct {
 	// PageSize is the listing page size (default 1000, the API maximum).
 	PageSize int
 
-	// Prefetch is how many transcripts after an opened sentences.json (in
-	// listing order) are fetched and decrypted in the background. 0
+	// Prefetch is how many transcripts after the one a walk reached (in
+	// the order it goes) are fetched and decrypted in the background. 0
 	// disables prefetch; the CLI default is DefaultPrefetch (8). A reader
-	// walking the listing in order widens the window up to
-	// 2×Concurrency so the request limit stays busy.
+	// walking on widens the window up to twice the request limit (Limit)
+	// so the limit stays busy; a walk from the folder's start opens it
+	// there at once.
 	Prefetch int
 	// Concurrency is the ceiling of the Source's request limit
 	// (fetch.Config.MaxConcurrency); prefetch never runs more background
