@@ -118,7 +118,10 @@ type Config struct {
 	// start of its last one, waits included (default 60s).
 	MaxRetryTime time.Duration
 	// MaxThrottleTime bounds the waits after 429 answers of one request
-	// (default 60s), jittered exponential backoff or Retry-After. They are
+	// (default 60s): the first retry goes at once, at the head of the
+	// adaptive limit's queue, later ones after jittered exponential
+	// backoff, or Retry-After when sent (with FixedConcurrency every one
+	// backs off). They are
 	// retried on this budget alone, not counted in MaxAttempts or
 	// MaxRetryTime: a 429 was never processed.
 	MaxThrottleTime time.Duration

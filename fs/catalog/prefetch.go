@@ -23,7 +23,11 @@ import (
 // advance, the window doubles from Options.Prefetch up to twice the
 // Source's current request limit (Options.Limit) so the limit stays busy
 // and can grow; a jump resets it to Options.Prefetch, so a single file read
-// fetches only that many more, never a whole folder.
+// fetches only that many more, never a whole folder. A walk that lists
+// inside the folder's first transcript with content (a recursive walk or a
+// loop over the folder) opens the window at once to that width, and it
+// then widens with the limit after each job, not only when the reader
+// moves.
 //
 // What is fetched follows what the walk reads: each kind (sentences.json,
 // sentences.txt, operator result bodies) once the walk has stat'ed, opened
