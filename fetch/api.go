@@ -117,7 +117,7 @@ func (c *Client) checkNext(next string) error {
 		return errors.New("next_page_url is not an API path")
 	}
 	if c.apiURL == nil && (u.Scheme != "https" || !strings.HasSuffix(strings.ToLower(u.Hostname()), ".twilio.com")) {
-		return fmt.Errorf("next_page_url points outside Twilio (%s)", Redact(next))
+		return fmt.Errorf("next_page_url points outside Twilio (%s)", record.Redact(next))
 	}
 	return nil
 }

@@ -342,15 +342,15 @@ func (c *Client) Close() {
 	}
 }
 
-// Redact is the package-level Redact plus the removal of this Client's
+// Redact is record.Redact plus the removal of this Client's
 // configured secrets (auth token, API secret).
 func (c *Client) Redact(s string) string {
 	for _, sec := range c.secrets {
 		if len(sec) >= 4 {
-			s = strings.ReplaceAll(s, sec, Redacted)
+			s = strings.ReplaceAll(s, sec, record.Redacted)
 		}
 	}
-	return Redact(s)
+	return record.Redact(s)
 }
 
 // Credential describes the credential kind in use, for messages: "auth token
@@ -361,16 +361,16 @@ func (c *Client) Credential() string { return c.credDesc }
 func parseBaseURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("fetch: API URL %q does not parse", Redact(raw))
+		return nil, fmt.Errorf("fetch: API URL %q does not parse", record.Redact(raw))
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("fetch: API URL %q has no host", Redact(raw))
+		return nil, fmt.Errorf("fetch: API URL %q has no host", record.Redact(raw))
 	}
 	if err := checkURL(u); err != nil {
-		return nil, fmt.Errorf("fetch: API URL %s: %w", Redact(raw), err)
+		return nil, fmt.Errorf("fetch: API URL %s: %w", record.Redact(raw), err)
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("fetch: API URL %s must not have a query or fragment", Redact(raw))
+		return nil, fmt.Errorf("fetch: API URL %s must not have a query or fragment", record.Redact(raw))
 	}
 	return u, nil
 }

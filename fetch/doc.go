@@ -22,8 +22,9 @@
 // crypto.ErrMalformed and the context errors. Their one line quotes what the
 // server answered: Twilio's code, message and more_info, an object store's
 // XML error, or what a non-JSON body (a proxy's HTML page) was. Every error
-// and log line passes one redactor: presigned URL query strings are bearer
-// credentials, and Go's *url.Error prints whole URLs.
+// and log line passes one redactor (record.Redact, which the viewer uses
+// too): presigned URL query strings are bearer credentials, and Go's
+// *url.Error prints whole URLs.
 //
 // Where Twilio's published description leaves room, the Client does not rely
 // on one reading: transcript lists are filtered by date on the client too, a

@@ -255,7 +255,7 @@ func TestLocationExpiry(t *testing.T) {
 	for _, tc := range cases {
 		got, ok := record.LocationExpiry(tc.url)
 		if ok != tc.ok || !got.Equal(tc.want) {
-			t.Errorf("%s: %v %v, want %v %v", Redact(tc.url), got, ok, tc.want, tc.ok)
+			t.Errorf("%s: %v %v, want %v %v", record.Redact(tc.url), got, ok, tc.want, tc.ok)
 		}
 	}
 	if a, b := record.LocationKey("https://h/p/1?X-Amz-Signature=a"), record.LocationKey("https://h/p/1?X-Amz-Signature=b"); a != b || a != "https://h/p/1" {

@@ -2,7 +2,8 @@
 // the Service, Transcript and PublicKey records as the API describes them
 // (decoded from its JSON, which they keep byte for byte), the
 // TranscriptQuery that selects transcripts, the ContentPlan that says where
-// a transcript's content comes from, presigned-location helpers, and the
+// a transcript's content comes from, presigned-location helpers, the
+// redactor every error shown passes through (Redact), and the
 // errors every layer classifies with errors.Is (ErrNotFound, ErrAuth, …).
 //
 // It is the leaf of the dependency graph: standard library only — no

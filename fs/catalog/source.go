@@ -16,10 +16,24 @@ import (
 // Errors must be classifiable with errors.Is against the record sentinels
 // (ErrNotFound, ErrAuth, ErrUnavailable, ErrExpired).
 type Source interface {
+	ContentSource
+	FetchTranscript(ctx context.Context, sid string) (record.Transcript, error)
+	// DropSealed forgets what the Source keeps on disk of a transcript
+	// deleted upstream (the sealed cache's entries).
+	DropSealed(transcriptSID string)
+}
+
+// ContentSource is the read side of Source: the listings and each
+// transcript's content. It is all that the search engine (fs/search) and
+// the viewer (fs/web) read through, so one interface describes what every
+// reader of the account needs from fetch.
+type ContentSource interface {
 	ListServices(ctx context.Context) ([]record.Service, error)
+	// FetchService gives a service by SID, e.g. the service of a transcript
+	// that does not name its credential (record.PlanContent decides with
+	// it).
 	FetchService(ctx context.Context, sid string) (record.Service, error)
 	ListTranscripts(ctx context.Context, q record.TranscriptQuery, page func([]record.Transcript) error) error
-	FetchTranscript(ctx context.Context, sid string) (record.Transcript, error)
 	// OpenSentences, OperatorResultLocations and OpenOperatorResult serve
 	// encrypted content, from the sealed cache when there is one (see
 	// fetch.Client); open decrypts, the Source never does.
@@ -32,9 +46,6 @@ type Source interface {
 	OpenOperatorResult(ctx context.Context, t record.Transcript, index int, location string, fresh func(context.Context) (string, error), open func(crypto.Envelope) error) error
 	PlainSentences(ctx context.Context, transcriptSID string) ([]byte, error)
 	PlainOperatorResults(ctx context.Context, transcriptSID string) ([][]byte, error)
-	// DropSealed forgets what the Source keeps on disk of a transcript
-	// deleted upstream (the sealed cache's entries).
-	DropSealed(transcriptSID string)
 }
 
 // Decrypter opens one envelope with the key bound to credentialSID,

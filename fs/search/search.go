@@ -1,15 +1,15 @@
 // Package search finds text in every transcript of a Twilio account, or of
 // some of its services, without a mount: it lists transcripts, fetches and
-// decrypts their sentences concurrently through the caller's Source (a
-// *fetch.Client: the same limits, retries, keys and sealed-object cache as
-// the mount), matches them in memory and hands each matching transcript to
+// decrypts their sentences concurrently through the caller's
+// catalog.ContentSource (a *fetch.Client: the same limits, retries, keys and
+// sealed-object cache as the mount), matches them in memory and hands each matching transcript to
 // a callback as it is found.
 //
 // It is the engine of `intelligencefs search` and of the web viewer's
 // search. It lives under fs/ as a package of its own because it needs the
-// transcript model's pieces — fetch's types and the sentences.txt renderer
-// (package fs/sentencetext) — but not FUSE: it imports neither go-fuse nor
-// twilio-go (only fetch's plain types and sentinels), so it builds and runs
+// transcript model's pieces — the record types, the catalog's Source
+// interfaces and the sentences.txt renderer (package fs/sentencetext) — but
+// not FUSE: it imports neither go-fuse nor twilio-go, so it builds and runs
 // on macOS and Windows, where there is no mount. Output formats and files
 // on disk are its callers' business, except Export, the one writer of an
 // access request's copy.
@@ -36,35 +36,10 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/intelligencefs/intelligencefs/crypto"
-	"github.com/intelligencefs/intelligencefs/fetch"
 	"github.com/intelligencefs/intelligencefs/fetch/record"
+	"github.com/intelligencefs/intelligencefs/fs/catalog"
 	"github.com/intelligencefs/intelligencefs/fs/sentencetext"
 )
-
-// Source is what the engine needs from Twilio; *fetch.Client satisfies it.
-// Errors are classified with errors.Is against the fetch sentinels.
-type Source interface {
-	ListServices(ctx context.Context) ([]record.Service, error)
-	// FetchService gives a transcript's service when the transcript does
-	// not name its credential (record.PlanContent decides with it).
-	FetchService(ctx context.Context, sid string) (record.Service, error)
-	ListTranscripts(ctx context.Context, q record.TranscriptQuery, page func([]record.Transcript) error) error
-	// The encrypted content, from the sealed cache when the client has one
-	// (--sealed-cache); open decrypts, the Source never does.
-	OpenSentences(ctx context.Context, t record.Transcript, open func(crypto.Envelope) error) error
-	OperatorResultLocations(ctx context.Context, t record.Transcript) ([]string, error)
-	OpenOperatorResult(ctx context.Context, t record.Transcript, index int, location string, fresh func(context.Context) (string, error), open func(crypto.Envelope) error) error
-	PlainSentences(ctx context.Context, transcriptSID string) ([]byte, error)
-	PlainOperatorResults(ctx context.Context, transcriptSID string) ([][]byte, error)
-}
-
-// Decrypter opens one envelope with the key bound to credentialSID,
-// appending the plaintext to dst; *crypto.Keyring satisfies it.
-type Decrypter interface {
-	Open(credentialSID string, env crypto.Envelope, dst []byte) ([]byte, error)
-}
-
-var _ Source = (*fetch.Client)(nil)
 
 // Query is what to look for and where.
 type Query struct {
@@ -192,8 +167,8 @@ type Result struct {
 	// that is not completed).
 	Sentences []byte
 
-	src     Source
-	dec     Decrypter
+	src     catalog.ContentSource
+	dec     catalog.Decrypter
 	opDocs  [][]byte
 	opFetch bool
 }
@@ -269,10 +244,10 @@ type Summary = Progress
 // Options configure an Engine.
 type Options struct {
 	// Source lists and fetches; required.
-	Source Source
+	Source catalog.ContentSource
 	// Decrypter opens encrypted transcripts; nil fails each encrypted
 	// transcript (one Failure each) and searches the plain ones.
-	Decrypter Decrypter
+	Decrypter catalog.Decrypter
 	// Workers is how many transcripts are fetched and searched at once
 	// (default 16). The Source's own limits still bound the requests.
 	Workers int
@@ -285,8 +260,8 @@ type Options struct {
 
 // Engine runs searches. It is safe for concurrent use.
 type Engine struct {
-	src      Source
-	dec      Decrypter
+	src      catalog.ContentSource
+	dec      catalog.Decrypter
 	workers  int
 	now      func() time.Time
 	pageSize int
@@ -297,7 +272,7 @@ const DefaultWorkers = 16
 
 // New builds an Engine.
 func New(o Options) *Engine {
-	e := &Engine{src: &serviceMemo{Source: o.Source}, dec: o.Decrypter, workers: o.Workers, now: o.Now, pageSize: o.PageSize}
+	e := &Engine{src: &serviceMemo{ContentSource: o.Source}, dec: o.Decrypter, workers: o.Workers, now: o.Now, pageSize: o.PageSize}
 	if e.workers < 1 {
 		e.workers = DefaultWorkers
 	}
@@ -532,7 +507,7 @@ func (r *run) search(ctx context.Context, t record.Transcript) (*Result, error) 
 // (decrypted when record.PlanContent says it is encrypted, or when its plain
 // list misses under a fallback plan), byte for byte as the mount serves
 // sentences.json. The caller wipes it when done.
-func Sentences(ctx context.Context, src Source, dec Decrypter, t record.Transcript) ([]byte, error) {
+func Sentences(ctx context.Context, src catalog.ContentSource, dec catalog.Decrypter, t record.Transcript) ([]byte, error) {
 	p, err := plan(ctx, src, t)
 	if err != nil {
 		return nil, err
@@ -558,7 +533,7 @@ func Sentences(ctx context.Context, src Source, dec Decrypter, t record.Transcri
 
 // sealedSentences opens the sealed sentences of t (sealed to its
 // EncryptionCredentialSID).
-func sealedSentences(ctx context.Context, src Source, dec Decrypter, t record.Transcript) ([]byte, error) {
+func sealedSentences(ctx context.Context, src catalog.ContentSource, dec catalog.Decrypter, t record.Transcript) ([]byte, error) {
 	var doc []byte
 	err := src.OpenSentences(ctx, t, opener(dec, t, "sentences", &doc))
 	if err != nil {
@@ -570,7 +545,7 @@ func sealedSentences(ctx context.Context, src Source, dec Decrypter, t record.Tr
 
 // plan is record.PlanContent for t, asking for its service only when t does
 // not name its credential.
-func plan(ctx context.Context, src Source, t record.Transcript) (record.ContentPlan, error) {
+func plan(ctx context.Context, src catalog.ContentSource, t record.Transcript) (record.ContentPlan, error) {
 	var svc record.Service
 	if record.NeedsService(t) {
 		var err error
@@ -581,11 +556,11 @@ func plan(ctx context.Context, src Source, t record.Transcript) (record.ContentP
 	return record.PlanContent(t, svc), nil
 }
 
-// serviceMemo is a Source that fetches each service once: an Engine asks
+// serviceMemo is a ContentSource that fetches each service once: an Engine asks
 // for the service of every transcript that does not name its credential,
 // from several workers at once.
 type serviceMemo struct {
-	Source
+	catalog.ContentSource
 	flight singleflight.Group
 	mu     sync.Mutex
 	svcs   map[string]record.Service
@@ -599,7 +574,7 @@ func (m *serviceMemo) FetchService(ctx context.Context, sid string) (record.Serv
 		return s, nil
 	}
 	v, err, _ := m.flight.Do(sid, func() (any, error) {
-		s, err := m.Source.FetchService(ctx, sid)
+		s, err := m.ContentSource.FetchService(ctx, sid)
 		if err != nil {
 			return s, err
 		}
@@ -616,7 +591,7 @@ func (m *serviceMemo) FetchService(ctx context.Context, sid string) (record.Serv
 
 // opener decrypts into *out for the Source's Open methods (which may call
 // it twice: a sealed-cache entry that does not open, then the download).
-func opener(dec Decrypter, t record.Transcript, what string, out *[]byte) func(crypto.Envelope) error {
+func opener(dec catalog.Decrypter, t record.Transcript, what string, out *[]byte) func(crypto.Envelope) error {
 	return func(env crypto.Envelope) error {
 		d, err := open(dec, t, env, what)
 		*out = d
@@ -627,7 +602,7 @@ func opener(dec Decrypter, t record.Transcript, what string, out *[]byte) func(c
 // OperatorResults returns the operator results of t (decrypted when t is
 // encrypted), each byte for byte as the mount serves
 // operator-results/<n>.json. The caller wipes them when done.
-func OperatorResults(ctx context.Context, src Source, dec Decrypter, t record.Transcript) ([][]byte, error) {
+func OperatorResults(ctx context.Context, src catalog.ContentSource, dec catalog.Decrypter, t record.Transcript) ([][]byte, error) {
 	if !t.Completed() {
 		return nil, nil
 	}
@@ -656,7 +631,7 @@ func OperatorResults(ctx context.Context, src Source, dec Decrypter, t record.Tr
 
 // sealedOperatorResults downloads and opens the operator results of t
 // (sealed to its EncryptionCredentialSID).
-func sealedOperatorResults(ctx context.Context, src Source, dec Decrypter, t record.Transcript) ([][]byte, error) {
+func sealedOperatorResults(ctx context.Context, src catalog.ContentSource, dec catalog.Decrypter, t record.Transcript) ([][]byte, error) {
 	locs, err := src.OperatorResultLocations(ctx, t)
 	if err != nil {
 		return nil, err
@@ -676,7 +651,7 @@ func sealedOperatorResults(ctx context.Context, src Source, dec Decrypter, t rec
 
 // open decrypts env of t, saying which key is missing when it does not
 // open. The error never carries content.
-func open(dec Decrypter, t record.Transcript, env crypto.Envelope, what string) ([]byte, error) {
+func open(dec catalog.Decrypter, t record.Transcript, env crypto.Envelope, what string) ([]byte, error) {
 	if dec == nil {
 		return nil, fmt.Errorf("transcript %s: %s: %w (it was encrypted for credential %s and no private key was given)", t.SID, what, crypto.ErrUnwrap, t.EncryptionCredentialSID)
 	}

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/intelligencefs/intelligencefs/fetch/record"
+	"github.com/intelligencefs/intelligencefs/fs/catalog"
 	"github.com/intelligencefs/intelligencefs/fs/plaincache"
 	"github.com/intelligencefs/intelligencefs/fs/search"
 )
@@ -19,7 +20,7 @@ import (
 // and each listing's order, which prefetch follows.
 type content struct {
 	src    Source
-	dec    search.Decrypter
+	dec    catalog.Decrypter
 	cache  *plaincache.Cache
 	flight singleflight.Group
 
@@ -33,7 +34,7 @@ type content struct {
 // metaMax bounds the transcript records kept from listings.
 const metaMax = 20000
 
-func newContent(src Source, dec search.Decrypter, c *plaincache.Cache, prefetch int) *content {
+func newContent(src Source, dec catalog.Decrypter, c *plaincache.Cache, prefetch int) *content {
 	return &content{src: src, dec: dec, cache: c, meta: map[string]record.Transcript{},
 		next: map[string][]string{}, opCount: map[string]int{}, sem: make(chan struct{}, max(prefetch, 1))}
 }

@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/intelligencefs/intelligencefs/fetch"
 	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"github.com/intelligencefs/intelligencefs/fs/search"
 	"github.com/intelligencefs/intelligencefs/fs/sentencetext"
@@ -47,7 +46,7 @@ func (s *Server) fail(w http.ResponseWriter, what string, err error) {
 		code = http.StatusNotFound
 	}
 	s.log.Warn("web: "+what+" failed", "err", err)
-	http.Error(w, what+": "+fetch.Redact(err.Error()), code)
+	http.Error(w, what+": "+record.Redact(err.Error()), code)
 }
 
 func (s *Server) services(w http.ResponseWriter, r *http.Request) {
@@ -215,7 +214,7 @@ func (s *Server) transcript(w http.ResponseWriter, r *http.Request) {
 			// The page says why; the log says it too, for whoever runs the
 			// viewer (an authentication failure is worth knowing).
 			s.log.Warn("web: loading the transcript's content failed", "transcript", t.SID, "err", err)
-			p.Error = "The transcript cannot be shown: " + fetch.Redact(err.Error())
+			p.Error = "The transcript cannot be shown: " + record.Redact(err.Error())
 		} else {
 			p.Sentences, err = sentenceViews(t, d.sentences)
 			if err != nil {
@@ -468,7 +467,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		},
 	})
 	if err != nil {
-		fmt.Fprintf(w, `<p class="warn">%s</p>`, template.HTMLEscapeString(fetch.Redact(err.Error())))
+		fmt.Fprintf(w, `<p class="warn">%s</p>`, template.HTMLEscapeString(record.Redact(err.Error())))
 	}
 	s.render(w, "searchProgress", sum)
 	s.render(w, "searchFoot", nil)

@@ -34,8 +34,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/intelligencefs/intelligencefs/fetch"
 	"github.com/intelligencefs/intelligencefs/fetch/record"
+	"github.com/intelligencefs/intelligencefs/fs/catalog"
 	"github.com/intelligencefs/intelligencefs/fs/plaincache"
 	"github.com/intelligencefs/intelligencefs/fs/search"
 )
@@ -43,21 +43,20 @@ import (
 //go:embed assets templates
 var files embed.FS
 
-// Source is what the viewer needs from Twilio; *fetch.Client satisfies it.
+// Source is what the viewer needs from Twilio: what every reader needs
+// (catalog.ContentSource) plus one transcript by SID for its page.
+// *fetch.Client satisfies it (asserted where serve builds the viewer).
 type Source interface {
-	search.Source
-	FetchService(ctx context.Context, sid string) (record.Service, error)
+	catalog.ContentSource
 	FetchTranscript(ctx context.Context, sid string) (record.Transcript, error)
 }
-
-var _ Source = (*fetch.Client)(nil)
 
 // Options configure a Server.
 type Options struct {
 	// Source lists and fetches; required.
 	Source Source
 	// Decrypter opens encrypted transcripts (nil: only plain ones read).
-	Decrypter search.Decrypter
+	Decrypter catalog.Decrypter
 	// Token is the access token; required, at least 32 characters.
 	Token string
 	// Hosts are the values of the Host header accepted (e.g.
