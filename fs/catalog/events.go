@@ -100,6 +100,12 @@ func (e *eventQueue) close() {
 	e.q = nil
 	e.mu.Unlock()
 	// Never close wake: a late publish must not panic on a closed channel.
-	e.wake <- struct{}{}
+	// Nor block on it: a publish that raced with close may have filled its
+	// one slot after run saw closed and returned (run, if still there,
+	// wakes on that slot anyway).
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
 	<-e.done
 }

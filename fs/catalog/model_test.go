@@ -677,3 +677,22 @@ func TestCloseStopsAbandonTimers(t *testing.T) {
 		t.Errorf("%d abandon timers outlive Close", n)
 	}
 }
+
+// TestEventQueueCloseRacesPublish: closing the queue while events are
+// being published never hangs (a publish that filled the wake-up slot after
+// the queue's goroutine had returned made close wait for it forever).
+func TestEventQueueCloseRacesPublish(t *testing.T) {
+	for range 20000 {
+		q := newEventQueue(func(Event) {})
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				for range 8 {
+					q.publish(Event{Kind: Dropped})
+				}
+			})
+		}
+		q.close()
+		wg.Wait()
+	}
+}
