@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/intelligencefs/intelligencefs/cmd/intelligencefs/internal/mountinfo"
 	"github.com/intelligencefs/intelligencefs/cmd/intelligencefs/internal/unmount"
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
+	"github.com/intelligencefs/intelligencefs/fs/mountinfo"
 )
 
 // runCLIWithin is runCLI bounded by d: a run that hangs is killed and

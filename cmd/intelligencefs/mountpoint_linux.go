@@ -15,8 +15,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/intelligencefs/intelligencefs/cmd/intelligencefs/internal/mountinfo"
 	"github.com/intelligencefs/intelligencefs/cmd/intelligencefs/internal/unmount"
+	"github.com/intelligencefs/intelligencefs/fs/mountinfo"
 )
 
 // isFDMountPoint reports the /dev/fd/N form: a privileged parent

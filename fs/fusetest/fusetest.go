@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/intelligencefs/intelligencefs/fs/mountinfo"
 )
 
 // connectionsDir is where fusectl shows one directory per FUSE connection.
@@ -33,73 +35,21 @@ const connectionsDir = "/sys/fs/fuse/connections"
 // which may not answer) and mounts fusectl for the moment if it is not
 // mounted.
 func Abort(mountpoint string) error {
-	dev, err := mountDevice(mountpoint)
-	if err != nil {
-		return err
+	m, ok := mountinfo.At(mountpoint)
+	if !ok {
+		return fmt.Errorf("fusetest: %s is not a mount point", mountpoint)
 	}
-	if !fusectlMounted() {
+	if _, ok := mountinfo.At(connectionsDir); !ok {
 		if err := unix.Mount("fusectl", connectionsDir, "fusectl", 0, ""); err != nil {
 			return fmt.Errorf("fusetest: mount fusectl on %s: %w", connectionsDir, err)
 		}
 		defer unix.Unmount(connectionsDir, 0)
 	}
-	abort := filepath.Join(connectionsDir, strconv.FormatUint(dev, 10), "abort")
+	abort := filepath.Join(connectionsDir, strconv.FormatUint(m.Dev(), 10), "abort")
 	if err := os.WriteFile(abort, []byte("1"), 0); err != nil {
 		return fmt.Errorf("fusetest: abort the connection of %s: %w", mountpoint, err)
 	}
 	return nil
-}
-
-// mountDevice returns the kernel's device number (fusectl names the
-// connection's directory by it) of the FUSE mount at mountpoint.
-func mountDevice(mountpoint string) (uint64, error) {
-	mi, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return 0, err
-	}
-	for line := range strings.Lines(string(mi)) {
-		// id parent major:minor root mountpoint options... - fstype source super
-		f := strings.Fields(line)
-		if len(f) < 5 || unescape(f[4]) != mountpoint {
-			continue
-		}
-		var major, minor uint64
-		if _, err := fmt.Sscanf(f[2], "%d:%d", &major, &minor); err != nil {
-			return 0, fmt.Errorf("fusetest: mountinfo device %q: %w", f[2], err)
-		}
-		// The kernel's internal dev_t (MKDEV: 20 bits of minor).
-		return major<<20 | minor, nil
-	}
-	return 0, fmt.Errorf("fusetest: %s is not a mount point", mountpoint)
-}
-
-// unescape undoes mountinfo's octal escapes (\040 for a space).
-func unescape(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func fusectlMounted() bool {
-	mi, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return false
-	}
-	for line := range strings.Lines(string(mi)) {
-		if f := strings.Fields(line); len(f) >= 5 && f[4] == connectionsDir {
-			return true
-		}
-	}
-	return false
 }
 
 // Watchdog fails t and aborts the FUSE connection at mountpoint unless

@@ -110,9 +110,10 @@ func TestWatchStoppedInTime(t *testing.T) {
 	}
 }
 
-func TestMountDeviceNotMounted(t *testing.T) {
-	if _, err := mountDevice(t.TempDir()); err == nil {
-		t.Error("a plain directory was taken for a mount point")
+// TestAbortNotMounted: a plain directory is not taken for a mount point.
+func TestAbortNotMounted(t *testing.T) {
+	if err := Abort(t.TempDir()); err == nil || !strings.Contains(err.Error(), "not a mount point") {
+		t.Errorf("Abort of a plain directory = %v, want a not-a-mount-point error", err)
 	}
 }
 

@@ -7,7 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/intelligencefs/intelligencefs/cmd/intelligencefs/internal/mountinfo"
+	"github.com/intelligencefs/intelligencefs/fs/mountinfo"
 )
 
 // TestLazyBusyMount detaches a mount that a clean unmount refuses (a file
