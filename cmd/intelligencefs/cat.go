@@ -2,16 +2,13 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
-	"github.com/intelligencefs/intelligencefs/crypto"
-	"github.com/intelligencefs/intelligencefs/fetch"
 	"github.com/intelligencefs/intelligencefs/fetch/record"
+	"github.com/intelligencefs/intelligencefs/fs/search"
 )
 
 // newCatCmd builds `cat`: one transcript's content to stdout, fetched and
@@ -53,31 +50,12 @@ Takes the same credentials, --api-url and --private-key settings as mount.`,
 		if !t.Completed() {
 			return fmt.Errorf("transcript %s is %q: its content exists once it is completed", t.SID, t.Status)
 		}
-		var svc record.Service
-		if record.NeedsService(t) {
-			// The transcript does not name its credential: its service
-			// decides (record.PlanContent, as the mount does).
-			if svc, err = c.Client.FetchService(ctx, t.ServiceSID); err != nil {
-				return fmt.Errorf("transcript %s: its service (to know whether it is encrypted): %w", t.SID, err)
-			}
-		}
-		p := record.PlanContent(t, svc)
-		st := p.Sealed(t) // as the sealed-content methods and the key see it
-		// open decrypts one envelope into *doc. The client may call it
-		// twice (a sealed-cache entry that does not open, then the
-		// download); its error keeps the crypto sentinel for that.
-		open := func(doc *[]byte) func(crypto.Envelope) error {
-			return func(env crypto.Envelope) error {
-				plain, err := c.Keys.Open(st.EncryptionCredentialSID, env, make([]byte, 0, max(env.PlaintextLen(), 0)))
-				if err != nil {
-					return openError(st, err)
-				}
-				*doc = plain
-				return nil
-			}
-		}
+		// The same plan and decryption as the mount and search
+		// (record.PlanContent through package search): the service decides
+		// for a transcript that does not name its credential, and a plain
+		// list that misses falls back to the sealed objects.
 		if !operatorResults {
-			doc, err := catSentences(ctx, c.Client, t, p, open)
+			doc, err := search.Sentences(ctx, c.Client, c.Keys, t)
 			if err != nil {
 				return err
 			}
@@ -85,101 +63,34 @@ Takes the same credentials, --api-url and --private-key settings as mount.`,
 			_, err = a.stdout.Write(doc)
 			return err
 		}
-		return a.catOperatorResults(cmd, c.Client, t, p, open)
+		docs, err := search.OperatorResults(ctx, c.Client, c.Keys, t)
+		if err != nil {
+			return err
+		}
+		return a.printOperatorResults(t, docs)
 	}
 	return cmd
 }
 
-// catSentences fetches t's sentences document as p says: sealed, plain, or
-// plain then sealed when the plain list misses.
-func catSentences(ctx context.Context, client *fetch.Client, t record.Transcript, p record.ContentPlan, open func(*[]byte) func(crypto.Envelope) error) ([]byte, error) {
-	var doc []byte
-	if p.Encrypted {
-		err := client.OpenSentences(ctx, p.Sealed(t), open(&doc))
-		return doc, err
-	}
-	doc, err := client.PlainSentences(ctx, t.SID)
-	if p.PlainMissed(err, record.EmptySentences(doc)) {
-		var sealed []byte
-		serr := client.OpenSentences(ctx, p.Sealed(t), open(&sealed))
-		if serr == nil {
-			clear(doc)
-			return sealed, nil
+// printOperatorResults prints each operator result compacted onto one line
+// (JSON Lines) and wipes every document, printed or not.
+func (a *app) printOperatorResults(t record.Transcript, docs [][]byte) error {
+	defer func() {
+		for _, d := range docs {
+			clear(d)
 		}
-		err = record.MissedErr(err, serr)
-	}
-	return doc, err
-}
-
-// catOperatorResults prints each operator result compacted onto one line.
-func (a *app) catOperatorResults(cmd *cobra.Command, client *fetch.Client, t record.Transcript, p record.ContentPlan, open func(*[]byte) func(crypto.Envelope) error) error {
-	ctx := cmd.Context()
+	}()
 	var line bytes.Buffer
 	defer func() { clear(line.Bytes()[:line.Cap()]) }()
-	emit := func(i int, doc []byte) error {
-		defer clear(doc)
+	for i, doc := range docs {
 		line.Reset()
 		if err := json.Compact(&line, doc); err != nil {
 			return fmt.Errorf("transcript %s: operator result %d is not JSON", t.SID, i+1)
 		}
 		line.WriteByte('\n')
-		_, err := a.stdout.Write(line.Bytes())
-		return err
-	}
-	if !p.Encrypted {
-		docs, err := client.PlainOperatorResults(ctx, t.SID)
-		if !p.PlainMissed(err, len(docs) == 0) {
-			if err != nil {
-				return err
-			}
-			for i, d := range docs {
-				if err := emit(i, d); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		// The plain list missed: the sealed locations, when there are any.
-		locs, lerr := client.OperatorResultLocations(ctx, p.Sealed(t))
-		if lerr != nil || len(locs) == 0 {
-			for _, d := range docs {
-				clear(d)
-			}
-			return record.MissedErr(err, lerr)
-		}
-		for _, d := range docs {
-			clear(d)
-		}
-		return a.catSealedResults(ctx, client, p.Sealed(t), locs, open, emit)
-	}
-	locs, err := client.OperatorResultLocations(ctx, p.Sealed(t))
-	if err != nil {
-		return err
-	}
-	return a.catSealedResults(ctx, client, p.Sealed(t), locs, open, emit)
-}
-
-// catSealedResults opens and emits the sealed operator results at locs.
-func (a *app) catSealedResults(ctx context.Context, client *fetch.Client, t record.Transcript, locs []string, open func(*[]byte) func(crypto.Envelope) error, emit func(int, []byte) error) error {
-	for i, loc := range locs {
-		var doc []byte
-		if err := client.OpenOperatorResult(ctx, t, i, loc, nil, open(&doc)); err != nil {
-			return err
-		}
-		if err := emit(i, doc); err != nil {
+		if _, err := a.stdout.Write(line.Bytes()); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// openError says which key is missing when a transcript does not decrypt.
-func openError(t record.Transcript, err error) error {
-	switch {
-	case errors.Is(err, crypto.ErrUnwrap):
-		return fmt.Errorf("transcript %s: %w (it was encrypted for credential %s: give its private key with --private-key %s=PATH)", t.SID, err, t.EncryptionCredentialSID, t.EncryptionCredentialSID)
-	case errors.Is(err, crypto.ErrAuth):
-		return fmt.Errorf("transcript %s: %w (the object was altered or damaged; nothing printed)", t.SID, err)
-	}
-	return fmt.Errorf("transcript %s: %w", t.SID, err)
 }
