@@ -30,7 +30,8 @@
 // on one reading: transcript lists are filtered by date on the client too, a
 // unique name is resolved through the service list, a refused Sentences page
 // size of 5000 falls back to 1000, presigned locations are matched by object
-// (LocationKey) and expire when their URL says (LocationExpiry).
+// (objectKey: the hash of its path) and expire when their URL says
+// (LocationExpiry); OperatorResults keeps them, so no URL leaves fetch.
 //
 // fetch never decrypts and never caches plaintext; it hands crypto.Envelope
 // values to the caller.

@@ -160,7 +160,7 @@ func TestSimNullLocations(t *testing.T) {
 	if _, err := c.EncryptedSentences(ctx, sid); !errors.Is(err, record.ErrNotFound) {
 		t.Errorf("location null: %v", err)
 	}
-	if locs, err := c.EncryptedOperatorResultLocations(ctx, sid); !errors.Is(err, record.ErrNotFound) {
+	if locs, err := c.operatorResultLocations(ctx, sid); !errors.Is(err, record.ErrNotFound) {
 		t.Errorf("locations null: %v, %d", err, len(locs))
 	}
 }
@@ -211,7 +211,7 @@ func TestObjectTLSFailureNamesHost(t *testing.T) {
 	c, _ := newTestClient(t, srv.URL, func(cfg *Config) { cfg.Transport = tr })
 	// httptest's certificate names 127.0.0.1 and example.com, not localhost.
 	loc := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) + "/obj?X-Amz-Signature=secret"
-	_, err := c.EncryptedOperatorResult(context.Background(), gt(1), loc, nil)
+	_, err := c.encryptedOperatorResult(context.Background(), gt(1), loc)
 	if !errors.Is(err, record.ErrUnavailable) || !strings.Contains(err.Error(), "TLS handshake with the object store localhost failed") {
 		t.Errorf("TLS failure: %v", err)
 	}
@@ -258,7 +258,7 @@ func TestLocationExpiry(t *testing.T) {
 			t.Errorf("%s: %v %v, want %v %v", record.Redact(tc.url), got, ok, tc.want, tc.ok)
 		}
 	}
-	if a, b := record.LocationKey("https://h/p/1?X-Amz-Signature=a"), record.LocationKey("https://h/p/1?X-Amz-Signature=b"); a != b || a != "https://h/p/1" {
+	if a, b := objectKey("https://h/p/1?X-Amz-Signature=a"), objectKey("https://h/p/1?X-Amz-Signature=b"); a != b || a == objectKey("https://h/p/2?X-Amz-Signature=a") {
 		t.Errorf("keys %q %q", a, b)
 	}
 }

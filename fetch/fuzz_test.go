@@ -92,9 +92,9 @@ func FuzzDecodePage(f *testing.F) {
 			_, err = c.EncryptedSentences(ctx, gtSID)
 		case 5:
 			var locs []string
-			if locs, err = c.EncryptedOperatorResultLocations(ctx, gtSID); err == nil && len(locs) > 0 {
+			if locs, err = c.operatorResultLocations(ctx, gtSID); err == nil && len(locs) > 0 {
 				first.Store(true)
-				_, err = c.EncryptedOperatorResult(ctx, gtSID, locs[0], nil)
+				_, err = c.encryptedOperatorResult(ctx, gtSID, locs[0])
 			}
 		}
 		if ctx.Err() != nil {

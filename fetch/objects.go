@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
+
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 
 	intelligence "github.com/twilio/twilio-go/rest/intelligence/v2"
 
@@ -59,11 +61,11 @@ func (c *Client) sentencesLocation(ctx context.Context, sid string) (string, err
 	return *res.Location, nil
 }
 
-// EncryptedOperatorResultLocations returns the presigned locations of a
+// operatorResultLocations returns the presigned locations of a
 // transcript's encrypted operator results (one object each), in the API's
-// order. The locations are bearer credentials until they expire: do not log
-// them.
-func (c *Client) EncryptedOperatorResultLocations(ctx context.Context, transcriptSID string) ([]string, error) {
+// order. The locations are bearer credentials until they expire: they never
+// leave fetch (OperatorResults holds them) and are never logged.
+func (c *Client) operatorResultLocations(ctx context.Context, transcriptSID string) ([]string, error) {
 	const op = "encrypted operator results locations"
 	if !transcriptSIDPattern.MatchString(transcriptSID) {
 		return nil, c.badSID(op, transcriptSID)
@@ -89,52 +91,23 @@ func (c *Client) EncryptedOperatorResultLocations(ctx context.Context, transcrip
 	return *res.Locations, nil
 }
 
-// EncryptedOperatorResult downloads the operator result at location (one
-// of EncryptedOperatorResultLocations). When the object store refuses it
-// (403: the presigned URL expired), fresh is asked for a current location
-// of the same object (the caller refreshes its cache of locations and
-// matches by LocationKey, never by position: the order of locations is not
-// documented), and that one is tried once; a second 403 gives ErrExpired.
-// A nil fresh, or one answering "", makes the Client ask the API itself.
-// An object no longer listed gives ErrNotFound.
-func (c *Client) EncryptedOperatorResult(ctx context.Context, transcriptSID, location string, fresh func(context.Context) (string, error)) (crypto.Envelope, error) {
-	const op = "download operator result"
+// encryptedOperatorResult downloads the operator result at location (one
+// of operatorResultLocations): when the object store refuses it (403: the
+// presigned URL expired), the locations are asked for again, the same
+// object found by its identity (objectKey, never by position) and tried
+// once; a second 403 gives ErrExpired, an object no longer listed
+// ErrNotFound. OperatorResults.Open does the same with a refresh shared
+// among its results; this is its one-object form.
+func (c *Client) encryptedOperatorResult(ctx context.Context, transcriptSID, location string) (crypto.Envelope, error) {
 	if !transcriptSIDPattern.MatchString(transcriptSID) {
-		return crypto.Envelope{}, c.badSID(op, transcriptSID)
+		return crypto.Envelope{}, c.badSID("download operator result", transcriptSID)
 	}
-	env, err := c.download(ctx, op, transcriptSID, location, false)
-	if !errors.Is(err, errLocationRefused) {
-		return env, err
-	}
-	c.log.Debug("fetch: presigned location refused, asking for a fresh one", "transcript", transcriptSID)
-	loc := ""
-	if fresh != nil {
-		if loc, err = fresh(ctx); err != nil {
-			return crypto.Envelope{}, err
-		}
-	}
-	if loc == "" { // no fresh, or it knows no URL: ask the API here
-		if loc, err = c.relocate(ctx, transcriptSID, location); err != nil {
-			return crypto.Envelope{}, err
-		}
-	}
-	return c.download(ctx, op, transcriptSID, loc, true)
-}
-
-// relocate asks the API for the operator-result locations of a transcript
-// and returns the current one of the object location named.
-func (c *Client) relocate(ctx context.Context, transcriptSID, location string) (string, error) {
-	locs, err := c.EncryptedOperatorResultLocations(ctx, transcriptSID)
-	if err != nil {
-		return "", err
-	}
-	key := record.LocationKey(location)
-	for _, l := range locs {
-		if record.LocationKey(l) == key {
-			return l, nil
-		}
-	}
-	return "", c.newError("download operator result", transcriptSID, 0, 0, record.ErrNotFound, "", errors.New("the operator result is no longer listed"))
+	r := &OperatorResults{c: c, t: record.Transcript{SID: transcriptSID}, urls: map[string]string{}}
+	r.merge([]string{location}, time.Now())
+	r.expires = time.Time{} // tried first whatever it says, as the caller asks
+	var out crypto.Envelope
+	err := r.Open(ctx, 0, func(env crypto.Envelope) error { out = env; return nil })
+	return out, err
 }
 
 // download GETs one presigned object with plain net/http: https only (http

@@ -46,7 +46,7 @@ func TestResourceCaps(t *testing.T) {
 	s.SetFaults(twiliosim.Faults{ManyLocations: 1500})
 	defer s.SetFaults(twiliosim.Faults{})
 	tr := pick(t, s, "call-centre-encrypted", true)
-	if _, err := c.EncryptedOperatorResultLocations(context.Background(), tr.SID); err == nil || !strings.Contains(err.Error(), "1500 operator result locations") {
+	if _, err := c.operatorResultLocations(context.Background(), tr.SID); err == nil || !strings.Contains(err.Error(), "1500 operator result locations") {
 		t.Errorf("1,500 locations: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"path/filepath"
 	"testing"
@@ -50,14 +51,14 @@ func TestSealedOpeners(t *testing.T) {
 		if err := c.OpenSentences(ctx, tr, openInto(&doc)); err != nil {
 			t.Fatal(err)
 		}
-		locs, err := c.OperatorResultLocations(ctx, tr)
+		rs, err := c.SealedOperatorResults(ctx, tr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var ops [][]byte
-		for i, l := range locs {
+		for i := range rs.Len() {
 			var op []byte
-			if err := c.OpenOperatorResult(ctx, tr, i, l, nil, openInto(&op)); err != nil {
+			if err := rs.Open(ctx, i, openInto(&op)); err != nil {
 				t.Fatal(err)
 			}
 			ops = append(ops, op)
@@ -114,6 +115,38 @@ func TestSealedOpeners(t *testing.T) {
 	}
 	if st := c2.Stats(); st.ObjectDownloads != 1 {
 		t.Errorf("a caller's error cost a download")
+	}
+
+	// An operator result that open refuses as another transcript's: the
+	// cached entry is removed and the object downloaded again, the refused
+	// download is not kept, and the next read tries again.
+	v := sealedcache.Version{Credential: tr.EncryptionCredentialSID, Updated: tr.DateUpdated}
+	rs, err := c2.SealedOperatorResults(ctx, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused, downloads := 0, c2.Stats().ObjectDownloads
+	wrong := func(crypto.Envelope) error {
+		refused++
+		return fmt.Errorf("names another: %w", record.ErrWrongTranscript)
+	}
+	if err := rs.Open(ctx, 0, wrong); !errors.Is(err, record.ErrWrongTranscript) {
+		t.Fatalf("refused result: %v", err)
+	}
+	st2.Flush()
+	if refused != 2 || c2.Stats().ObjectDownloads != downloads+1 {
+		t.Errorf("refused %d times with %d downloads: want the cached entry, then one download", refused, c2.Stats().ObjectDownloads-downloads)
+	}
+	if _, _, ok := st2.Get(ti.SID, sealedcache.OperatorResult(0), v); ok {
+		t.Error("a refused operator result is still in the sealed cache")
+	}
+	var op0 []byte
+	if err := rs.Open(ctx, 0, openInto(&op0)); err != nil || !bytes.Equal(op0, s.OperatorResultPlaintexts(ti.SID, ti.Redaction)[0]) {
+		t.Fatalf("the read after a refusal: %v", err)
+	}
+	st2.Flush()
+	if _, _, ok := st2.Get(ti.SID, sealedcache.OperatorResult(0), v); !ok {
+		t.Error("the accepted download was not stored")
 	}
 
 	// Plain transcripts are never stored.

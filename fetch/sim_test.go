@@ -345,7 +345,7 @@ func TestSimContent(t *testing.T) {
 				if err != nil || !bytes.Equal(pt, s.SentencesPlaintext(tr.SID, red)) {
 					t.Fatalf("sentences of %s: %v", tr.SID, err)
 				}
-				locs, err := c.EncryptedOperatorResultLocations(ctx, tr.SID)
+				locs, err := c.operatorResultLocations(ctx, tr.SID)
 				if err != nil || len(locs) == 0 {
 					t.Fatalf("locations: %v %d", err, len(locs))
 				}
@@ -355,7 +355,7 @@ func TestSimContent(t *testing.T) {
 					t.Fatalf("%d locations, want %d", len(locs), len(want))
 				}
 				for i, loc := range locs {
-					env, err := c.EncryptedOperatorResult(ctx, tr.SID, loc, nil)
+					env, err := c.encryptedOperatorResult(ctx, tr.SID, loc)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -492,12 +492,12 @@ func TestSimOperatorResultExpiry(t *testing.T) {
 	// The fresh answer lists the locations in another order: the refresh
 	// maps by object, not by position.
 	s.SetFaults(twiliosim.Faults{ExpiredURLs: twiliosim.Rule{Times: 1}, ReverseLocations: true})
-	locs, err := c.EncryptedOperatorResultLocations(ctx, tr.SID) // these have expired
+	locs, err := c.operatorResultLocations(ctx, tr.SID) // these have expired
 	if err != nil {
 		t.Fatal(err)
 	}
 	last := len(locs) - 1
-	env, err := c.EncryptedOperatorResult(ctx, tr.SID, locs[last], nil)
+	env, err := c.encryptedOperatorResult(ctx, tr.SID, locs[last])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -508,13 +508,13 @@ func TestSimOperatorResultExpiry(t *testing.T) {
 		t.Errorf("%d location requests, want 2", n)
 	}
 	s.SetFaults(twiliosim.Faults{ExpiredURLs: twiliosim.Rule{Fraction: 1}})
-	locs, _ = c.EncryptedOperatorResultLocations(ctx, tr.SID)
-	if _, err := c.EncryptedOperatorResult(ctx, tr.SID, locs[0], nil); !errors.Is(err, record.ErrExpired) {
+	locs, _ = c.operatorResultLocations(ctx, tr.SID)
+	if _, err := c.encryptedOperatorResult(ctx, tr.SID, locs[0]); !errors.Is(err, record.ErrExpired) {
 		t.Errorf("permanently expired: %v", err)
 	}
 	s.SetFaults(twiliosim.Faults{})
 	gone := strings.Replace(locs[0], "/operator-results/", "/operator-results/9", 1)
-	if _, err := c.EncryptedOperatorResult(ctx, tr.SID, gone, nil); !errors.Is(err, record.ErrNotFound) {
+	if _, err := c.encryptedOperatorResult(ctx, tr.SID, gone); !errors.Is(err, record.ErrNotFound) {
 		t.Errorf("a location of an object no longer listed: %v", err)
 	}
 }

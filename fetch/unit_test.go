@@ -390,7 +390,7 @@ func TestTransportErrorsRedacted(t *testing.T) {
 				t.Errorf("api: %v is not ErrUnavailable", err)
 			}
 			assertClean(t, err)
-			_, err = c.EncryptedOperatorResult(context.Background(), gt(1), presigned(tc.base, "/objects/GT/1"), nil)
+			_, err = c.encryptedOperatorResult(context.Background(), gt(1), presigned(tc.base, "/objects/GT/1"))
 			if !errors.Is(err, record.ErrUnavailable) {
 				t.Errorf("object: %v is not ErrUnavailable", err)
 			}
@@ -459,7 +459,7 @@ func TestObjectDownloadRules(t *testing.T) {
 	c, _ := newTestClient(t, srv.URL, nil)
 	ctx := context.Background()
 
-	got, err := c.EncryptedOperatorResult(ctx, gt(1), presigned(srv.URL, "/ok"), nil)
+	got, err := c.encryptedOperatorResult(ctx, gt(1), presigned(srv.URL, "/ok"))
 	if err != nil || string(got.Body) != string(env.Body) || string(got.IV) != string(env.IV) {
 		t.Fatalf("download: %v", err)
 	}
@@ -470,13 +470,13 @@ func TestObjectDownloadRules(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 
-	_, err = c.EncryptedOperatorResult(ctx, gt(1), presigned(srv.URL, "/redirect"), nil)
+	_, err = c.encryptedOperatorResult(ctx, gt(1), presigned(srv.URL, "/redirect"))
 	if err == nil || redirectedTo.Load() != 0 {
 		t.Errorf("redirect followed or accepted: %v", err)
 	}
 	assertClean(t, err)
 
-	_, err = c.EncryptedOperatorResult(ctx, gt(1), presigned(srv.URL, "/short"), nil)
+	_, err = c.encryptedOperatorResult(ctx, gt(1), presigned(srv.URL, "/short"))
 	if !errors.Is(err, record.ErrUnavailable) {
 		t.Errorf("short body: %v", err)
 	}
@@ -487,7 +487,7 @@ func TestObjectDownloadRules(t *testing.T) {
 	assertClean(t, err)
 
 	before := c.Stats().ObjectDownloads
-	_, err = c.EncryptedOperatorResult(ctx, gt(1), presigned("http://example.com", "/ok"), nil)
+	_, err = c.encryptedOperatorResult(ctx, gt(1), presigned("http://example.com", "/ok"))
 	if !errors.Is(err, record.ErrInsecureURL) || c.Stats().ObjectDownloads != before {
 		t.Errorf("plain http to a remote host: %v", err)
 	}
@@ -587,7 +587,7 @@ func TestConcurrencyLimits(t *testing.T) {
 			if i%2 == 0 {
 				_, err = c.FetchTranscript(context.Background(), gt(1))
 			} else {
-				_, err = c.EncryptedOperatorResult(context.Background(), gt(1), srv.URL+"/obj", nil)
+				_, err = c.encryptedOperatorResult(context.Background(), gt(1), srv.URL+"/obj")
 			}
 			if err != nil {
 				t.Error(err)
@@ -635,7 +635,7 @@ func TestContextCancelWhileWaiting(t *testing.T) {
 	if errors.Is(err, record.ErrUnavailable) {
 		t.Errorf("a caller's deadline is not ErrUnavailable: %v", err)
 	}
-	_, err = c.EncryptedOperatorResult(ctx, gt(1), srv.URL+"/obj", nil)
+	_, err = c.encryptedOperatorResult(ctx, gt(1), srv.URL+"/obj")
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("object: %v", err)
 	}

@@ -2,7 +2,6 @@ package fs
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"log"
@@ -185,58 +184,6 @@ func TestContentNotFoundIsNotDeletion(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	})
-}
-
-// TestEncryptionFromService: with the transcripts' encryption_credential_sid
-// absent (null), the service's credential decides: transcripts created
-// after the service was updated go to the encrypted endpoints directly;
-// older ones of a completed transcript try plain first and, on an error or
-// an empty answer, the encrypted endpoint. Every file has its sealed bytes,
-// never an empty sentences.json.
-func TestEncryptionFromService(t *testing.T) {
-	cases := []struct {
-		name        string
-		faults      twiliosim.Faults
-		bumpService bool // the service is updated now: every transcript predates it
-		plainAsked  bool // the plain lists of encrypted transcripts are asked first
-	}{
-		{name: "created-after-credential", faults: twiliosim.Faults{HideTranscriptCredential: true}},
-		{name: "older-plain-empty", faults: twiliosim.Faults{HideTranscriptCredential: true}, bumpService: true, plainAsked: true},
-		{name: "older-plain-error", faults: twiliosim.Faults{HideTranscriptCredential: true, PlainErrorOnEncrypted: true}, bumpService: true, plainAsked: true},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			e := fidelityEnv(t, twiliosim.Options{})
-			e.sim.SetFaults(tc.faults)
-			if tc.bumpService {
-				for _, u := range []string{"call-centre-encrypted", "call-centre-mixed"} {
-					if _, err := e.client.UpdateServiceEncryption(context.Background(), e.sim.ServiceSID(u), e.sim.CredentialSIDs()[0], ""); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
-			tis := []twiliosim.TranscriptInfo{
-				pickTranscript(t, e, "call-centre-encrypted", true),
-				pickTranscript(t, e, "call-centre-mixed", true),
-				pickTranscript(t, e, "call-centre-mixed", false),
-			}
-			e.sim.ResetCounts()
-			for _, ti := range tis {
-				want := e.expected(t, ti)
-				// transcript.json shows the null the API sent.
-				delete(want, "transcript.json")
-				got := readTree(t, e.tDir(ti.ServiceSID, ti.SID))
-				delete(got, "transcript.json")
-				compareFiles(t, ti.SID, want, got)
-			}
-			if plain := e.sim.Count(twiliosim.EndpointListSentences); (plain > 1) != tc.plainAsked {
-				t.Errorf("%d plain Sentences requests for 1 plain and 2 encrypted transcripts; plain asked first: %v", plain, tc.plainAsked)
-			}
-			if l := problemLines(e.logs.String(), ""); len(l) != 0 {
-				t.Errorf("warnings: %q", l)
-			}
-		})
-	}
 }
 
 // TestOperatorResultIdentity: n.json is the result at position n of the

@@ -3,7 +3,6 @@ package record
 import (
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -15,16 +14,6 @@ const IntelligenceBase = "https://intelligence.twilio.com"
 // per operator attached to its service: a handful in practice). A server
 // listing 200,000 must not become 200,000 files and downloads.
 const MaxOperatorResults = 1000
-
-// LocationKey names the object a presigned location points at: scheme,
-// host and path, without the query that signs it. Two answers of the
-// encrypted endpoints name the same object by the same key.
-func LocationKey(location string) string {
-	if i := strings.IndexAny(location, "?#"); i >= 0 {
-		return location[:i]
-	}
-	return location
-}
 
 // LocationExpiry reads when a presigned location stops working: X-Amz-Date
 // plus X-Amz-Expires (AWS signature version 4), or Expires in Unix seconds

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/intelligencefs/intelligencefs/crypto"
@@ -72,7 +71,6 @@ type Catalog struct {
 	opts  Options
 	log   *slog.Logger
 	src   Source
-	dec   Decrypter
 	cache *plaincache.Cache
 	// alloc takes a fresh off-heap buffer (cache.Alloc; tests make it fail).
 	alloc func(n int) (*plaincache.Buffer, error)
@@ -94,8 +92,8 @@ type Catalog struct {
 	events     *eventQueue
 	prefetcher *prefetcher
 
-	denied          deniedSet    // transcripts no key opened, for a short while
-	decryptFailures atomic.Int64 // envelopes that did not open
+	loader *Loader
+	denied deniedSet // transcripts no key opened, for a short while
 }
 
 // New builds a Catalog. Call Close when done (after the mount is gone).
@@ -122,12 +120,15 @@ func New(o Options) (*Catalog, error) {
 		opts:     o,
 		log:      o.Logger,
 		src:      o.Source,
-		dec:      o.Decrypter,
 		cache:    o.Cache,
 		listings: map[string]*Listing{},
 		entries:  map[string]*Entry{},
 	}
 	c.alloc = c.cache.Alloc
+	c.loader, _ = NewLoader(LoaderOptions{Source: o.Source, Decrypter: o.Decrypter,
+		Alloc:         func(n int) (*plaincache.Buffer, error) { return c.alloc(n) },
+		Service:       c.Service,
+		SealedResults: c.sealedResults})
 	c.services.extra = map[string]record.Service{}
 	c.probes.m = map[string]probeResult{}
 	c.flights.m = map[string]*flight{}
@@ -169,7 +170,7 @@ func (c *Catalog) Budgets() Budgets {
 
 // DecryptFailures counts envelopes that did not open: no key unwrapped the
 // content key, or the content failed authentication or was malformed.
-func (c *Catalog) DecryptFailures() int64 { return c.decryptFailures.Load() }
+func (c *Catalog) DecryptFailures() int64 { return c.loader.DecryptFailures() }
 
 // goBG runs fn as tracked background work bound to the catalog's lifetime.
 func (c *Catalog) goBG(fn func()) {
@@ -239,7 +240,7 @@ func (c *Catalog) LogFailure(transcriptSID, credentialSID, what string, err erro
 			c.log.Error("content failed authentication; not served (EIO)", attrs...)
 		case errors.Is(err, crypto.ErrMalformed):
 			c.log.Error("malformed envelope; not served (EIO)", attrs...)
-		case errors.Is(err, errSwapped):
+		case errors.Is(err, record.ErrWrongTranscript):
 			c.log.Error("operator result of another transcript; not served (EIO)", attrs...)
 		case errors.As(err, new(*missingError)):
 			c.log.Warn("content missing upstream although the transcript exists; retrying after a back-off (EIO)", attrs...)

@@ -2,12 +2,9 @@ package catalog
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -300,41 +297,17 @@ func (c *Catalog) contentMissing(ctx context.Context, e *Entry, key string, caus
 	return merr
 }
 
-// plan decides how to fetch t's content: record.PlanContent with t's
-// service (when t does not name its credential and the service cannot be
-// had, only t decides, as before the service was known).
+// plan decides how to fetch t's content (Loader.Plan, with the services
+// snapshot).
 func (c *Catalog) plan(ctx context.Context, t record.Transcript) record.ContentPlan {
-	var svc record.Service
-	if record.NeedsService(t) {
-		if s, err := c.Service(ctx, t.ServiceSID); err == nil {
-			svc = s
-		}
-	}
-	return record.PlanContent(t, svc)
+	return c.loader.Plan(ctx, t)
 }
 
 // fetchContent does the actual work of one miss.
 func (c *Catalog) fetchContent(ctx context.Context, e *Entry, t record.Transcript, kind Kind, n int) (*plaincache.Buffer, error) {
-	p := c.plan(ctx, t)
 	switch kind {
 	case KindSentences:
-		if p.Encrypted {
-			return c.encryptedSentences(ctx, t, p)
-		}
-		doc, err := c.src.PlainSentences(ctx, t.SID)
-		if p.PlainMissed(err, record.EmptySentences(doc)) {
-			b, eerr := c.encryptedSentences(ctx, t, p)
-			if eerr == nil {
-				clear(doc)
-				return b, nil
-			}
-			err = record.MissedErr(err, eerr)
-			c.log.Debug("content: the encrypted endpoint has no sentences either", "transcript", t.SID, "err", eerr)
-		}
-		if err != nil {
-			return nil, err
-		}
-		return c.copyIn(doc)
+		return c.loader.Sentences(ctx, t)
 	case KindTxt:
 		src, err := c.LoadContent(ctx, e, KindSentences, 0)
 		if err != nil {
@@ -353,280 +326,76 @@ func (c *Catalog) fetchContent(ctx context.Context, e *Entry, t record.Transcrip
 		}
 		return txt, err
 	default:
-		if !p.Encrypted {
-			docs, err := c.plainOpResults(ctx, e, p)
-			if err != nil {
-				return nil, err
-			}
-			if docs != nil {
-				return c.keepPlainResults(e, docs, n)
-			}
+		rs, err := c.loader.OperatorResults(ctx, t)
+		if rs != nil {
+			defer rs.Release()
 		}
-		return c.encryptedResult(ctx, e, p, n)
-	}
-}
-
-// encryptedSentences gets (from the sealed cache or a download) and opens a
-// transcript's sealed sentences, sealed to the credential p found.
-func (c *Catalog) encryptedSentences(ctx context.Context, t record.Transcript, p record.ContentPlan) (*plaincache.Buffer, error) {
-	t = p.Sealed(t)
-	return c.openSealed(t, func(open func(crypto.Envelope) error) error { return c.src.OpenSentences(ctx, t, open) })
-}
-
-// sealedView is t with the credential its plan finds.
-func (c *Catalog) sealedView(ctx context.Context, t record.Transcript) record.Transcript {
-	return c.plan(ctx, t).Sealed(t)
-}
-
-// encryptedResult downloads and opens operator result n of e. Files are
-// named by position in the first answer of the locations and found by
-// object key afterwards, and a result that names another transcript is
-// refused: the order of locations is not documented, and a mix-up must
-// never show one transcript's result under another's name.
-func (c *Catalog) encryptedResult(ctx context.Context, e *Entry, p record.ContentPlan, n int) (*plaincache.Buffer, error) {
-	locs, err := c.locations(ctx, e, false)
-	if err != nil {
-		return nil, err
-	}
-	if n < 1 || n > len(locs.keys) {
-		return nil, errNotFoundResult
-	}
-	key := locs.keys[n-1]
-	u, ok := locs.urls[key]
-	if !ok && !isPlaceholder(key) {
-		return nil, fmt.Errorf("operator result %d is no longer among the locations: %w", n, record.ErrNotFound)
-	}
-	t := p.Sealed(e.Transcript())
-	b, err := c.openSealed(t, func(open func(crypto.Envelope) error) error {
-		return c.src.OpenOperatorResult(ctx, t, n-1, u, func(ctx context.Context) (string, error) {
-			return c.freshLocation(ctx, e, key, u)
-		}, open)
-	})
-	if err != nil {
-		return nil, err
-	}
-	if other := resultTranscript(b); other != "" && other != e.sid {
-		b.Release() // zeroed: not ours to serve
-		return nil, fmt.Errorf("%w: operator result %d names transcript %s", errSwapped, n, other)
-	}
-	return b, nil
-}
-
-// errSwapped is a decrypted operator result of another transcript (EIO).
-var errSwapped = errors.New("operator result belongs to another transcript; refused")
-
-// resultTranscript returns the transcript_sid a decrypted operator result
-// names at its top level, or "" when it names none or is not an object.
-// Only that one value is copied; the rest of the plaintext is scanned in
-// place (rawJSON).
-func resultTranscript(b *plaincache.Buffer) string {
-	if b == nil {
-		return ""
-	}
-	var doc struct {
-		TranscriptSID inPlace `json:"transcript_sid"`
-	}
-	var sid string
-	if json.Unmarshal(b.Bytes(), &doc) != nil || json.Unmarshal(doc.TranscriptSID, &sid) != nil {
-		return "" // absent, null, not a string, or not an object at all
-	}
-	return sid
-}
-
-// inPlace is a JSON value as it stands in the document: its UnmarshalJSON
-// keeps the slice encoding/json hands over (part of the caller's input)
-// instead of copying it, so skipping over the rest of a decrypted document
-// leaves no copy of it on the Go heap.
-type inPlace []byte
-
-// UnmarshalJSON keeps b (see inPlace).
-func (v *inPlace) UnmarshalJSON(b []byte) error {
-	*v = b
-	return nil
-}
-
-// keepPlainResults puts plain operator results in the cache and returns
-// result n, pinned. The heap copies are cleared whatever happens, and a
-// failure releases what was already taken.
-func (c *Catalog) keepPlainResults(e *Entry, docs [][]byte, n int) (*plaincache.Buffer, error) {
-	defer clearAll(docs)
-	if n < 1 || n > len(docs) {
-		return nil, errNotFoundResult
-	}
-	var mine *plaincache.Buffer
-	for i, d := range docs {
-		size := int64(len(d))
-		b, err := c.copyIn(d)
 		if err != nil {
-			if mine != nil {
-				mine.Release()
-			}
 			return nil, err
 		}
-		key := KeyOpResult(e.sid, i+1)
-		e.setSize(key, size)
-		if i+1 == n {
-			mine = b
-			continue
+		if rs.Plain() {
+			c.keepPlainResults(e, rs, n)
 		}
-		if b != nil {
-			c.cache.Add(key, b)
-			b.Release()
-		}
+		return rs.Open(ctx, n-1)
 	}
-	return mine, nil
 }
 
 // errNotFoundResult is an operator result index past the end: ENOENT, but
 // not a deletion of the transcript.
 var errNotFoundResult = fmt.Errorf("no such operator result: %w", ErrAbsent)
 
-func clearAll(docs [][]byte) {
-	for _, d := range docs {
-		clear(d)
-	}
-}
-
-// plainOpResults fetches all pages of a plain transcript's operator
-// results and records their count. The caller clears the slices. Under a
-// fallback plan, an error or an empty list gives (nil, nil) when the
-// encrypted endpoint has locations: the caller goes there.
-func (c *Catalog) plainOpResults(ctx context.Context, e *Entry, p record.ContentPlan) ([][]byte, error) {
-	docs, err := c.src.PlainOperatorResults(ctx, e.sid)
-	if p.PlainMissed(err, len(docs) == 0) {
-		locs, lerr := c.locations(ctx, e, false)
-		if lerr == nil && len(locs.keys) > 0 {
-			clearAll(docs)
-			return nil, nil
+// keepPlainResults records the count and sizes of a transcript's plain
+// operator results and puts every one but result skip (the reader's, which
+// the caller's own cache entry gets) in the cache: they came in one answer.
+func (c *Catalog) keepPlainResults(e *Entry, rs *Results, skip int) {
+	e.mu.Lock()
+	e.opCount = rs.Len()
+	e.mu.Unlock()
+	for i := range rs.Len() {
+		key := KeyOpResult(e.sid, i+1)
+		e.setSize(key, int64(rs.Size(i)))
+		if i+1 == skip {
+			continue
+		}
+		b, err := rs.Open(context.Background(), i)
+		if err != nil {
+			continue // not copied into the arena: the read fetches it again
+		}
+		if b != nil {
+			c.cache.Add(key, b)
+			b.Release()
 		}
 	}
-	if err != nil {
-		return nil, err
-	}
-	if docs == nil {
-		docs = [][]byte{}
+}
+
+// sealedResults is the Loader's source of a transcript's sealed operator
+// results: kept in the entry (the value refreshes its own locations), asked
+// for once for concurrent callers.
+func (c *Catalog) sealedResults(ctx context.Context, t record.Transcript) (record.SealedResults, error) {
+	e := c.lookup(t.SID)
+	if e == nil {
+		return c.src.SealedOperatorResults(ctx, t)
 	}
 	e.mu.Lock()
-	e.opCount = len(docs)
+	rs := e.ops
 	e.mu.Unlock()
-	return docs, nil
-}
-
-// Presigned locations are reused until locationMargin before they expire
-// (read from the URL: record.LocationExpiry), or, when a URL does not say,
-// until the object store refuses one.
-const locationMargin = 30 * time.Second
-
-// opLocations are the encrypted operator-result locations of a transcript.
-// Files are numbered by position in the first answer (keys); later answers,
-// in whatever order, update the URL of each object by its key, and objects
-// new to a later answer are numbered after the known ones.
-type opLocations struct {
-	keys    []string          // object keys (record.LocationKey), file n is keys[n-1]
-	urls    map[string]string // object key -> current presigned URL (a bearer credential: never logged)
-	expires time.Time         // earliest expiry among urls; zero: unknown
-}
-
-// usable reports whether the locations can be used at now.
-func (l *opLocations) usable(now time.Time) bool {
-	return l != nil && (l.expires.IsZero() || now.Before(l.expires))
-}
-
-// locations returns the encrypted operator-result locations of e, asking
-// the API when they are unknown, about to expire, or fresh is set (the
-// object store refused one). Concurrent callers share one call.
-func (c *Catalog) locations(ctx context.Context, e *Entry, fresh bool) (*opLocations, error) {
-	e.mu.Lock()
-	l := e.ops
-	e.mu.Unlock()
-	if !fresh && l.usable(time.Now()) {
-		return l, nil
+	if rs != nil {
+		return rs, nil
 	}
 	v, err := c.shared(ctx, e.sid+"/locations", func(ctx context.Context) (any, error) {
-		urls, err := c.src.OperatorResultLocations(ctx, c.sealedView(ctx, e.Transcript()))
+		rs, err := c.src.SealedOperatorResults(ctx, t)
 		if err != nil {
 			return nil, err
 		}
-		return e.setLocations(urls, time.Now()), nil
+		e.mu.Lock()
+		e.ops, e.opCount = rs, rs.Len()
+		e.mu.Unlock()
+		return rs, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return v.(*opLocations), nil
-}
-
-// setLocations merges an answer of the locations into ts (see
-// opLocations) and returns the new snapshot.
-func (e *Entry) setLocations(urls []string, now time.Time) *opLocations {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	next := &opLocations{urls: make(map[string]string, len(urls))}
-	if e.ops != nil {
-		next.keys = slices.Clone(e.ops.keys) // earlier snapshots stay as they were
-	}
-	known := make(map[string]bool, len(next.keys))
-	for _, k := range next.keys {
-		known[k] = true
-	}
-	for i, u := range urls {
-		if u == "" {
-			// The Source's sealed cache knows the count, not the URLs:
-			// the file at this position is served from that cache (or
-			// the Source asks for the locations itself).
-			if i >= len(next.keys) {
-				next.keys = append(next.keys, placeholderKey(i))
-			}
-			continue
-		}
-		k := record.LocationKey(u)
-		switch {
-		case known[k]:
-		case i < len(next.keys) && isPlaceholder(next.keys[i]):
-			next.keys[i] = k // a real answer after a cached count: same order
-			known[k] = true
-		case len(next.keys) >= record.MaxOperatorResults:
-			continue // a server inventing new objects on every answer
-		default:
-			known[k] = true
-			next.keys = append(next.keys, k)
-		}
-		next.urls[k] = u
-		if exp, ok := record.LocationExpiry(u); ok {
-			margin := min(locationMargin, exp.Sub(now)/4)
-			if at := exp.Add(-margin); next.expires.IsZero() || at.Before(next.expires) {
-				next.expires = at
-			}
-		}
-	}
-	e.ops = next
-	e.opCount = len(next.keys)
-	return next
-}
-
-// placeholderKey stands for the object at position i while only the sealed
-// cache's count of them is known.
-func placeholderKey(i int) string { return "#" + strconv.Itoa(i) }
-
-// isPlaceholder reports a placeholderKey.
-func isPlaceholder(k string) bool { return strings.HasPrefix(k, "#") }
-
-// freshLocation is the fetch refresh of one object's location after the
-// store refused failed: a refresh of the locations, unless another reader
-// already refreshed them, matched by object key.
-func (c *Catalog) freshLocation(ctx context.Context, e *Entry, key, failed string) (string, error) {
-	e.mu.Lock()
-	l := e.ops
-	e.mu.Unlock()
-	fresh := l == nil || l.urls[key] == failed
-	l, err := c.locations(ctx, e, fresh)
-	if err != nil {
-		return "", err
-	}
-	u, ok := l.urls[key]
-	if !ok && !isPlaceholder(key) {
-		return "", fmt.Errorf("the operator result is no longer among the locations: %w", record.ErrNotFound)
-	}
-	return u, nil // "" for a placeholder: the Source asks the API itself
+	return v.(record.SealedResults), nil
 }
 
 // OpCount returns the number of operator results of e (one API call the
@@ -644,22 +413,16 @@ func (c *Catalog) OpCount(ctx context.Context, e *Entry) (int, error) {
 		return 0, err
 	}
 	v, err := c.shared(ctx, e.sid+"/opcount", func(ctx context.Context) (any, error) {
-		p := c.plan(ctx, t)
-		if !p.Encrypted {
-			docs, err := c.plainOpResults(ctx, e, p)
-			if err != nil {
-				return nil, err
-			}
-			if docs != nil {
-				c.cachePlainResults(e, docs)
-				return len(docs), nil
-			}
-		}
-		locs, err := c.locations(ctx, e, false)
-		if err != nil {
+		rs, err := c.loader.OperatorResults(ctx, t)
+		if rs == nil {
 			return nil, err
 		}
-		return len(locs.keys), nil
+		defer rs.Release()
+		if rs.Plain() {
+			// A result that could not be copied (err) is fetched by its read.
+			c.keepPlainResults(e, rs, 0)
+		}
+		return rs.Len(), nil
 	})
 	if errors.Is(err, record.ErrNotFound) {
 		err = c.contentMissing(ctx, e, e.sid+"/"+key, err)
@@ -672,24 +435,6 @@ func (c *Catalog) OpCount(ctx context.Context, e *Entry) (int, error) {
 	}
 	e.recovered(e.sid + "/" + key)
 	return v.(int), nil
-}
-
-// cachePlainResults puts every plain operator result in the cache (as far
-// as memory allows) and clears the heap copies.
-func (c *Catalog) cachePlainResults(e *Entry, docs [][]byte) {
-	defer clearAll(docs)
-	for i, d := range docs {
-		key := KeyOpResult(e.sid, i+1)
-		e.setSize(key, int64(len(d)))
-		b, err := c.copyIn(d)
-		if err != nil {
-			return // the reads fetch them again
-		}
-		if b != nil {
-			c.cache.Add(key, b)
-			b.Release()
-		}
-	}
 }
 
 // sharedCall is a detached single-flight call for metadata.
@@ -743,84 +488,6 @@ func (c *Catalog) shared(ctx context.Context, key string, fn func(context.Contex
 		fg.mu.Unlock()
 		return nil, ErrInterrupted
 	}
-}
-
-// openSealed runs get (one of the Source's Open methods) with an opener
-// that decrypts into an off-heap buffer, and returns that buffer. The
-// Source may call the opener twice (an entry of its sealed cache that did
-// not open, then the download): a failed attempt holds no buffer.
-func (c *Catalog) openSealed(t record.Transcript, get func(func(crypto.Envelope) error) error) (*plaincache.Buffer, error) {
-	var buf *plaincache.Buffer
-	err := get(func(env crypto.Envelope) error {
-		b, err := c.decrypt(t.EncryptionCredentialSID, env)
-		buf = b
-		return err
-	})
-	if err != nil && buf != nil {
-		buf.Release()
-		buf = nil
-	}
-	return buf, err
-}
-
-// decrypt opens env straight into an off-heap buffer: the plaintext never
-// touches the Go heap.
-func (c *Catalog) decrypt(cred string, env crypto.Envelope) (*plaincache.Buffer, error) {
-	n := env.PlaintextLen()
-	if n < 0 {
-		c.decryptFailures.Add(1)
-		return nil, fmt.Errorf("envelope body shorter than the GCM tag: %w", crypto.ErrMalformed)
-	}
-	if c.dec == nil {
-		c.decryptFailures.Add(1)
-		return nil, fmt.Errorf("no private keys loaded: %w", crypto.ErrUnwrap)
-	}
-	if n == 0 {
-		out, err := c.dec.Open(cred, env, nil)
-		clear(out)
-		if err != nil {
-			c.decryptFailures.Add(1)
-		}
-		return nil, err
-	}
-	buf, err := c.alloc(n)
-	if err != nil {
-		return nil, err
-	}
-	dst := buf.Bytes()
-	out, err := c.dec.Open(cred, env, dst[:0])
-	if err != nil {
-		c.decryptFailures.Add(1)
-		buf.Release()
-		return nil, err
-	}
-	if len(out) != n || &out[0] != &dst[0] {
-		// The decrypter did not write in place; copy and wipe its copy.
-		copy(dst, out)
-		clear(out)
-		if len(out) != n {
-			buf.Release()
-			return nil, fmt.Errorf("plaintext length %d, want %d: %w", len(out), n, crypto.ErrMalformed)
-		}
-	}
-	return buf, nil
-}
-
-// copyIn moves plain content into an off-heap buffer and clears the heap
-// copy, also when the buffer cannot be had (best effort: the decoder that
-// produced it may have left others).
-func (c *Catalog) copyIn(b []byte) (*plaincache.Buffer, error) {
-	if len(b) == 0 {
-		return nil, nil
-	}
-	buf, err := c.alloc(len(b))
-	if err != nil {
-		clear(b)
-		return nil, err
-	}
-	copy(buf.Bytes(), b)
-	clear(b)
-	return buf, nil
 }
 
 // bufLen is the length of possibly-nil (empty) content.

@@ -1,8 +1,11 @@
 package catalog
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,6 +13,8 @@ import (
 
 	"github.com/intelligencefs/intelligencefs/crypto"
 	"github.com/intelligencefs/intelligencefs/fetch"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
+	"github.com/intelligencefs/intelligencefs/fetch/sealedcache"
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
 	"github.com/intelligencefs/intelligencefs/fs/plaincache"
 )
@@ -32,13 +37,22 @@ func (s *recordingSource) PlainOperatorResults(ctx context.Context, sid string) 
 	return docs, err
 }
 
-func (s *recordingSource) EncryptedOperatorResultLocations(ctx context.Context, sid string) ([]string, error) {
-	locs, err := s.Client.EncryptedOperatorResultLocations(ctx, sid)
-	if n := int(s.limit.Load()); err == nil && n > 0 && n < len(locs) {
-		locs = locs[:n]
+func (s *recordingSource) SealedOperatorResults(ctx context.Context, t record.Transcript) (record.SealedResults, error) {
+	rs, err := s.Client.SealedOperatorResults(ctx, t)
+	if n := int(s.limit.Load()); err == nil && n > 0 && n < rs.Len() {
+		rs = shortResults{rs, n}
 	}
-	return locs, err
+	return rs, err
 }
+
+// shortResults are the first n of some sealed operator results (a later
+// answer listing fewer of them).
+type shortResults struct {
+	record.SealedResults
+	n int
+}
+
+func (r shortResults) Len() int { return r.n }
 
 // allCleared reports whether every handed-out document is all zeros.
 func (s *recordingSource) allCleared() bool {
@@ -142,8 +156,11 @@ func TestGoneRemovesEveryCachedResult(t *testing.T) {
 		b.Release()
 	}
 	src.limit.Store(1)
-	if _, err := r.locations(ctx, e, true); err != nil {
-		t.Fatal(err)
+	e.mu.Lock()
+	e.ops, e.opCount = nil, -1 // a new version of the transcript lists fewer
+	e.mu.Unlock()
+	if n, err := r.OpCount(ctx, e); err != nil || n != 1 {
+		t.Fatalf("count after the shorter answer: %d, %v", n, err)
 	}
 	r.transcriptGone(e.SID())
 	for i := 1; i <= n; i++ {
@@ -163,7 +180,8 @@ func TestLocationsExpiryFromURL(t *testing.T) {
 		asked  int64         // locations requests for reading every result
 	}{
 		{"valid", 0, 1},
-		{"expired-by-their-dates", -20 * time.Minute, -1}, // -1: once per result
+		{"expired-by-their-dates", -20 * time.Minute, -1},
+		// -1: once per result, and the first answer (which gave the count)
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			now := func() time.Time { return time.Now().Add(tc.offset) }
@@ -180,11 +198,91 @@ func TestLocationsExpiryFromURL(t *testing.T) {
 			}
 			want := tc.asked
 			if want < 0 {
-				want = int64(n)
+				want = int64(n) + 1
 			}
 			if got := sim.Count(twiliosim.EndpointEncryptedOperatorResults); got != want {
 				t.Errorf("%d locations requests for %d results, want %d", got, n, want)
 			}
 		})
+	}
+}
+
+// TestSwappedResultWithSealedCache (issue 26): an operator result of
+// another transcript, served by the object store with a sealed cache on,
+// is one error naming both transcripts (EIO on the mount), nothing of it
+// is kept (neither plaintext nor the sealed entry), and once the store
+// serves the right object the next read gets it, also in a fresh process
+// on the same sealed cache.
+func TestSwappedResultWithSealedCache(t *testing.T) {
+	k := testKey(t)
+	sim, err := twiliosim.NewServer(twiliosim.Options{Keys: []twiliosim.Credential{{PublicKey: &k.PublicKey}},
+		Corpus: twiliosim.CorpusOptions{Seed: 37, TranscriptsPerService: 8}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	ring := crypto.NewKeyring()
+	ring.Add(k, sim.CredentialSIDs()[0])
+	dir := filepath.Join(t.TempDir(), "sealed")
+	open := func() (*Catalog, *fetch.Client) {
+		st, err := sealedcache.Open(sealedcache.Options{Dir: dir, SealKey: ring.DeriveSecret(sealedcache.SealKeyLabel)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := fetch.New(fetch.Config{AccountSID: sim.AccountSID, AuthToken: sim.AuthToken, APIURL: sim.URL, WordTimestamps: true, SealedCache: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		return newTestCatalog(t, c, ring, 16<<20, nil), c
+	}
+	var ti twiliosim.TranscriptInfo
+	for _, x := range sim.Transcripts(sim.ServiceSID("call-centre-encrypted")) {
+		if x.Status == "completed" && len(sim.OperatorResultPlaintexts(x.SID, x.Redaction)) >= 2 {
+			ti = x
+			break
+		}
+	}
+	if ti.SID == "" {
+		t.Fatal("no completed encrypted transcript with two operator results")
+	}
+	want := sim.OperatorResultPlaintexts(ti.SID, ti.Redaction)[0]
+	ctx := context.Background()
+	read := func(r *Catalog, c *fetch.Client) ([]byte, error) {
+		tr, err := c.FetchTranscript(ctx, ti.SID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := r.LoadContent(ctx, r.Entry(tr), KindOpResult, 1)
+		if err != nil {
+			return nil, err
+		}
+		defer b.Release()
+		return bytes.Clone(b.Bytes()), nil
+	}
+
+	r1, c1 := open()
+	sim.SetFaults(twiliosim.Faults{SwapOperatorResults: twiliosim.Rule{Fraction: 1, TranscriptSID: ti.SID}})
+	_, err = read(r1, c1)
+	if !errors.Is(err, record.ErrWrongTranscript) || !strings.Contains(err.Error(), ti.SID) || !strings.Contains(err.Error(), "names transcript GT") {
+		t.Fatalf("swapped result: %v, want an error naming both transcripts", err)
+	}
+	if classify(err) != failIO {
+		t.Errorf("swapped result classified %v, want an I/O error (EIO)", classify(err))
+	}
+	if _, ok := r1.cache.Peek(KeyOpResult(ti.SID, 1)); ok {
+		t.Error("the swapped result's plaintext is cached")
+	}
+	sim.SetFaults(twiliosim.Faults{})
+	c1.Close() // flushes the sealed cache
+
+	r2, c2 := open()
+	sim.ResetCounts()
+	got, err := read(r2, c2)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("after the swap stopped, in a fresh process: %v (%d bytes)", err, len(got))
+	}
+	if n := sim.Count(twiliosim.EndpointObjectGet); n != 1 {
+		t.Errorf("%d downloads in the fresh process, want 1: the swapped object was kept on disk", n)
 	}
 }

@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"crypto/rsa"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -82,8 +83,11 @@ type memSource struct {
 	sealedSent  map[string]crypto.Envelope
 	sealedOps   map[string][]crypto.Envelope
 	failList    error // ListServices and ListTranscripts fail with it when set
+	failPlain   error // PlainSentences and PlainOperatorResults fail with it when set
+	failSealed  error // SealedOperatorResults fails with it when set
 	handedOut   [][]byte
 	dropped     []string
+	rejected    []string                 // sealed operator results an open refused as another transcript's
 	queries     []record.TranscriptQuery // every ListTranscripts query
 
 	gate  chan struct{}
@@ -238,34 +242,50 @@ func (s *memSource) OpenSentences(ctx context.Context, t record.Transcript, open
 	return open(env)
 }
 
-func (s *memSource) OperatorResultLocations(ctx context.Context, t record.Transcript) ([]string, error) {
-	if err := s.call(ctx, "OperatorResultLocations"); err != nil {
+func (s *memSource) SealedOperatorResults(ctx context.Context, t record.Transcript) (record.SealedResults, error) {
+	if err := s.call(ctx, "SealedOperatorResults"); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.failSealed != nil {
+		return nil, s.failSealed
+	}
 	envs, ok := s.sealedOps[t.SID]
 	if !ok {
 		return nil, record.ErrNotFound
 	}
-	locs := make([]string, len(envs))
-	for i := range envs {
-		locs[i] = fmt.Sprintf("https://store.example/%s/%d?X-Amz-Signature=x", t.SID, i)
-	}
-	return locs, nil
+	return &memResults{s: s, sid: t.SID, n: len(envs)}, nil
 }
 
-func (s *memSource) OpenOperatorResult(ctx context.Context, t record.Transcript, index int, location string, fresh func(context.Context) (string, error), open func(crypto.Envelope) error) error {
-	if err := s.call(ctx, "OpenOperatorResult"); err != nil {
+// memResults are a memSource's sealed operator results of one transcript;
+// an open refusing an envelope with record.ErrWrongTranscript is recorded
+// in rejected (a sealed cache would drop it).
+type memResults struct {
+	s   *memSource
+	sid string
+	n   int
+}
+
+func (r *memResults) Len() int { return r.n }
+
+func (r *memResults) Open(ctx context.Context, i int, open func(crypto.Envelope) error) error {
+	if err := r.s.call(ctx, "OpenOperatorResult"); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	envs := s.sealedOps[t.SID]
-	s.mu.Unlock()
-	if index < 0 || index >= len(envs) {
+	r.s.mu.Lock()
+	envs := r.s.sealedOps[r.sid]
+	r.s.mu.Unlock()
+	if i < 0 || i >= len(envs) {
 		return record.ErrNotFound
 	}
-	return open(envs[index])
+	err := open(envs[i])
+	if errors.Is(err, record.ErrWrongTranscript) {
+		r.s.mu.Lock()
+		r.s.rejected = append(r.s.rejected, fmt.Sprintf("%s/%d", r.sid, i))
+		r.s.mu.Unlock()
+	}
+	return err
 }
 
 func (s *memSource) PlainSentences(ctx context.Context, sid string) ([]byte, error) {
@@ -274,6 +294,9 @@ func (s *memSource) PlainSentences(ctx context.Context, sid string) ([]byte, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.failPlain != nil {
+		return nil, s.failPlain
+	}
 	doc, ok := s.plainSent[sid]
 	if !ok {
 		return nil, record.ErrNotFound
@@ -289,6 +312,9 @@ func (s *memSource) PlainOperatorResults(ctx context.Context, sid string) ([][]b
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.failPlain != nil {
+		return nil, s.failPlain
+	}
 	docs, ok := s.plainOps[sid]
 	if !ok {
 		return nil, record.ErrNotFound

@@ -150,7 +150,7 @@ func TestLaziness(t *testing.T) {
 		}, map[string]int64{"ListTranscripts": 1, "ListServices": 1, "PlainSentences": 1, "PlainOperatorResults": 1}},
 	}
 	all := []string{"ListServices", "FetchService", "ListTranscripts", "FetchTranscript", "OpenSentences",
-		"OperatorResultLocations", "OpenOperatorResult", "PlainSentences", "PlainOperatorResults"}
+		"SealedOperatorResults", "OpenOperatorResult", "PlainSentences", "PlainOperatorResults"}
 	for _, st := range steps {
 		st.do(t)
 		for _, m := range all {

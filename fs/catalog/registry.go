@@ -24,7 +24,7 @@ type Entry struct {
 	noTxt   bool                       // sentences.txt could not be derived
 	gone    bool                       // deleted upstream; guarded by Catalog.tMu
 	opCount int                        // number of operator results, -1 unknown
-	ops     *opLocations               // encrypted operator-result locations, nil until asked
+	ops     record.SealedResults       // encrypted operator results, nil until asked
 	missing map[string]*missingContent // content keys failing with a missingError
 }
 
@@ -63,9 +63,13 @@ func (c *Catalog) updateTranscript(t record.Transcript) {
 }
 
 // setTranscript replaces the metadata (a new version drops the old
-// transcript.json).
+// transcript.json, and the sealed operator results, which are bound to the
+// version).
 func (e *Entry) setTranscript(t record.Transcript) {
 	e.mu.Lock()
+	if !t.DateUpdated.Equal(e.t.DateUpdated) || t.EncryptionCredentialSID != e.t.EncryptionCredentialSID {
+		e.ops = nil
+	}
 	e.t, e.meta = t, nil
 	e.mu.Unlock()
 }
@@ -173,7 +177,7 @@ func (e *Entry) contentKeys() []string {
 	}
 	n := e.opCount
 	if e.ops != nil {
-		n = max(n, len(e.ops.keys))
+		n = max(n, e.ops.Len())
 	}
 	for i := 1; i <= n; i++ {
 		if k := KeyOpResult(e.sid, i); !seen[k] {

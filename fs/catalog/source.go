@@ -34,16 +34,16 @@ type ContentSource interface {
 	// it).
 	FetchService(ctx context.Context, sid string) (record.Service, error)
 	ListTranscripts(ctx context.Context, q record.TranscriptQuery, page func([]record.Transcript) error) error
-	// OpenSentences, OperatorResultLocations and OpenOperatorResult serve
-	// encrypted content, from the sealed cache when there is one (see
-	// fetch.Client); open decrypts, the Source never does.
+	// OpenSentences and SealedOperatorResults serve encrypted content,
+	// from the sealed cache when there is one (see fetch.Client); the
+	// caller's open decrypts, the Source never does. An open that refuses
+	// an envelope with a crypto error or record.ErrWrongTranscript makes
+	// the Source drop what it cached of it.
 	OpenSentences(ctx context.Context, t record.Transcript, open func(crypto.Envelope) error) error
-	OperatorResultLocations(ctx context.Context, t record.Transcript) ([]string, error)
-	//
-	// OpenOperatorResult's fresh gives a current location of the same
-	// object when the store refuses location (expired): the filesystem's
-	// cache of locations, refreshed and matched by object key.
-	OpenOperatorResult(ctx context.Context, t record.Transcript, index int, location string, fresh func(context.Context) (string, error), open func(crypto.Envelope) error) error
+	// SealedOperatorResults gives t's encrypted operator results: their
+	// number and each one's envelope; the presigned locations, their
+	// expiry and refresh stay inside (*fetch.OperatorResults).
+	SealedOperatorResults(ctx context.Context, t record.Transcript) (record.SealedResults, error)
 	PlainSentences(ctx context.Context, transcriptSID string) ([]byte, error)
 	PlainOperatorResults(ctx context.Context, transcriptSID string) ([][]byte, error)
 }

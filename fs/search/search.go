@@ -38,6 +38,7 @@ import (
 	"github.com/intelligencefs/intelligencefs/crypto"
 	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"github.com/intelligencefs/intelligencefs/fs/catalog"
+	"github.com/intelligencefs/intelligencefs/fs/plaincache"
 	"github.com/intelligencefs/intelligencefs/fs/sentencetext"
 )
 
@@ -164,36 +165,44 @@ type Result struct {
 	// order, then operator results in order.
 	Matches []Match
 	// Sentences is the decrypted sentences document (nil for a transcript
-	// that is not completed).
+	// that is not completed). It lies in the off-heap arena, as every
+	// document the engine decrypts.
 	Sentences []byte
 
-	src     catalog.ContentSource
-	dec     catalog.Decrypter
+	ld      *catalog.Loader
+	bufs    []*plaincache.Buffer // the arena buffers of Sentences and opDocs
 	opDocs  [][]byte
 	opFetch bool
 }
 
 // OperatorResults returns the transcript's operator results (each document
 // byte for byte, as the mount serves operator-results/<n>.json), fetching
-// and decrypting them unless the search already did. They are wiped with
-// the rest of the Result.
+// and decrypting them unless the search already did. They lie in the
+// off-heap arena and are wiped with the rest of the Result.
 func (r *Result) OperatorResults(ctx context.Context) ([][]byte, error) {
 	if !r.opFetch {
-		docs, err := OperatorResults(ctx, r.src, r.dec, r.Transcript)
+		bufs, err := operatorResults(ctx, r.ld, r.Transcript)
+		for _, b := range bufs {
+			r.bufs = append(r.bufs, b)
+			r.opDocs = append(r.opDocs, bytesOf(b))
+		}
 		if err != nil {
 			return nil, err
 		}
-		r.opDocs, r.opFetch = docs, true
+		r.opFetch = true
 	}
 	return r.opDocs, nil
 }
 
-// wipe clears every plaintext the Result holds.
+// wipe releases (and so zeroes) every document the Result holds and clears
+// the matches' text.
 func (r *Result) wipe() {
-	clear(r.Sentences)
-	for _, d := range r.opDocs {
-		clear(d)
+	for _, b := range r.bufs {
+		if b != nil {
+			b.Release()
+		}
 	}
+	r.bufs, r.opDocs, r.Sentences = nil, nil, nil
 	for _, m := range r.Matches {
 		clear(m.Text)
 	}
@@ -256,15 +265,23 @@ type Options struct {
 	// PageSize is the listing's page size (default and maximum: the API's,
 	// 1000).
 	PageSize int
+	// Mlock is the locking policy of the arena the documents are decrypted
+	// into (the zero value: auto).
+	Mlock plaincache.MlockMode
 }
 
 // Engine runs searches. It is safe for concurrent use.
 type Engine struct {
 	src      catalog.ContentSource
+	svc      *serviceMemo
 	dec      catalog.Decrypter
 	workers  int
 	now      func() time.Time
 	pageSize int
+	mlock    plaincache.MlockMode
+	// tuneArena adjusts the arena's options before each Run builds it
+	// (tests: watch its buffers being zeroed).
+	tuneArena func(*plaincache.Options)
 }
 
 // DefaultWorkers is the default number of transcripts searched at once.
@@ -272,7 +289,7 @@ const DefaultWorkers = 16
 
 // New builds an Engine.
 func New(o Options) *Engine {
-	e := &Engine{src: &serviceMemo{ContentSource: o.Source}, dec: o.Decrypter, workers: o.Workers, now: o.Now, pageSize: o.PageSize}
+	e := &Engine{src: o.Source, svc: &serviceMemo{src: o.Source}, dec: o.Decrypter, workers: o.Workers, now: o.Now, pageSize: o.PageSize, mlock: o.Mlock}
 	if e.workers < 1 {
 		e.workers = DefaultWorkers
 	}
@@ -330,7 +347,23 @@ func (e *Engine) Run(ctx context.Context, q Query, h Handler) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	r := &run{e: e, q: q, re: re, prefilter: prefilter, h: h, start: e.now()}
+	// Every document is decrypted into this arena and released (zeroed)
+	// once its transcript is done: the engine's memory is bounded by its
+	// workers, and no plaintext it decrypts is on the Go heap.
+	ao := plaincache.Options{Mlock: e.mlock}
+	if e.tuneArena != nil {
+		e.tuneArena(&ao)
+	}
+	arena, err := plaincache.New(ao)
+	if err != nil {
+		return Summary{}, fmt.Errorf("plaintext arena: %w", err)
+	}
+	defer arena.Close()
+	ld, err := catalog.NewLoader(catalog.LoaderOptions{Source: e.src, Decrypter: e.dec, Alloc: arena.Alloc, Service: e.svc.FetchService})
+	if err != nil {
+		return Summary{}, err
+	}
+	r := &run{e: e, ld: ld, q: q, re: re, prefilter: prefilter, h: h, start: e.now()}
 	g, gctx := errgroup.WithContext(ctx)
 	work := make(chan record.Transcript, e.workers)
 	g.Go(func() error {
@@ -403,6 +436,7 @@ func (e *Engine) list(ctx context.Context, q Query, services []string, fn func(r
 // run is the state of one Run.
 type run struct {
 	e         *Engine
+	ld        *catalog.Loader
 	q         Query
 	re        *regexp.Regexp
 	prefilter bool // re can rule out a whole document (mayMatch)
@@ -456,17 +490,19 @@ func (r *run) one(ctx context.Context, t record.Transcript) error {
 // search fetches what q asks of t and matches it. The Result it returns
 // (also with an error, to be wiped) holds the plaintext fetched.
 func (r *run) search(ctx context.Context, t record.Transcript) (*Result, error) {
-	res := &Result{Transcript: t, src: r.e.src, dec: r.e.dec}
+	res := &Result{Transcript: t, ld: r.ld}
 	if r.q.Metadata {
 		res.Matches = append(res.Matches, matchMetadata(r.re, t)...)
 	}
 	if !t.Completed() {
 		return res, nil // no content until it is completed
 	}
-	doc, err := Sentences(ctx, r.e.src, r.e.dec, t)
+	b, err := r.ld.Sentences(ctx, t)
 	if err != nil {
-		return res, err
+		return res, describe(ctx, r.ld, t, "sentences", err)
 	}
+	res.bufs = append(res.bufs, b)
+	doc := bytesOf(b)
 	res.Sentences = doc
 	if len(doc) > 0 && mayMatch(r.re, r.prefilter, doc) {
 		ss, err := sentencetext.Parse(doc)
@@ -503,69 +539,132 @@ func (r *run) search(ctx context.Context, t record.Transcript) (*Result, error) 
 	return res, nil
 }
 
+// operatorResults opens every operator result of the completed transcript
+// t through ld, each in an arena buffer (nil for an empty one) the caller
+// releases, also those returned with an error.
+func operatorResults(ctx context.Context, ld *catalog.Loader, t record.Transcript) ([]*plaincache.Buffer, error) {
+	if !t.Completed() {
+		return nil, nil
+	}
+	rs, err := ld.OperatorResults(ctx, t)
+	if rs != nil {
+		defer rs.Release()
+	}
+	if err != nil {
+		return nil, describe(ctx, ld, t, "operator results", err)
+	}
+	var bufs []*plaincache.Buffer
+	for i := range rs.Len() {
+		b, err := rs.Open(ctx, i)
+		if err != nil {
+			return bufs, describe(ctx, ld, t, fmt.Sprintf("operator result %d", i+1), err)
+		}
+		bufs = append(bufs, b)
+	}
+	return bufs, nil
+}
+
+// bytesOf is the document in b; an empty one (nil b) is empty, not nil.
+func bytesOf(b *plaincache.Buffer) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b.Bytes()
+}
+
 // Sentences returns the sentences document of the completed transcript t
-// (decrypted when record.PlanContent says it is encrypted, or when its plain
-// list misses under a fallback plan), byte for byte as the mount serves
-// sentences.json. The caller wipes it when done.
+// through the one loader (catalog.Loader), byte for byte as the mount
+// serves sentences.json, copied onto the heap for the caller to wipe.
+//
+// Deprecated: it exists until cat reads through a catalog.Loader of its
+// own (the decrypted document then stays in the arena).
 func Sentences(ctx context.Context, src catalog.ContentSource, dec catalog.Decrypter, t record.Transcript) ([]byte, error) {
-	p, err := plan(ctx, src, t)
+	ld, done, err := heapLoader(src, dec)
 	if err != nil {
 		return nil, err
 	}
-	if p.Encrypted {
-		return sealedSentences(ctx, src, dec, p.Sealed(t))
+	defer done()
+	b, err := ld.Sentences(ctx, t)
+	if err != nil {
+		return nil, describe(ctx, ld, t, "sentences", err)
 	}
-	doc, err := src.PlainSentences(ctx, t.SID)
-	if p.PlainMissed(err, record.EmptySentences(doc)) {
-		sealed, serr := sealedSentences(ctx, src, dec, p.Sealed(t))
-		if serr == nil {
-			clear(doc)
-			return sealed, nil
+	defer release(b)
+	return bytes.Clone(bytesOf(b)), nil
+}
+
+// OperatorResults returns the operator results of t, each byte for byte
+// as the mount serves operator-results/<n>.json, copied onto the heap for
+// the caller to wipe.
+//
+// Deprecated: as Sentences.
+func OperatorResults(ctx context.Context, src catalog.ContentSource, dec catalog.Decrypter, t record.Transcript) ([][]byte, error) {
+	ld, done, err := heapLoader(src, dec)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	bufs, err := operatorResults(ctx, ld, t)
+	defer func() {
+		for _, b := range bufs {
+			release(b)
 		}
-		err = record.MissedErr(err, serr)
-	}
+	}()
 	if err != nil {
-		clear(doc)
 		return nil, err
 	}
-	return doc, nil
+	docs := make([][]byte, len(bufs))
+	for i, b := range bufs {
+		docs[i] = bytes.Clone(bytesOf(b))
+	}
+	return docs, nil
 }
 
-// sealedSentences opens the sealed sentences of t (sealed to its
-// EncryptionCredentialSID).
-func sealedSentences(ctx context.Context, src catalog.ContentSource, dec catalog.Decrypter, t record.Transcript) ([]byte, error) {
-	var doc []byte
-	err := src.OpenSentences(ctx, t, opener(dec, t, "sentences", &doc))
+func heapLoader(src catalog.ContentSource, dec catalog.Decrypter) (*catalog.Loader, func(), error) {
+	arena, err := plaincache.New(plaincache.Options{Mlock: plaincache.MlockOff})
 	if err != nil {
-		clear(doc)
-		return nil, err
+		return nil, nil, err
 	}
-	return doc, nil
+	ld, err := catalog.NewLoader(catalog.LoaderOptions{Source: src, Decrypter: dec, Alloc: arena.Alloc})
+	if err != nil {
+		arena.Close()
+		return nil, nil, err
+	}
+	return ld, arena.Close, nil
 }
 
-// plan is record.PlanContent for t, asking for its service only when t does
-// not name its credential.
-func plan(ctx context.Context, src catalog.ContentSource, t record.Transcript) (record.ContentPlan, error) {
-	var svc record.Service
-	if record.NeedsService(t) {
-		var err error
-		if svc, err = src.FetchService(ctx, t.ServiceSID); err != nil {
-			return record.ContentPlan{}, fmt.Errorf("transcript %s: its service (to know whether it is encrypted): %w", t.SID, err)
-		}
+func release(b *plaincache.Buffer) {
+	if b != nil {
+		b.Release()
 	}
-	return record.PlanContent(t, svc), nil
 }
 
-// serviceMemo is a ContentSource that fetches each service once: an Engine asks
-// for the service of every transcript that does not name its credential,
-// from several workers at once.
+// describe says which key a document of t needs when it did not open (the
+// credential its plan finds), or that it was damaged; other errors (which
+// name the transcript already) pass as they are. It never carries content.
+func describe(ctx context.Context, ld *catalog.Loader, t record.Transcript, what string, err error) error {
+	switch {
+	case errors.Is(err, crypto.ErrUnwrap):
+		cred := ld.Plan(ctx, t).Credential
+		return fmt.Errorf("transcript %s: %s: %w (it was encrypted for credential %s: give its private key with --private-key %s=PATH)", t.SID, what, err, cred, cred)
+	case errors.Is(err, crypto.ErrAuth):
+		return fmt.Errorf("transcript %s: %s: %w (the object was altered or damaged)", t.SID, what, err)
+	case errors.Is(err, crypto.ErrMalformed):
+		return fmt.Errorf("transcript %s: %s: %w", t.SID, what, err)
+	}
+	return err
+}
+
+// serviceMemo fetches each service once: an Engine's plan asks for the
+// service of every transcript that does not name its credential, from
+// several workers at once.
 type serviceMemo struct {
-	catalog.ContentSource
+	src    catalog.ContentSource
 	flight singleflight.Group
 	mu     sync.Mutex
 	svcs   map[string]record.Service
 }
 
+// FetchService is src's, once per service.
 func (m *serviceMemo) FetchService(ctx context.Context, sid string) (record.Service, error) {
 	m.mu.Lock()
 	s, ok := m.svcs[sid]
@@ -574,7 +673,7 @@ func (m *serviceMemo) FetchService(ctx context.Context, sid string) (record.Serv
 		return s, nil
 	}
 	v, err, _ := m.flight.Do(sid, func() (any, error) {
-		s, err := m.ContentSource.FetchService(ctx, sid)
+		s, err := m.src.FetchService(ctx, sid)
 		if err != nil {
 			return s, err
 		}
@@ -587,84 +686,6 @@ func (m *serviceMemo) FetchService(ctx context.Context, sid string) (record.Serv
 		return s, nil
 	})
 	return v.(record.Service), err
-}
-
-// opener decrypts into *out for the Source's Open methods (which may call
-// it twice: a sealed-cache entry that does not open, then the download).
-func opener(dec catalog.Decrypter, t record.Transcript, what string, out *[]byte) func(crypto.Envelope) error {
-	return func(env crypto.Envelope) error {
-		d, err := open(dec, t, env, what)
-		*out = d
-		return err
-	}
-}
-
-// OperatorResults returns the operator results of t (decrypted when t is
-// encrypted), each byte for byte as the mount serves
-// operator-results/<n>.json. The caller wipes them when done.
-func OperatorResults(ctx context.Context, src catalog.ContentSource, dec catalog.Decrypter, t record.Transcript) ([][]byte, error) {
-	if !t.Completed() {
-		return nil, nil
-	}
-	p, err := plan(ctx, src, t)
-	if err != nil {
-		return nil, err
-	}
-	if !p.Encrypted {
-		docs, err := src.PlainOperatorResults(ctx, t.SID)
-		if !p.PlainMissed(err, len(docs) == 0) {
-			return docs, err
-		}
-		sealed, serr := sealedOperatorResults(ctx, src, dec, p.Sealed(t))
-		if serr == nil && len(sealed) > 0 {
-			clearAll(docs)
-			return sealed, nil
-		}
-		if err = record.MissedErr(err, serr); err != nil {
-			clearAll(docs)
-			return nil, err
-		}
-		return docs, nil
-	}
-	return sealedOperatorResults(ctx, src, dec, p.Sealed(t))
-}
-
-// sealedOperatorResults downloads and opens the operator results of t
-// (sealed to its EncryptionCredentialSID).
-func sealedOperatorResults(ctx context.Context, src catalog.ContentSource, dec catalog.Decrypter, t record.Transcript) ([][]byte, error) {
-	locs, err := src.OperatorResultLocations(ctx, t)
-	if err != nil {
-		return nil, err
-	}
-	docs := make([][]byte, 0, len(locs))
-	for i, loc := range locs {
-		var d []byte
-		err := src.OpenOperatorResult(ctx, t, i, loc, nil, opener(dec, t, fmt.Sprintf("operator result %d", i+1), &d))
-		docs = append(docs, d)
-		if err != nil {
-			clearAll(docs)
-			return nil, err
-		}
-	}
-	return docs, nil
-}
-
-// open decrypts env of t, saying which key is missing when it does not
-// open. The error never carries content.
-func open(dec catalog.Decrypter, t record.Transcript, env crypto.Envelope, what string) ([]byte, error) {
-	if dec == nil {
-		return nil, fmt.Errorf("transcript %s: %s: %w (it was encrypted for credential %s and no private key was given)", t.SID, what, crypto.ErrUnwrap, t.EncryptionCredentialSID)
-	}
-	plain, err := dec.Open(t.EncryptionCredentialSID, env, make([]byte, 0, max(env.PlaintextLen(), 0)))
-	switch {
-	case err == nil:
-		return plain, nil
-	case errors.Is(err, crypto.ErrUnwrap):
-		return nil, fmt.Errorf("transcript %s: %s: %w (it was encrypted for credential %s: give its private key with --private-key %s=PATH)", t.SID, what, err, t.EncryptionCredentialSID, t.EncryptionCredentialSID)
-	case errors.Is(err, crypto.ErrAuth):
-		return nil, fmt.Errorf("transcript %s: %s: %w (the object was altered or damaged)", t.SID, what, err)
-	}
-	return nil, fmt.Errorf("transcript %s: %s: %w", t.SID, what, err)
 }
 
 // matchMetadata matches t's customer_key and the strings of its channel's

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/intelligencefs/intelligencefs/crypto"
 	"github.com/intelligencefs/intelligencefs/fetch"
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
+	"github.com/intelligencefs/intelligencefs/fs/plaincache"
 	"github.com/intelligencefs/intelligencefs/fs/sentencetext"
 )
 
@@ -37,14 +40,34 @@ func newTestSource(t *testing.T, corpus twiliosim.CorpusOptions) (*twiliosim.Ser
 
 const marker = "REF-ENGINE-0042"
 
-// TestResultWipedAfterCallback: the documents and match texts a callback
-// sees are zeroed once it returns (no transcript is held after it was
-// matched), and each matching transcript is reported once.
+// TestResultWipedAfterCallback: the documents a callback sees lie in the
+// engine's off-heap arena (never on the Go heap) and are zeroed and
+// unmapped once it returns, the match texts are zeroed (no transcript is
+// held after it was matched), and each matching transcript is reported
+// once.
 func TestResultWipedAfterCallback(t *testing.T) {
 	sim, c, ring := newTestSource(t, twiliosim.CorpusOptions{Seed: 3, TranscriptsPerService: 5, Markers: []string{marker}})
 	var kept [][]byte
+	type span struct{ at, n uintptr }
+	var docs []span // the documents handed to callbacks
+	var mu sync.Mutex
+	var zeroed []span // arena mappings zeroed before they were unmapped
+	eng := New(Options{Source: c, Decrypter: ring, Workers: 4})
+	eng.tuneArena = func(o *plaincache.Options) {
+		o.OnZeroed = func(mem []byte) {
+			for _, x := range mem {
+				if x != 0 {
+					t.Error("an arena mapping was unmapped without being zeroed")
+					break
+				}
+			}
+			mu.Lock()
+			zeroed = append(zeroed, span{uintptr(unsafe.Pointer(unsafe.SliceData(mem))), uintptr(len(mem))})
+			mu.Unlock()
+		}
+	}
 	seen := map[string]bool{}
-	sum, err := New(Options{Source: c, Decrypter: ring, Workers: 4}).Run(context.Background(),
+	sum, err := eng.Run(context.Background(),
 		Query{Pattern: marker, Fixed: true, OperatorResults: true}, Handler{Match: func(r *Result) error {
 			if seen[r.Transcript.SID] {
 				t.Errorf("%s reported twice", r.Transcript.SID)
@@ -54,7 +77,9 @@ func TestResultWipedAfterCallback(t *testing.T) {
 			if err != nil || len(ops) == 0 {
 				t.Errorf("operator results: %v", err)
 			}
-			kept = append(kept, r.Sentences, ops[0])
+			for _, d := range [][]byte{r.Sentences, ops[0]} {
+				docs = append(docs, span{uintptr(unsafe.Pointer(unsafe.SliceData(d))), uintptr(len(d))})
+			}
 			for _, m := range r.Matches {
 				if !regexp.MustCompile(marker).Match(m.Text) {
 					t.Errorf("match text %q lacks the pattern", m.Text)
@@ -80,9 +105,23 @@ func TestResultWipedAfterCallback(t *testing.T) {
 	for i, b := range kept {
 		for _, x := range b {
 			if x != 0 {
-				t.Fatalf("buffer %d (%d bytes) not wiped after the callback", i, len(b))
+				t.Fatalf("match text %d (%d bytes) not wiped after the callback", i, len(b))
 			}
 		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, d := range docs {
+		in := false
+		for _, z := range zeroed {
+			in = in || (d.at >= z.at && d.at+d.n <= z.at+z.n)
+		}
+		if !in {
+			t.Fatalf("document %d (%d bytes) handed to the callback is not in an arena mapping zeroed after it", i, d.n)
+		}
+	}
+	if len(docs) == 0 {
+		t.Fatal("no document reached a callback")
 	}
 }
 
