@@ -2,11 +2,15 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/intelligencefs/intelligencefs/cmd/intelligencefs/internal/cmdutil"
+	"github.com/intelligencefs/intelligencefs/cmd/intelligencefs/internal/factory"
+	"github.com/intelligencefs/intelligencefs/cmd/intelligencefs/internal/root"
 	"github.com/intelligencefs/intelligencefs/fetch"
 	"github.com/intelligencefs/intelligencefs/fetch/sealedcache"
 	"github.com/intelligencefs/intelligencefs/fs/defaults"
@@ -16,7 +20,7 @@ import (
 // of fs (fs/defaults, which fs.Options falls back to) and fetch, as --help
 // prints them, and README.md's flags tables say the same.
 func TestFlagDefaults(t *testing.T) {
-	size := func(n int64) string { return formatSize(n) }
+	size := func(n int64) string { return cmdutil.FormatSize(n) }
 	cache := []struct{ flag, want string }{
 		{"cache-size", size(defaults.CacheSize)},
 		{"cache-max-age", defaults.CacheMaxAge.String()},
@@ -58,8 +62,7 @@ func TestFlagDefaults(t *testing.T) {
 	helps := map[string]string{}
 	for _, r := range rows {
 		t.Run(r.command+"/"+r.flag, func(t *testing.T) {
-			root := readmeRoot().newRootCmd()
-			sub, _, err := root.Find([]string{r.command})
+			sub, _, err := readmeRoot().Find([]string{r.command})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -75,11 +78,9 @@ func TestFlagDefaults(t *testing.T) {
 			help, ok := helps[r.command]
 			if !ok {
 				var out bytes.Buffer
-				a := readmeRoot()
-				a.stdout = &out
-				root := a.newRootCmd()
-				root.SetArgs([]string{r.command, "--help"})
-				if err := root.Execute(); err != nil {
+				tree := root.NewCmd(&factory.Factory{Stdout: &out, Stderr: io.Discard, Getenv: func(string) string { return "" }})
+				tree.SetArgs([]string{r.command, "--help"})
+				if err := tree.Execute(); err != nil {
 					t.Fatal(err)
 				}
 				help = out.String()

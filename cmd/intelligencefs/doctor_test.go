@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/intelligencefs/intelligencefs/cmd/intelligencefs/internal/cmd/doctor"
+	"github.com/intelligencefs/intelligencefs/cmd/intelligencefs/internal/factory"
 	"github.com/intelligencefs/intelligencefs/crypto"
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
 )
@@ -167,8 +169,8 @@ func TestSetupPath(t *testing.T) {
 	if !fuseOK {
 		t.Logf("FUSE is not usable here (%s): doctor's FUSE check is expected to fail", why)
 	}
-	for _, l := range lines(res.stdout, markFail) {
-		if !fuseOK && strings.HasPrefix(l, markFail+" FUSE:") {
+	for _, l := range lines(res.stdout, doctor.MarkFail) {
+		if !fuseOK && strings.HasPrefix(l, doctor.MarkFail+" FUSE:") {
 			continue
 		}
 		t.Errorf("doctor failed a check: %s", l)
@@ -176,12 +178,12 @@ func TestSetupPath(t *testing.T) {
 	if wantCode := map[bool]int{true: 0, false: 1}[fuseOK]; res.code != wantCode {
 		t.Errorf("doctor: exit %d, want %d\n%s%s", res.code, wantCode, res.stdout, res.stderr)
 	}
-	for _, want := range []string{markOK + " credentials: accepted", markOK + " key " + cr + "=" + priv + ": RSA 2048 bits, mode 0600", markOK + " service call-centre-plain (" + svcSID + "): your keys open transcript " + gt} {
+	for _, want := range []string{doctor.MarkOK + " credentials: accepted", doctor.MarkOK + " key " + cr + "=" + priv + ": RSA 2048 bits, mode 0600", doctor.MarkOK + " service call-centre-plain (" + svcSID + "): your keys open transcript " + gt} {
 		if !strings.Contains(res.stdout, want) {
 			t.Errorf("doctor output lacks %q:\n%s", want, res.stdout)
 		}
 	}
-	if len(lines(res.stdout, markWarn+" service")) != 0 {
+	if len(lines(res.stdout, doctor.MarkWarn+" service")) != 0 {
 		t.Errorf("doctor warns about a service with data logging off:\n%s", res.stdout)
 	}
 
@@ -322,7 +324,7 @@ func TestDoctorCatches(t *testing.T) {
 	if !fuseOK {
 		t.Logf("FUSE is not usable here (%s): a FUSE ✘ line is tolerated in the passing cases", why)
 	}
-	dataLogging := markWarn + " service call-centre-plain (" + plainSID + "): data logging is on"
+	dataLogging := doctor.MarkWarn + " service call-centre-plain (" + plainSID + "): data logging is on"
 	withoutToken := func(env []string) []string {
 		var out []string
 		for _, kv := range env {
@@ -342,43 +344,43 @@ func TestDoctorCatches(t *testing.T) {
 		noDAC bool     // as root, run without the capabilities that let root read any file
 	}{
 		{name: "right key, data logging warns only", args: []string{"--private-key", crA + "=" + pathA},
-			want: []string{markOK + " credentials: accepted", markOK + " " + encName + ": your keys open transcript", dataLogging}},
+			want: []string{doctor.MarkOK + " credentials: accepted", doctor.MarkOK + " " + encName + ": your keys open transcript", dataLogging}},
 		{name: "unbound right key", args: []string{"--private-key", pathA},
-			want: []string{markOK + " key " + pathA + ": RSA 2048 bits, mode 0600, unbound", markOK + " " + encName + ": your keys open"}},
+			want: []string{doctor.MarkOK + " key " + pathA + ": RSA 2048 bits, mode 0600, unbound", doctor.MarkOK + " " + encName + ": your keys open"}},
 		{name: "encrypted key, passphrase from env", args: []string{"--private-key", crA + "=" + pathEnc},
-			env:  func(e []string) []string { return append(e, envKeyPassphrase+"="+pw) },
-			want: []string{markOK + " key " + crA + "=" + pathEnc, markOK + " " + encName + ": your keys open"}},
+			env:  func(e []string) []string { return append(e, factory.EnvKeyPassphrase+"="+pw) },
+			want: []string{doctor.MarkOK + " key " + crA + "=" + pathEnc, doctor.MarkOK + " " + encName + ": your keys open"}},
 		{name: "world-readable key allowed", args: []string{"--private-key", crA + "=" + pathOpen, "--allow-insecure-key-perms"},
-			want: []string{markWarn + " key " + crA + "=" + pathOpen + ": group or others can read it", markOK + " " + encName + ": your keys open"}},
+			want: []string{doctor.MarkWarn + " key " + crA + "=" + pathOpen + ": group or others can read it", doctor.MarkOK + " " + encName + ": your keys open"}},
 
 		{name: "wrong key", args: []string{"--private-key", pathB}, fail: true,
-			want: []string{markFail + " " + encName + ": none of your keys opens transcript", "registered as " + crA}},
+			want: []string{doctor.MarkFail + " " + encName + ": none of your keys opens transcript", "registered as " + crA}},
 		{name: "key for another credential", args: []string{"--private-key", crB + "=" + pathB}, fail: true,
-			want: []string{markFail + " " + encName + ": none of your keys opens", "--private-key " + crA + "=PATH"}},
+			want: []string{doctor.MarkFail + " " + encName + ": none of your keys opens", "--private-key " + crA + "=PATH"}},
 		{name: "right key bound to another credential", args: []string{"--private-key", crB + "=" + pathA}, fail: true,
-			want: []string{markFail + " " + encName + ": none of your keys opens", "fits but is bound to " + crB + ": bind it as --private-key " + crA + "=" + pathA}},
+			want: []string{doctor.MarkFail + " " + encName + ": none of your keys opens", "fits but is bound to " + crB + ": bind it as --private-key " + crA + "=" + pathA}},
 		{name: "no key", fail: true,
-			want: []string{markFail + " " + encName + ": no --private-key given"}},
+			want: []string{doctor.MarkFail + " " + encName + ": no --private-key given"}},
 		{name: "world-readable key", args: []string{"--private-key", crA + "=" + pathOpen}, fail: true,
-			want: []string{markFail + " key " + crA + "=" + pathOpen + ": mode 0644 gives group or others access: run chmod 600 " + pathOpen}},
+			want: []string{doctor.MarkFail + " key " + crA + "=" + pathOpen + ": mode 0644 gives group or others access: run chmod 600 " + pathOpen}},
 		{name: "missing key file", args: []string{"--private-key", crA + "=" + filepath.Join(dir, "nope.pem")}, fail: true,
-			want: []string{markFail + " key " + crA + "=" + filepath.Join(dir, "nope.pem") + ": no such file"}},
+			want: []string{doctor.MarkFail + " key " + crA + "=" + filepath.Join(dir, "nope.pem") + ": no such file"}},
 		{name: "unreadable key file", args: []string{"--private-key", crA + "=" + pathLocked}, fail: true, noDAC: true,
-			want: []string{markFail + " key " + crA + "=" + pathLocked + ": cannot read it"}},
+			want: []string{doctor.MarkFail + " key " + crA + "=" + pathLocked + ": cannot read it"}},
 		{name: "not a key", args: []string{"--private-key", crA + "=" + pathJunk}, fail: true,
-			want: []string{markFail + " key " + crA + "=" + pathJunk + ": not a PEM file"}},
+			want: []string{doctor.MarkFail + " key " + crA + "=" + pathJunk + ": not a PEM file"}},
 		{name: "key too short", args: []string{"--private-key", crA + "=" + pathShort}, fail: true,
-			want: []string{markFail + " key " + crA + "=" + pathShort + ": RSA key too short"}},
+			want: []string{doctor.MarkFail + " key " + crA + "=" + pathShort + ": RSA key too short"}},
 		{name: "encrypted key without passphrase", args: []string{"--private-key", crA + "=" + pathEnc}, fail: true,
-			want: []string{markFail + " key " + crA + "=" + pathEnc + ":", envKeyPassphrase}},
+			want: []string{doctor.MarkFail + " key " + crA + "=" + pathEnc + ":", factory.EnvKeyPassphrase}},
 		{name: "wrong credentials", args: []string{"--private-key", crA + "=" + pathA}, fail: true,
 			env: func(e []string) []string {
 				return append(withoutToken(e), "TWILIO_AUTH_TOKEN=0123456789abcdef0123456789abcdef")
 			},
-			want: []string{markFail + " credentials: Twilio rejected the auth token of " + sim.AccountSID, markOK + " key " + crA + "=" + pathA}},
+			want: []string{doctor.MarkFail + " credentials: Twilio rejected the auth token of " + sim.AccountSID, doctor.MarkOK + " key " + crA + "=" + pathA}},
 		{name: "no credentials", args: []string{"--private-key", crA + "=" + pathA}, fail: true,
 			env:  withoutToken,
-			want: []string{markFail + " credentials: ", "TWILIO_AUTH_TOKEN"}},
+			want: []string{doctor.MarkFail + " credentials: ", "TWILIO_AUTH_TOKEN"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -406,8 +408,8 @@ func TestDoctorCatches(t *testing.T) {
 				}
 			}
 			var fails []string
-			for _, l := range lines(res.stdout, markFail) {
-				if !fuseOK && strings.HasPrefix(l, markFail+" FUSE:") {
+			for _, l := range lines(res.stdout, doctor.MarkFail) {
+				if !fuseOK && strings.HasPrefix(l, doctor.MarkFail+" FUSE:") {
 					continue
 				}
 				fails = append(fails, l)
@@ -452,7 +454,7 @@ func TestDoctorMemlockWarning(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	code := exitStatus(t, cmd.Run())
-	want := markWarn + " memory locking: RLIMIT_MEMLOCK is 64KiB, less than the 1GiB cache"
+	want := doctor.MarkWarn + " memory locking: RLIMIT_MEMLOCK is 64KiB, less than the 1GiB cache"
 	if !strings.Contains(stdout.String(), want) || !strings.Contains(stdout.String(), "ulimit -l 1048576") || !strings.Contains(stdout.String(), "LimitMEMLOCK=1G") {
 		t.Errorf("doctor output lacks %q with the ulimit and systemd fixes:\n%s", want, stdout.String())
 	}

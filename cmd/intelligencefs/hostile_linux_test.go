@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/intelligencefs/intelligencefs/cmd/intelligencefs/internal/unmount"
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
 	"github.com/intelligencefs/intelligencefs/fs/mountinfo"
 )
@@ -110,31 +109,6 @@ func TestMountPointRefused(t *testing.T) {
 	for _, p := range []string{"/", "/proc/self", "/sys/kernel", "/dev/shm", cwd} {
 		if fstype, ok := mountinfo.TypeAt(p); ok && strings.HasPrefix(fstype, "fuse.intelligencefs") {
 			t.Errorf("an intelligencefs mount was left at %s", p)
-		}
-	}
-}
-
-// TestHelperEnvironment: helper programs (fusermount3 -uz) get PATH and
-// nothing else, and once a mount has read its secrets they are gone from
-// the process environment, so the fusermount3 -u that go-fuse starts with
-// our environment cannot see them either.
-func TestHelperEnvironment(t *testing.T) {
-	cmd := unmount.HelperCommand("/usr/bin/env")
-	if len(cmd.Env) != 1 || !strings.HasPrefix(cmd.Env[0], "PATH=") {
-		t.Fatalf("helper environment %q, want PATH only", cmd.Env)
-	}
-	secrets := map[string]string{envAuthToken: "tokenSECRET123", envAPISecret: "apiSECRET456", envKeyPassphrase: "phraseSECRET789"}
-	for k, v := range secrets {
-		t.Setenv(k, v)
-	}
-	scrubSecretEnv()
-	out, err := exec.Command("env").Output() // what any later child inherits
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range secrets {
-		if bytes.Contains(out, []byte(v)) || bytes.Contains(out, []byte(k+"=")) {
-			t.Errorf("%s still reaches a child after scrubSecretEnv", k)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/intelligencefs/intelligencefs/cmd/intelligencefs/internal/factory"
 	"github.com/intelligencefs/intelligencefs/crypto"
 )
 
@@ -45,7 +46,7 @@ func TestKeygen(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "keys")
 			env := baseEnv()
 			if tc.encrypt {
-				env = append(env, envKeyPassphrase+"="+passphrase)
+				env = append(env, factory.EnvKeyPassphrase+"="+passphrase)
 			}
 			res := mustRun(t, env, append([]string{"keygen", "--out", dir}, tc.args...)...)
 			priv := filepath.Join(dir, "private_key.pem")
@@ -150,7 +151,7 @@ func TestKeygenUsageErrors(t *testing.T) {
 		want string
 	}{
 		{"bad size", []string{"--bits", "1024"}, "--bits must be 2048, 3072 or 4096"},
-		{"no passphrase and no terminal", []string{"--encrypt-key"}, envKeyPassphrase},
+		{"no passphrase and no terminal", []string{"--encrypt-key"}, factory.EnvKeyPassphrase},
 		{"passphrase file without encrypt", []string{"--passphrase-file", "x"}, "--encrypt-key"},
 	}
 	for _, tc := range cases {

@@ -1,21 +1,25 @@
 // Command intelligencefs mounts a Twilio account's Conversational
 // Intelligence data as a read-only filesystem and decrypts transcripts
-// lazily, on read, keeping the plaintext in memory only.
+// lazily, on read.
 //
 // It also carries the commands around the mount: decrypt (one object, the
-// way Twilio documents it), cat (one transcript to stdout), the set-up steps
-// (keygen, keys, services, doctor) and demo (a built-in simulator). See
-// README.md and `intelligencefs --help`.
+// way Twilio documents it), cat (one transcript to stdout), search, serve
+// (a local viewer), the set-up steps (keygen, keys, services, doctor) and
+// demo (a built-in simulator). The command tree is internal/root; each
+// command is a package under internal/cmd. See README.md and
+// `intelligencefs --help`.
 package main
 
 import (
 	"context"
 	"os"
+
+	"github.com/intelligencefs/intelligencefs/cmd/intelligencefs/internal/root"
 )
 
 func main() {
 	// First thing: no core dumps and no same-user ptrace of a process that
 	// will hold private keys and plaintext (Linux only; a no-op elsewhere).
 	setNonDumpable()
-	os.Exit(run(context.Background(), os.Args, os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(root.Run(context.Background(), os.Args, os.Stdin, os.Stdout, os.Stderr))
 }

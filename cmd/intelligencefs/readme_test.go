@@ -5,6 +5,12 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/intelligencefs/intelligencefs/cmd/intelligencefs/internal/factory"
+	"github.com/intelligencefs/intelligencefs/cmd/intelligencefs/internal/mountopts"
+	"github.com/intelligencefs/intelligencefs/cmd/intelligencefs/internal/root"
 )
 
 // The README's fstab line, systemd unit and flags tables are checked
@@ -32,22 +38,27 @@ func TestREADMEFstabLine(t *testing.T) {
 		t.Fatal("no fstab line (SOURCE MOUNTPOINT fuse.intelligencefs OPTIONS 0 0) in README.md")
 	}
 	// What mount(8) and mount.fuse3 pass for it (mount.fuse3 adds dev,suid).
-	inv, err := parseFstabArgs([]string{fields[0], fields[1], "-o", fields[3] + ",dev,suid", "-t", fields[2]})
+	inv, err := mountopts.ParseFstabArgs([]string{fields[0], fields[1], "-o", fields[3] + ",dev,suid", "-t", fields[2]})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd, m := newTestMountFlags()
-	if err := applyMountOptions(cmd.Flags(), inv.Options); err != nil {
+	cmd, _, err := readmeRoot().Find([]string{"mount"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mountopts.Apply(cmd.Flags(), inv.Options); err != nil {
 		t.Fatalf("README fstab options %q: %v", fields[3], err)
 	}
-	if m.conn.envFile == "" || len(m.conn.keys.privateKeys) != 1 || !m.allowOther || inv.Foreground {
-		t.Errorf("README fstab options %q: flags %+v", fields[3], m)
+	keys, _ := cmd.Flags().GetStringArray("private-key")
+	allowOther, _ := cmd.Flags().GetBool("allow-other")
+	if envFile, _ := cmd.Flags().GetString("env-file"); envFile == "" || len(keys) != 1 || !allowOther || inv.Foreground {
+		t.Errorf("README fstab options %q: env-file %q, private-key %q, allow-other %v, foreground %v", fields[3], envFile, keys, allowOther, inv.Foreground)
 	}
 }
 
 // readmeRoot is the command tree, for parsing documented command lines.
-func readmeRoot() *app {
-	return &app{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }}
+func readmeRoot() *cobra.Command {
+	return root.NewCmd(&factory.Factory{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }})
 }
 
 func TestREADMESystemdUnit(t *testing.T) {
@@ -69,7 +80,7 @@ func TestREADMESystemdUnit(t *testing.T) {
 	if len(argv) < 2 || !strings.HasSuffix(argv[0], "/intelligencefs") {
 		t.Fatalf("no ExecStart running intelligencefs in the README's unit: %q", exec)
 	}
-	cmd, args, err := readmeRoot().newRootCmd().Find(argv[1:])
+	cmd, args, err := readmeRoot().Find(argv[1:])
 	if err != nil || cmd.Name() != "mount" {
 		t.Fatalf("ExecStart %q is not a mount command: %v", exec, err)
 	}
@@ -136,7 +147,7 @@ func readmeFlags(t *testing.T) []readmeFlag {
 }
 
 func TestREADMEFlagsExist(t *testing.T) {
-	root := readmeRoot().newRootCmd()
+	root := readmeRoot()
 	for _, f := range readmeFlags(t) {
 		if len(f.commands) == 0 {
 			t.Errorf("README flag --%s is in no known table", f.name)

@@ -4,15 +4,18 @@ import (
 	"os"
 	"slices"
 	"testing"
+
+	"github.com/intelligencefs/intelligencefs/cmd/intelligencefs/internal/factory"
+	"github.com/intelligencefs/intelligencefs/cmd/intelligencefs/internal/root"
 )
 
 // TestRootCommands: the root lists every command exactly once (the list in
 // subcommands replaced registration from init functions, so a command left
 // out of it would silently vanish from the program).
 func TestRootCommands(t *testing.T) {
-	root := (&app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}).newRootCmd()
+	tree := root.NewCmd(&factory.Factory{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv})
 	var got []string
-	for _, c := range root.Commands() {
+	for _, c := range tree.Commands() {
 		if c.Name() != "help" && c.Name() != "completion" {
 			got = append(got, c.Name())
 		}

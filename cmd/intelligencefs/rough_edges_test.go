@@ -126,9 +126,6 @@ func TestManPages(t *testing.T) {
 			t.Errorf("%s lacks the fstab form", base)
 		}
 	}
-	if d, _ := defaultManDir(0, func(string) string { return "" }); d != "/usr/local/share/man/man1" {
-		t.Errorf("root's default %q", d)
-	}
 }
 
 // TestPublicKeyGivenAsPrivate: keygen's public_key.pem (0644) given as

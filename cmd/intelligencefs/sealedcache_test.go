@@ -157,19 +157,3 @@ func TestSealedCacheDoctor(t *testing.T) {
 		t.Errorf("doctor with another key does not warn:\n%s", res.stdout)
 	}
 }
-
-// TestSealedCacheOption: -o sealed_cache= and sealed_cache_size= set the
-// flags of the fstab form.
-func TestSealedCacheOption(t *testing.T) {
-	cmd, m := newTestMountFlags()
-	opts, err := ParseMountOptions("sealed_cache=/var/cache/ifs,sealed_cache_size=1GiB")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := applyMountOptions(cmd.Flags(), opts); err != nil {
-		t.Fatal(err)
-	}
-	if m.conn.sealed.dir != "/var/cache/ifs" || m.conn.sealed.size != 1<<30 {
-		t.Errorf("sealed flags: %+v", *m.conn.sealed)
-	}
-}

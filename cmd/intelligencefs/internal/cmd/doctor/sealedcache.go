@@ -1,0 +1,50 @@
+package doctor
+
+import (
+	"errors"
+
+	"github.com/intelligencefs/intelligencefs/cmd/intelligencefs/internal/cmdutil"
+	"github.com/intelligencefs/intelligencefs/cmd/intelligencefs/internal/factory"
+	"github.com/intelligencefs/intelligencefs/crypto"
+	"github.com/intelligencefs/intelligencefs/fetch/sealedcache"
+)
+
+// doctorSealedCache reports the sealed cache's state, and warns about
+// entries sealed to a credential none of the given keys opens (they can
+// never be read with these keys: purge them or add the key).
+func doctorSealedCache(r *doctorReport, s *factory.SealedFlags, ring *crypto.Keyring) {
+	if s == nil || s.Dir == "" {
+		return
+	}
+	store, err := sealedcache.Open(sealedcache.Options{Dir: s.Dir, MustExist: true})
+	if err != nil {
+		if errors.Is(err, sealedcache.ErrNotExist) {
+			r.info("sealed cache: %s does not exist yet (created 0700 by the first mount or cat)", s.Dir)
+			return
+		}
+		r.fail("%v", err)
+		return
+	}
+	defer store.Close()
+	u, err := store.Usage()
+	if err != nil {
+		r.fail("%v", err)
+		return
+	}
+	r.ok("sealed cache %s: %d entries of %d transcripts, %s of %s", store.Dir(), u.Entries, u.Transcripts, cmdutil.FormatSize(u.Bytes), cmdutil.FormatSize(int64(s.Size)))
+	groups, err := store.ByCredential()
+	if err != nil {
+		r.fail("%v", err)
+		return
+	}
+	for _, g := range groups {
+		plain, err := ring.Open(g.Credential, g.Sample, nil)
+		clear(plain)
+		switch {
+		case errors.Is(err, crypto.ErrUnwrap):
+			r.warn("sealed cache: %d entries are sealed to credential %s, which none of the given keys opens: add --private-key %s=PATH, or remove them with intelligencefs sealed-cache purge", g.Entries, g.Credential, g.Credential)
+		case err != nil:
+			r.info("sealed cache: an entry of %s does not open (%v); it is removed and downloaded again when read", g.SampleSID, err)
+		}
+	}
+}
