@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/twilio/twilio-go/client"
 	accounts "github.com/twilio/twilio-go/rest/accounts/v1"
 	intelligence "github.com/twilio/twilio-go/rest/intelligence/v2"
 )
@@ -45,6 +46,17 @@ type pager struct {
 	pages   int
 	bytes   int64
 	skipped int // resources larger than MaxResourceBytes
+	bad     int // resources naming a malformed SID (record.ErrMalformedSID)
+}
+
+// malformed counts a listed resource refused for a malformed SID; the
+// first one is logged (one warning per listing, the string escaped).
+func (p *pager) malformed(err error) {
+	p.bad++
+	if p.bad == 1 {
+		p.c.log.Warn("fetch: the server listed a resource whose SID is not well formed; skipped (further ones in this listing are skipped silently)",
+			"op", p.op, "service", p.sid, "err", err.Error())
+	}
 }
 
 // fits reports whether a listed resource is small enough to keep; the
@@ -166,6 +178,10 @@ func (c *Client) ListServices(ctx context.Context) ([]record.Service, error) {
 				continue
 			}
 			s, err := record.ParseService(raw)
+			if errors.Is(err, record.ErrMalformedSID) {
+				pg.malformed(err)
+				continue
+			}
 			if err != nil {
 				return nil, c.newError(op, "", 0, k.info.attempts, nil, "", fmt.Errorf("malformed service: %w", err))
 			}
@@ -216,6 +232,10 @@ func (c *Client) FetchService(ctx context.Context, sid string) (record.Service, 
 	s, err := record.ParseService(body)
 	if err != nil {
 		return record.Service{}, c.newError(op, sid, 0, k.info.attempts, nil, "", fmt.Errorf("malformed service: %w", err))
+	}
+	if s.SID != sid {
+		return record.Service{}, c.newError(op, sid, 0, k.info.attempts, record.ErrMalformedSID, "",
+			fmt.Errorf("the API answered with service %s", record.QuoteText(s.SID, 40)))
 	}
 	s.ETag = h.Get("ETag")
 	return s, nil
@@ -357,6 +377,10 @@ func (c *Client) ListTranscripts(ctx context.Context, q record.TranscriptQuery, 
 				continue
 			}
 			t, err := record.DecodeTranscript(raw, in)
+			if errors.Is(err, record.ErrMalformedSID) {
+				pager.malformed(err)
+				continue
+			}
 			if err != nil {
 				return c.newError(op, q.ServiceSID, 0, k.info.attempts, nil, "", fmt.Errorf("malformed transcript: %w", err))
 			}
@@ -391,7 +415,11 @@ func (c *Client) ListTranscripts(ctx context.Context, q record.TranscriptQuery, 
 }
 
 // FetchTranscript returns one Transcript. A SID that is not GT followed by
-// 32 hex digits gives ErrNotFound without a request.
+// 32 hex digits gives ErrNotFound without a request. The answer must be
+// the transcript asked for: a resource with another sid (or a malformed
+// SID in any field) is an error wrapping record.ErrMalformedSID. It
+// changes nothing, not even the sealed cache on a 404 (a 404 may be a
+// wrong region or a proxy; the catalog drops a transcript it sees gone).
 func (c *Client) FetchTranscript(ctx context.Context, sid string) (record.Transcript, error) {
 	const op = "fetch transcript"
 	if !transcriptSIDPattern.MatchString(sid) {
@@ -400,11 +428,7 @@ func (c *Client) FetchTranscript(ctx context.Context, sid string) (record.Transc
 	k := c.newCall(ctx)
 	body, _, err := k.getRaw(record.IntelligenceBase+"/v2/Transcripts/"+sid, url.Values{})
 	if err != nil {
-		err = c.apiError(ctx, op, sid, k.info, err)
-		if errors.Is(err, record.ErrNotFound) {
-			c.DropSealed(sid) // deleted upstream: its sealed objects go too
-		}
-		return record.Transcript{}, err
+		return record.Transcript{}, c.apiError(ctx, op, sid, k.info, err)
 	}
 	if len(body) > MaxResourceBytes {
 		return record.Transcript{}, c.newError(op, sid, 0, k.info.attempts, nil, "",
@@ -414,31 +438,92 @@ func (c *Client) FetchTranscript(ctx context.Context, sid string) (record.Transc
 	if err != nil {
 		return record.Transcript{}, c.newError(op, sid, 0, k.info.attempts, nil, "", fmt.Errorf("malformed transcript: %w", err))
 	}
+	if t.SID != sid {
+		return record.Transcript{}, c.newError(op, sid, 0, k.info.attempts, record.ErrMalformedSID, "",
+			fmt.Errorf("the API answered with transcript %s instead", record.QuoteText(t.SID, 40)))
+	}
 	return t, nil
 }
 
-// DeleteTranscript deletes a transcript and its content through the API
-// (DELETE on the Transcript resource, twilio-go's DeleteTranscript). A
-// transcript that is already gone gives ErrNotFound: a caller erasing on
-// request counts that as done. A SID that is not GT followed by 32 hex
-// digits gives ErrNotFound without a request. Like every call, it is
-// retried on 429 and 5xx (DELETE is idempotent) and its errors are
-// redacted.
+// OwnedTranscript fetches transcript sid and proves it belongs to this
+// Client's account: the resource must be the one asked for and name
+// Config.AccountSID as its account_sid. A transcript of another account,
+// or a Client that does not know its account SID (an API key without
+// AccountSID), gives an error wrapping record.ErrNotFound: nothing was
+// proven. It changes nothing.
+func (c *Client) OwnedTranscript(ctx context.Context, sid string) (record.Transcript, error) {
+	const op = "prove transcript"
+	t, err := c.FetchTranscript(ctx, sid)
+	if err != nil {
+		return record.Transcript{}, err
+	}
+	if c.accountSID == "" {
+		return record.Transcript{}, c.newError(op, sid, 0, 0, record.ErrNotFound, "",
+			errors.New("this client does not know its account SID, so it cannot prove the transcript is the account's (give the account SID with the API key)"))
+	}
+	if t.AccountSID != c.accountSID {
+		return record.Transcript{}, c.newError(op, sid, 0, 0, record.ErrNotFound, "",
+			fmt.Errorf("the transcript names account %s, not %s", record.QuoteText(t.AccountSID, 40), c.accountSID))
+	}
+	return t, nil
+}
+
+// DeleteTranscript deletes a transcript and its content through the API,
+// and only one this account proved it owns: OwnedTranscript first (a GET
+// under these credentials naming this account), then DELETE on the
+// Transcript resource, which must answer 204 No Content. nil means exactly
+// that: Twilio said it deleted the transcript of this account. A GET or
+// DELETE answering 404, or a transcript of another account, gives an error
+// wrapping record.ErrNotFound: not proven deleted (another account's
+// credentials, a wrong region or edge, a proxy, or gone already all look
+// alike). Any other answer, a 200 or a redirect included, is an error. A
+// SID that is not GT followed by 32 hex digits gives ErrNotFound without a
+// request. Like every call it is retried on 429 and 5xx (DELETE is
+// idempotent) and its errors are redacted. On success the transcript's
+// entries of the Client's sealed cache are removed; otherwise nothing is.
 func (c *Client) DeleteTranscript(ctx context.Context, sid string) error {
 	const op = "delete transcript"
 	if !transcriptSIDPattern.MatchString(sid) {
 		return c.badSID(op, sid)
 	}
-	k := c.newCall(ctx)
-	if err := k.intelligence().DeleteTranscript(sid); err != nil {
-		err = c.apiError(ctx, op, sid, k.info, err)
-		if errors.Is(err, record.ErrNotFound) {
-			c.DropSealed(sid) // already gone: its sealed objects go too
-		}
+	if _, err := c.OwnedTranscript(ctx, sid); err != nil {
 		return err
+	}
+	k := c.newCall(ctx)
+	resp, err := k.rh.Delete(record.IntelligenceBase+"/v2/Transcripts/"+sid, url.Values{},
+		map[string]interface{}{"Content-Type": "application/x-www-form-urlencoded"}, "")
+	if err != nil {
+		return c.apiError(ctx, op, sid, k.info, err)
+	}
+	_, _ = bodyBytes(resp)
+	if resp.StatusCode != http.StatusNoContent {
+		return c.newError(op, sid, resp.StatusCode, k.info.attempts, nil, "",
+			fmt.Errorf("the API answered HTTP %d, not 204 No Content: not proven deleted", resp.StatusCode))
 	}
 	c.DropSealed(sid)
 	return nil
+}
+
+// AccountSID is the account (AC…) this Client was configured for, or ""
+// when it was given an API key alone.
+func (c *Client) AccountSID() string { return c.accountSID }
+
+// APIOrigin is the scheme and host (and path prefix) the Intelligence API's
+// requests go to: Twilio's host with edge and region applied, or
+// Config.APIURL. A receipt names it, and the sealed cache binds its
+// entries to it, so that content from one API is never served as
+// another's.
+func (c *Client) APIOrigin() string {
+	if c.apiURL != nil {
+		return c.apiURL.Scheme + "://" + c.apiURL.Host + strings.TrimSuffix(c.apiURL.Path, "/")
+	}
+	rh := client.NewRequestHandler(&client.Client{})
+	rh.Edge, rh.Region = c.edge, c.region
+	u, err := rh.BuildUrl(record.IntelligenceBase)
+	if err != nil {
+		return record.IntelligenceBase
+	}
+	return strings.TrimSuffix(u, "/")
 }
 
 // contentQuery is the Redacted parameter of the sentence and operator

@@ -85,12 +85,15 @@ func (e *causeError) Unwrap() []error {
 	return nil
 }
 
-// oneLine folds line breaks so an error is one log line.
+// oneLine folds line breaks so an error is one log line, and escapes
+// the other control characters (record.SafeText).
 func oneLine(s string) string {
-	if !strings.ContainsAny(s, "\r\n") {
-		return s
+	if strings.ContainsAny(s, "\r\n") {
+		s = strings.Join(strings.Fields(strings.ReplaceAll(strings.ReplaceAll(s, "\r", " "), "\n", " ")), " ")
 	}
-	return strings.Join(strings.Fields(strings.ReplaceAll(strings.ReplaceAll(s, "\r", " "), "\n", " ")), " ")
+	// What the server said (a message, a SID) may hold escape sequences:
+	// an error reaches terminals and logs with none left raw.
+	return record.SafeText(s)
 }
 
 // problemText renders an error response as one short phrase: Twilio's own

@@ -19,7 +19,8 @@ import (
 // entry whose envelope does not open (authenticated by the store, damaged
 // before it was stored) is removed and the object downloaded, and a
 // caller's own error is returned as is; a plain transcript is never
-// stored; a 404 of the transcript drops its entries.
+// stored; a 404 of the transcript leaves its entries, a proven delete
+// drops them.
 func TestSealedOpeners(t *testing.T) {
 	s, ring := newSim(t, twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 5, TranscriptsPerService: 4}})
 	dir := filepath.Join(t.TempDir(), "sealed")
@@ -159,13 +160,28 @@ func TestSealedOpeners(t *testing.T) {
 		t.Errorf("a plain transcript has a sealed version %+v", v)
 	}
 
-	// Deleted upstream: a 404 of the resource drops the entries.
-	s.DeleteTranscript(ti.SID)
+	// A 404 of the resource changes nothing on disk (another account's
+	// view, a wrong region or a proxy answer 404 too; the catalog drops
+	// what it sees gone); a delete this account proved drops the entries.
+	entries := func() []string {
+		m, _ := filepath.Glob(filepath.Join(dir, "v1", "*", ti.SID+".*"))
+		return m
+	}
+	st2.Flush()
+	before := entries()
+	s.SetFaults(twiliosim.Faults{HideTranscripts: twiliosim.Rule{Fraction: 1, TranscriptSID: ti.SID}})
 	if _, err := c2.FetchTranscript(ctx, ti.SID); !errors.Is(err, record.ErrNotFound) {
-		t.Fatalf("fetch of a deleted transcript: %v", err)
+		t.Fatalf("fetch of a hidden transcript: %v", err)
+	}
+	s.SetFaults(twiliosim.Faults{})
+	if len(before) == 0 || len(entries()) != len(before) {
+		t.Errorf("a 404 of the transcript removed sealed entries: %d before, %d after", len(before), len(entries()))
+	}
+	if err := c2.DeleteTranscript(ctx, ti.SID); err != nil {
+		t.Fatal(err)
 	}
 	c2.Close()
-	if m, _ := filepath.Glob(filepath.Join(dir, "v1", "*", ti.SID+".*")); len(m) != 0 {
+	if m := entries(); len(m) != 0 {
 		t.Errorf("entries of a deleted transcript left: %v", m)
 	}
 }

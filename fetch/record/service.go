@@ -54,9 +54,21 @@ type serviceWire struct {
 }
 
 // ParseService decodes one Service resource and keeps its bytes for JSON.
+// A resource whose sid is not GA and 32 hex digits, or whose account_sid
+// or encryption_credential_sid (when not null) is not a SID of its kind,
+// is refused with an error wrapping ErrMalformedSID.
 func ParseService(raw []byte) (Service, error) {
 	var w serviceWire
 	if err := json.Unmarshal(raw, &w); err != nil {
+		return Service{}, err
+	}
+	if err := checkSID("sid", str(w.SID), PrefixService, false); err != nil {
+		return Service{}, err
+	}
+	if err := checkSID("account_sid", str(w.AccountSID), PrefixAccount, true); err != nil {
+		return Service{}, err
+	}
+	if err := checkSID("encryption_credential_sid", str(w.EncryptionCredentialSID), PrefixCredential, true); err != nil {
 		return Service{}, err
 	}
 	return Service{

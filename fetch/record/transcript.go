@@ -289,6 +289,20 @@ func (in Interner) get(p *string) string {
 	return *p
 }
 
+// checkSIDs refuses a resource naming a SID that is not well formed.
+func (w *transcriptWire) checkSIDs() error {
+	if err := checkSID("sid", str(w.SID), PrefixTranscript, false); err != nil {
+		return err
+	}
+	if err := checkSID("service_sid", str(w.ServiceSID), PrefixService, true); err != nil {
+		return err
+	}
+	if err := checkSID("account_sid", str(w.AccountSID), PrefixAccount, true); err != nil {
+		return err
+	}
+	return checkSID("encryption_credential_sid", str(w.EncryptionCredentialSID), PrefixCredential, true)
+}
+
 func (w *transcriptWire) compact(in Interner) Transcript {
 	t := Transcript{
 		SID:                     str(w.SID),
@@ -334,10 +348,17 @@ func (w *transcriptWire) compact(in Interner) Transcript {
 
 // DecodeTranscript decodes one Transcript resource and keeps its bytes, so
 // JSON gives them back. in shares strings between the transcripts of one
-// listing (nil for a single resource).
+// listing (nil for a single resource). A resource whose sid is not GT and
+// 32 hex digits, or whose service_sid, account_sid or
+// encryption_credential_sid (when not null) is not a SID of its kind, is
+// refused with an error wrapping ErrMalformedSID: those strings name
+// folders, link targets and files, and are printed.
 func DecodeTranscript(raw []byte, in Interner) (Transcript, error) {
 	var w transcriptWire
 	if err := json.Unmarshal(raw, &w); err != nil {
+		return Transcript{}, err
+	}
+	if err := w.checkSIDs(); err != nil {
 		return Transcript{}, err
 	}
 	t := w.compact(in)

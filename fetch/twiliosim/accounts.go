@@ -20,7 +20,11 @@ type publicKeyJSON struct {
 
 // credentialBytes renders a PublicKey resource.
 func (s *Server) credentialBytes(c *credential) []byte {
-	return marshal(publicKeyJSON{c.sid, s.AccountSID, strOrNil(c.friendly), isoTime(c.created), isoTime(c.updated), s.URL + "/v1/Credentials/PublicKeys/" + c.sid})
+	friendly := c.friendly
+	if n := s.currentFaults().ForgedServiceNames; n != "" {
+		friendly = n
+	}
+	return marshal(publicKeyJSON{c.sid, s.AccountSID, strOrNil(friendly), isoTime(c.created), isoTime(c.updated), s.URL + "/v1/Credentials/PublicKeys/" + c.sid})
 }
 
 func (s *Server) createPublicKey(r *http.Request, h http.Header) (int, []byte, *apiError) {

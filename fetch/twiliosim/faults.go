@@ -162,6 +162,34 @@ type Faults struct {
 	// NoUniqueNameFetch answers GET /v2/Services/{unique_name} with 404
 	// (the path parameter is documented as the SID only).
 	NoUniqueNameFetch bool
+
+	// The switches below make a server that lies about identity (trust.go).
+
+	// ForgedTranscriptSIDs appends to every transcripts page one queued
+	// transcript per string, with that string as its sid (the account and
+	// service of the page's first transcript): "../../escaped", an escape
+	// sequence, a header break.
+	ForgedTranscriptSIDs []string
+	// ForgedServiceNames replaces every service's unique_name and
+	// friendly_name, and every public key's friendly_name, with this
+	// string when set (an escape sequence for the terminal).
+	ForgedServiceNames string
+	// OtherTranscript makes the transcript endpoint of the matching
+	// transcripts answer with another transcript's resource (the next one
+	// in the corpus): a SID the client did not ask for.
+	OtherTranscript Rule
+	// ForeignAccount renders the matching transcripts' account_sid as
+	// ForeignAccountSID, in lists and fetches: a resource of another
+	// account.
+	ForeignAccount Rule
+	// HideTranscripts answers 404 to every API request about the matching
+	// transcripts (their resource, sub-resources and DELETE) while they
+	// exist: another account's view, a wrong region or edge, a proxy.
+	HideTranscripts Rule
+	// DeleteStatus, when set, answers every DELETE of a transcript with
+	// this status and an empty body, deleting nothing (a proxy answering
+	// 200 or a redirect).
+	DeleteStatus int
 }
 
 // SetFaults replaces the fault switches; Times counters start afresh.
@@ -241,6 +269,12 @@ func (f *Faults) rule(name string) Rule {
 		return f.ObjectNotFound
 	case "SwapOperatorResults":
 		return f.SwapOperatorResults
+	case "OtherTranscript":
+		return f.OtherTranscript
+	case "ForeignAccount":
+		return f.ForeignAccount
+	case "HideTranscripts":
+		return f.HideTranscripts
 	}
 	return Rule{}
 }

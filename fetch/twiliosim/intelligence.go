@@ -1,6 +1,7 @@
 package twiliosim
 
 import (
+	"bytes"
 	"net/http"
 	"slices"
 	"sort"
@@ -57,7 +58,7 @@ func (s *Server) route(r *http.Request) (string, string, apiHandler, *apiError) 
 				if sid == HostileTranscriptSID && s.currentFaults().HostileTranscripts && len(parts) == 3 {
 					return 200, s.hostileTranscript(), nil
 				}
-				if t == nil || !reGT.MatchString(sid) {
+				if t == nil || !reGT.MatchString(sid) || s.fire("HideTranscripts", false, sid) {
 					return 0, nil, notFound(r.URL.Path)
 				}
 				return f(r, t)
@@ -67,7 +68,10 @@ func (s *Server) route(r *http.Request) (string, string, apiHandler, *apiError) 
 		case len(parts) == 3:
 			if m == http.MethodDelete {
 				return EndpointDeleteTranscript, sid, func(r *http.Request, h http.Header) (int, []byte, *apiError) {
-					if !s.DeleteTranscript(sid) {
+					if st := s.currentFaults().DeleteStatus; st != 0 {
+						return st, nil, nil
+					}
+					if s.fire("HideTranscripts", false, sid) || !s.DeleteTranscript(sid) {
 						return 0, nil, notFound(r.URL.Path)
 					}
 					return http.StatusNoContent, nil, nil
@@ -255,8 +259,12 @@ type serviceJSON struct {
 
 // serviceBytes renders a Service resource (caller holds s.mu).
 func (s *Server) serviceBytes(svc *service) []byte {
+	unique, friendly := svc.uniqueName, svc.friendlyName
+	if n := s.currentFaults().ForgedServiceNames; n != "" {
+		unique, friendly = n, n
+	}
 	return marshal(serviceJSON{
-		SID: svc.sid, UniqueName: strOrNil(svc.uniqueName), FriendlyName: strOrNil(svc.friendlyName),
+		SID: svc.sid, UniqueName: strOrNil(unique), FriendlyName: strOrNil(friendly),
 		DateCreated: isoTime(svc.created), DateUpdated: isoTime(svc.updated), AccountSID: s.AccountSID,
 		AutoRedaction: svc.autoRedaction, MediaRedaction: svc.mediaRedaction, AutoTranscribe: svc.autoTranscribe,
 		DataLogging: svc.dataLogging, LanguageCode: svc.language, WebhookURL: strOrNil(svc.webhookURL),
@@ -481,6 +489,9 @@ func (s *Server) transcriptResource(t *transcript) []byte {
 }
 
 func (s *Server) fetchTranscript(r *http.Request, t *transcript) (int, []byte, *apiError) {
+	if s.fire("OtherTranscript", false, t.sid) {
+		t = s.otherTranscript(t)
+	}
 	return 200, s.transcriptBytes(t), nil
 }
 
@@ -488,6 +499,9 @@ func (s *Server) fetchTranscript(r *http.Request, t *transcript) (int, []byte, *
 // padded when OversizedTranscript hits it.
 func (s *Server) transcriptBytes(t *transcript) []byte {
 	b := s.transcriptResource(t)
+	if s.fire("ForeignAccount", false, t.sid) {
+		b = bytes.Replace(b, []byte(`"account_sid":"`+s.AccountSID+`"`), []byte(`"account_sid":"`+ForeignAccountSID+`"`), 1)
+	}
 	if s.fire("OversizedTranscript", false, t.sid) {
 		b = oversize(b, s.currentFaults().OversizeBytes)
 	}
@@ -653,6 +667,9 @@ func (s *Server) listTranscripts(r *http.Request, h http.Header) (int, []byte, *
 	}
 	if s.currentFaults().HostileTranscripts && len(items) > 0 {
 		items = append(items, s.hostileTranscriptItems(items[0])...)
+	}
+	if len(picked) > 0 {
+		items = append(items, s.forgedTranscriptItems(picked[0])...)
 	}
 	token := func(m string, t *transcript) string {
 		return "PT" + base64URL(m+"|"+strconv.FormatInt(t.created, 10)+"|"+t.sid)
