@@ -39,24 +39,33 @@ const MaxResourceBytes = 64 << 10
 // listing with an error (EIO at the mount, one log line there) instead of
 // following it up to maxPages times.
 type pager struct {
-	c       *Client
-	op      string
-	sid     string
-	seen    map[string]struct{}
-	pages   int
-	bytes   int64
-	skipped int // resources larger than MaxResourceBytes
-	bad     int // resources naming a malformed SID (record.ErrMalformedSID)
+	c        *Client
+	op       string
+	sid      string
+	seen     map[string]struct{}
+	pages    int
+	bytes    int64
+	skipped  int   // resources larger than MaxResourceBytes
+	bad      int   // resources naming a malformed SID (record.ErrMalformedSID)
+	firstBad error // the first of them
 }
 
-// malformed counts a listed resource refused for a malformed SID; the
-// first one is logged (one warning per listing, the string escaped).
+// malformed counts a listed resource refused for a malformed SID.
 func (p *pager) malformed(err error) {
 	p.bad++
-	if p.bad == 1 {
-		p.c.log.Warn("fetch: the server listed a resource whose SID is not well formed; skipped (further ones in this listing are skipped silently)",
-			"op", p.op, "service", p.sid, "err", err.Error())
+	if p.firstBad == nil {
+		p.firstBad = err
 	}
+}
+
+// report logs, once the listing ended, the one warning of the resources
+// it skipped for a malformed SID: how many, and the first one (escaped).
+func (p *pager) report() {
+	if p.bad == 0 {
+		return
+	}
+	p.c.log.Warn("fetch: the server listed resources whose SIDs are not well formed; skipped",
+		"op", p.op, "service", p.sid, "malformed", p.bad, "first", p.firstBad.Error())
 }
 
 // fits reports whether a listed resource is small enough to keep; the
@@ -157,6 +166,7 @@ func (c *Client) ListServices(ctx context.Context) ([]record.Service, error) {
 	next := record.IntelligenceBase + "/v2/Services"
 	q := url.Values{"PageSize": {strconv.Itoa(DefaultPageSize)}}
 	pg := c.newPager(op, "")
+	defer pg.report()
 	for range maxPages {
 		if next == "" {
 			return out, nil
@@ -350,6 +360,7 @@ func (c *Client) ListTranscripts(ctx context.Context, q record.TranscriptQuery, 
 	in := record.Interner{}
 	next := record.IntelligenceBase + "/v2/Transcripts"
 	pager := c.newPager(op, q.ServiceSID)
+	defer pager.report()
 	for range maxPages {
 		if next == "" {
 			return nil

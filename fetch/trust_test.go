@@ -57,7 +57,7 @@ func TestForgedSIDsNeverListed(t *testing.T) {
 		}
 	}
 	out := logs.String()
-	if n := strings.Count(out, "SID is not well formed"); n != 2 {
+	if n := strings.Count(out, "SIDs are not well formed"); n != 2 {
 		t.Errorf("%d warnings, want one per listing (2):\n%s", n, out)
 	}
 	if strings.ContainsAny(out, "\x1b\x07\x00\u202e") {
