@@ -167,8 +167,9 @@ type Faults struct {
 
 	// ForgedTranscriptSIDs appends to every transcripts page one queued
 	// transcript per string, with that string as its sid (the account and
-	// service of the page's first transcript): "../../escaped", an escape
-	// sequence, a header break.
+	// service of the page's first transcript, customer_key
+	// ForgedCustomerKey): "../../escaped", an escape sequence, a header
+	// break.
 	ForgedTranscriptSIDs []string
 	// ForgedServiceNames replaces every service's unique_name and
 	// friendly_name, and every public key's friendly_name, with this

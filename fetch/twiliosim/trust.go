@@ -9,17 +9,22 @@ package twiliosim
 // formed, and not the simulator's account.
 const ForeignAccountSID = "AC00000000000000000000000000000bad"
 
+// ForgedCustomerKey is the customer_key of the transcripts
+// ForgedTranscriptSIDs adds, so a metadata search matches every one.
+const ForgedCustomerKey = "forged-transcript"
+
 // forgedTranscriptItems are the transcripts ForgedTranscriptSIDs adds to a
 // page whose first transcript is first (caller holds s.mu).
 func (s *Server) forgedTranscriptItems(first *transcript) [][]byte {
 	sids := s.currentFaults().ForgedTranscriptSIDs
 	items := make([][]byte, 0, len(sids))
+	key := ForgedCustomerKey
 	for _, sid := range sids {
 		items = append(items, marshal(transcriptJSON{
 			AccountSID: s.AccountSID, ServiceSID: first.svc.sid, SID: sid,
 			DateCreated: unixISO(first.created), DateUpdated: unixISO(first.updated), Status: StatusQueued,
 			Channel: rawJSON(`null`), LanguageCode: first.svc.language,
-			URL: s.URL + "/v2/Transcripts/" + sid,
+			URL: s.URL + "/v2/Transcripts/" + sid, CustomerKey: &key,
 		}))
 	}
 	return items

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"time"
@@ -200,6 +201,11 @@ func (c *Catalog) IsGone(sid string) bool {
 func (c *Catalog) fetchTranscript(ctx context.Context, sid string) (record.Transcript, error) {
 	t, err := c.src.FetchTranscript(ctx, sid)
 	if err != nil {
+		if errors.Is(err, record.ErrNotFound) {
+			// Gone upstream, as far as the mount can tell: its sealed
+			// objects go too (fetch's reads change nothing on disk).
+			c.src.DropSealed(sid)
+		}
 		c.LogFailure(sid, "", "fetch transcript", err)
 		return record.Transcript{}, err
 	}
