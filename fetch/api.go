@@ -524,7 +524,9 @@ func (c *Client) AccountSID() string { return c.accountSID }
 // Config.APIURL. A receipt names it, and the sealed cache binds its
 // entries to it, so that content from one API is never served as
 // another's.
-func (c *Client) APIOrigin() string {
+func (c *Client) APIOrigin() string { return c.origin }
+
+func (c *Client) apiOrigin() string {
 	if c.apiURL != nil {
 		return c.apiURL.Scheme + "://" + c.apiURL.Host + strings.TrimSuffix(c.apiURL.Path, "/")
 	}

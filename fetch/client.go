@@ -166,6 +166,7 @@ type Client struct {
 	accountSID string
 	credDesc   string // "auth token for account AC…" or "API key SK…"
 	apiURL     *url.URL
+	origin     string // APIOrigin, computed once
 	edge       string
 	region     string
 	secrets    []string
@@ -321,6 +322,7 @@ func New(cfg Config) (*Client, error) {
 	// The backstop bound of one call: every attempt's timeout plus the retry
 	// budgets. Attempts themselves are bounded by cfg.Timeout.
 	c.callTime = cfg.MaxRetryTime + cfg.MaxThrottleTime + 2*cfg.Timeout
+	c.origin = c.apiOrigin()
 	return c, nil
 }
 

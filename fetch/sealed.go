@@ -12,7 +12,9 @@ import (
 	"github.com/intelligencefs/intelligencefs/fetch/sealedcache"
 )
 
-// sealedVersion is what keys t's entries in the sealed cache; false when
+// sealedVersion is what keys t's entries in the sealed cache (bound to this
+// Client's account and API origin, so that what a run against another API
+// stored is never served here); false when
 // there is no cache or t must not be cached: plain transcripts (their
 // content would be plaintext on disk), unfinished ones, and those without
 // a date_updated to tell a current entry from a stale one.
@@ -20,7 +22,12 @@ func (c *Client) sealedVersion(t record.Transcript) (sealedcache.Version, bool) 
 	if c.cfg.SealedCache == nil || !t.Encrypted() || !t.Completed() || t.DateUpdated.IsZero() {
 		return sealedcache.Version{}, false
 	}
-	return sealedcache.Version{Credential: t.EncryptionCredentialSID, Updated: t.DateUpdated, Unredacted: c.cfg.Unredacted}, true
+	account := c.accountSID
+	if account == "" {
+		account = t.AccountSID // an API key alone: the account the API named
+	}
+	return sealedcache.Version{Credential: t.EncryptionCredentialSID, Updated: t.DateUpdated, Unredacted: c.cfg.Unredacted,
+		Account: account, Origin: c.origin}, true
 }
 
 // OpenSentences gets t's encrypted sentences and hands them to open: from

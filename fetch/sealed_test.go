@@ -92,14 +92,15 @@ func TestSealedOpeners(t *testing.T) {
 	}
 
 	// An entry the store accepts but whose envelope does not open.
-	env, _, ok := st2.Get(ti.SID, sealedcache.Sentences, sealedcache.Version{Credential: tr.EncryptionCredentialSID, Updated: tr.DateUpdated})
+	v, _ := c2.sealedVersion(tr)
+	env, _, ok := st2.Get(ti.SID, sealedcache.Sentences, v)
 	if !ok {
 		t.Fatal("no sentences entry")
 	}
 	bad := crypto.Envelope{WrappedKey: env.WrappedKey, IV: env.IV, Body: bytes.Clone(env.Body)}
 	bad.Body[0] ^= 1
 	st2.Remove(ti.SID, sealedcache.Sentences) // an entry is never overwritten
-	st2.Put(ti.SID, sealedcache.Sentences, sealedcache.Version{Credential: tr.EncryptionCredentialSID, Updated: tr.DateUpdated}, bad, "")
+	st2.Put(ti.SID, sealedcache.Sentences, v, bad, "")
 	st2.Flush()
 	var doc []byte
 	if err := c2.OpenSentences(ctx, tr, openInto(&doc)); err != nil || !bytes.Equal(doc, s.SentencesPlaintext(ti.SID, ti.Redaction)) {

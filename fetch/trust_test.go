@@ -1,13 +1,17 @@
 package fetch
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/intelligencefs/intelligencefs/crypto"
 	"github.com/intelligencefs/intelligencefs/fetch/record"
+	"github.com/intelligencefs/intelligencefs/fetch/sealedcache"
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
 )
 
@@ -165,5 +169,71 @@ func TestAPIOrigin(t *testing.T) {
 		if got := c.APIOrigin(); got != tc.want {
 			t.Errorf("%+v: %q, want %q", tc, got, tc.want)
 		}
+	}
+}
+
+// TestSealedCacheNotPlantedByAnotherAPI: a run against an untrusted API
+// (another simulator with the same account, transcripts and keys, serving
+// another transcript's operator results) fills the sealed cache; a later
+// run against the real API, sharing the directory, serves none of it: it
+// downloads, and reads the real results. Before the entries named their
+// account and origin, the planted results were served with no request.
+func TestSealedCacheNotPlantedByAnotherAPI(t *testing.T) {
+	ctx := context.Background()
+	opts := twiliosim.Options{Corpus: twiliosim.CorpusOptions{Seed: 5, TranscriptsPerService: 4}}
+	real, ring := newSim(t, opts)
+	fake, _ := newSim(t, opts)
+	dir := filepath.Join(t.TempDir(), "sealed")
+	ti := pick(t, real, "call-centre-encrypted", true)
+	fake.SetFaults(twiliosim.Faults{SwapOperatorResults: twiliosim.Rule{Fraction: 1, TranscriptSID: ti.SID}})
+	read := func(s *twiliosim.Server) [][]byte {
+		t.Helper()
+		st, err := sealedcache.Open(sealedcache.Options{Dir: dir, SealKey: ring.DeriveSecret(sealedcache.SealKeyLabel)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := simClient(t, s, func(cfg *Config) { cfg.SealedCache = st })
+		defer c.Close()
+		tr, err := c.FetchTranscript(ctx, ti.SID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		locs, err := c.OperatorResultLocations(ctx, tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out [][]byte
+		for i, l := range locs {
+			err := c.OpenOperatorResult(ctx, tr, i, l, nil, func(env crypto.Envelope) error {
+				p, err := ring.Open(tr.EncryptionCredentialSID, env, nil)
+				out = append(out, p)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		return out
+	}
+	want := real.OperatorResultPlaintexts(ti.SID, ti.Redaction)
+	if len(want) == 0 {
+		t.Fatal("the transcript has no operator results")
+	}
+	planted := read(fake)
+	if len(planted) == len(want) && bytes.Equal(planted[0], want[0]) {
+		t.Fatal("the fake API served the real results: nothing was planted")
+	}
+	real.ResetCounts()
+	got := read(real)
+	if len(got) != len(want) {
+		t.Fatalf("%d results, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Errorf("operator result %d is what the other API planted", i)
+		}
+	}
+	if n := real.Count(twiliosim.EndpointObjectGet); n != int64(len(want)) {
+		t.Errorf("%d downloads from the real API, want %d (nothing served from the planted entries)", n, len(want))
 	}
 }

@@ -27,6 +27,11 @@ type header struct {
 	Unredacted bool   `json:"unredacted"`
 	Credential string `json:"credential"`   // CR… the content was sealed for
 	Updated    string `json:"date_updated"` // the transcript's, RFC 3339
+	// Account and Origin are the account (AC…) and API origin the object
+	// was fetched for and from: an entry stored by a run against another
+	// API (an untrusted --api-url) or account is never served to this one.
+	Account string `json:"account,omitempty"`
+	Origin  string `json:"origin,omitempty"`
 	// Key and IV are the object's x-amz-meta-x-amz-key and
 	// x-amz-meta-x-amz-iv headers (standard base64 of the decoded bytes).
 	Key string `json:"key,omitempty"`
@@ -66,7 +71,8 @@ func (h header) sealedWith(key, body []byte) bool {
 }
 
 func newHeader(sid, part string, v Version) header {
-	return header{SID: sid, Object: part, Unredacted: v.Unredacted, Credential: v.Credential, Updated: formatTime(v.Updated)}
+	return header{SID: sid, Object: part, Unredacted: v.Unredacted, Credential: v.Credential, Updated: formatTime(v.Updated),
+		Account: v.Account, Origin: v.Origin}
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }

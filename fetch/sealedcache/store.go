@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -83,6 +84,12 @@ type Version struct {
 	// Unredacted tells the unredacted content (Redacted=false) from the
 	// default; both may be cached side by side.
 	Unredacted bool
+	// Account and Origin are the account SID (AC…) and the API origin
+	// (scheme, host, path prefix) the content is fetched for and from.
+	// They are in the MAC'd header: an entry stored for another account or
+	// from another API (a run against an untrusted --api-url) is removed
+	// on read, never served.
+	Account, Origin string
 }
 
 // valid reports whether v can key an entry.
@@ -126,6 +133,7 @@ type Store struct {
 
 	mu           sync.Mutex
 	pending      map[string]*pendingWrite // by path
+	counts       map[string]countMemo     // by count path: counts read or written
 	pendingBytes int64
 	added        int64 // bytes written since the last scan
 	known        bool  // total is from a scan
@@ -133,6 +141,18 @@ type Store struct {
 	scanning     bool
 	closed       bool
 }
+
+// countMemo is an operator results count this process read (its MAC
+// checked) or wrote, so that each operator result read checks its object
+// against the count without reading the count's file again.
+type countMemo struct {
+	v    Version
+	keys []string
+}
+
+// maxCountMemos bounds the counts remembered (a few hundred bytes each);
+// past it the memo starts afresh.
+const maxCountMemos = 1 << 14
 
 // pendingWrite is an entry being written. cancelled is set by Drop so the
 // write does not bring back an entry dropped meanwhile.
@@ -156,6 +176,7 @@ func Open(o Options) (*Store, error) {
 		log:      o.Logger,
 		sem:      make(chan struct{}, writers),
 		pending:  map[string]*pendingWrite{},
+		counts:   map[string]countMemo{},
 		sealKey:  bytes.Clone(o.SealKey),
 	}
 	if s.max <= 0 {
@@ -226,7 +247,11 @@ var entryPattern = regexp.MustCompile(`^(GT[0-9a-fA-F]{32})\.[ru]\.(s|n|o[0-9]+)
 
 // Get returns the current entry of obj of sid: the envelope and, for an
 // operator result, the hash of its object's path. A missing, stale or
-// damaged entry is a miss (a stale or damaged one is removed).
+// damaged entry is a miss (a stale or damaged one is removed). An operator
+// result is served only when its object is the one the current count
+// (PutCount) lists at its position: an entry stored for another object
+// (the locations came in another order), or one without a count, is a
+// miss and removed.
 func (s *Store) Get(sid string, obj Object, v Version) (env crypto.Envelope, objectKey string, ok bool) {
 	if !s.usable(sid, v) {
 		return crypto.Envelope{}, "", false
@@ -235,6 +260,16 @@ func (s *Store) Get(sid string, obj Object, v Version) (env crypto.Envelope, obj
 	h, body, ok := s.read(p, sid, obj.name(), v)
 	if !ok {
 		return crypto.Envelope{}, "", false
+	}
+	if obj != Sentences {
+		keys, counted := s.countMemo(s.path(sid, v.Unredacted, countName), v)
+		if !counted {
+			keys, counted = s.Count(sid, v)
+		}
+		if !counted || int(obj) >= len(keys) || h.ObjectKey == "" || keys[obj] != h.ObjectKey {
+			s.discard(p, "it is not the object the count lists at its position")
+			return crypto.Envelope{}, "", false
+		}
 	}
 	env, err := crypto.ParseEnvelope(h.Key, h.IV, body)
 	if err != nil {
@@ -251,8 +286,15 @@ func (s *Store) Count(sid string, v Version) (objectKeys []string, ok bool) {
 		return nil, false
 	}
 	p := s.path(sid, v.Unredacted, countName)
+	if keys, ok := s.countMemo(p, v); ok {
+		if _, err := os.Lstat(p); err == nil { // still there (another process may have dropped it)
+			return keys, true
+		}
+		s.forgetCount(p)
+	}
 	h, body, ok := s.read(p, sid, countName, v)
 	if !ok {
+		s.forgetCount(p)
 		return nil, false
 	}
 	if len(body) != 0 || h.Count != len(h.ObjectKeys) || h.Count < 0 {
@@ -262,7 +304,36 @@ func (s *Store) Count(sid string, v Version) (objectKeys []string, ok bool) {
 	if h.ObjectKeys == nil {
 		h.ObjectKeys = []string{}
 	}
-	return h.ObjectKeys, true
+	s.rememberCount(p, v, h.ObjectKeys)
+	return slices.Clone(h.ObjectKeys), true
+}
+
+// countMemo returns the count remembered for the count file p at v.
+func (s *Store) countMemo(p string, v Version) ([]string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.counts[p]
+	if !ok || m.v != v {
+		return nil, false
+	}
+	return slices.Clone(m.keys), true
+}
+
+// rememberCount remembers the count of the count file p at v.
+func (s *Store) rememberCount(p string, v Version, keys []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.counts) >= maxCountMemos {
+		clear(s.counts)
+	}
+	s.counts[p] = countMemo{v: v, keys: slices.Clone(keys)}
+}
+
+// forgetCount forgets the count of the count file p.
+func (s *Store) forgetCount(p string) {
+	s.mu.Lock()
+	delete(s.counts, p)
+	s.mu.Unlock()
 }
 
 // usable reports whether entries of sid at v may be read and written.
@@ -297,6 +368,10 @@ func (s *Store) read(p, sid, part string, v Version) (header, []byte, bool) {
 		s.discard(p, "it names another object")
 		return header{}, nil, false
 	}
+	if h.Account != v.Account || h.Origin != v.Origin {
+		s.discard(p, "it was stored for another account or API")
+		return header{}, nil, false
+	}
 	if h.Credential != v.Credential || h.Updated != formatTime(v.Updated) {
 		s.discard(p, "it is stale")
 		return header{}, nil, false
@@ -308,6 +383,7 @@ func (s *Store) read(p, sid, part string, v Version) (header, []byte, bool) {
 
 // discard removes a file that is not a current entry.
 func (s *Store) discard(p, why string) {
+	s.forgetCount(p)
 	err := os.Remove(p)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		s.log.Debug("sealed cache: cannot remove an unusable entry", "path", p, "why", why, "err", unwrapPath(err))
@@ -348,7 +424,9 @@ func (s *Store) PutCount(sid string, v Version, objectKeys []string) {
 	}
 	h := newHeader(sid, countName, v)
 	h.Count, h.ObjectKeys = len(objectKeys), append([]string{}, objectKeys...)
-	s.write(s.path(sid, v.Unredacted, countName), h, nil)
+	p := s.path(sid, v.Unredacted, countName)
+	s.forgetCount(p) // the file on disk decides once written (the first copy wins)
+	s.write(p, h, nil)
 }
 
 // write queues one file write: skipped when writing is off, the store is
@@ -479,6 +557,9 @@ func (s *Store) Drop(sid string) error {
 		if strings.HasPrefix(p, prefix) {
 			pw.cancelled = true
 		}
+	}
+	for _, u := range []bool{false, true} {
+		delete(s.counts, s.path(sid, u, countName))
 	}
 	names, err := os.ReadDir(filepath.Join(s.dir, shard(sid)))
 	if errors.Is(err, fs.ErrNotExist) {
