@@ -122,7 +122,6 @@ func TestSealedOpeners(t *testing.T) {
 	// An operator result that open refuses as another transcript's: the
 	// cached entry is removed and the object downloaded again, the refused
 	// download is not kept, and the next read tries again.
-	v := sealedcache.Version{Credential: tr.EncryptionCredentialSID, Updated: tr.DateUpdated}
 	rs, err := c2.SealedOperatorResults(ctx, tr)
 	if err != nil {
 		t.Fatal(err)

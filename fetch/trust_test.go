@@ -198,13 +198,13 @@ func TestSealedCacheNotPlantedByAnotherAPI(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		locs, err := c.OperatorResultLocations(ctx, tr)
+		rs, err := c.SealedOperatorResults(ctx, tr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var out [][]byte
-		for i, l := range locs {
-			err := c.OpenOperatorResult(ctx, tr, i, l, nil, func(env crypto.Envelope) error {
+		for i := range rs.Len() {
+			err := rs.Open(ctx, i, func(env crypto.Envelope) error {
 				p, err := ring.Open(tr.EncryptionCredentialSID, env, nil)
 				out = append(out, p)
 				return err

@@ -28,7 +28,7 @@ func BenchmarkTranscriptPage(b *testing.B) {
 	page := func() {
 		req := httptest.NewRequest("GET", "/transcripts/"+tr.SID, nil)
 		req.Host = v.host
-		req.AddCookie(&http.Cookie{Name: CookieName, Value: testToken})
+		req.AddCookie(&http.Cookie{Name: v.handler.CookieName(), Value: testToken})
 		w := httptest.NewRecorder()
 		v.handler.ServeHTTP(w, req)
 		if w.Code != 200 {

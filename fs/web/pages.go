@@ -394,7 +394,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 	}
 	defer clear(body)
 	w.Header().Set("Content-Type", ctype)
-	w.Header().Set("Content-Disposition", `attachment; filename="`+t.SID+"-"+file+`"`)
+	w.Header().Set("Content-Disposition", attachment(t.SID+"-"+file))
 	w.Write(body)
 }
 

@@ -12,22 +12,33 @@
 //
 // Access needs a random token: a request carrying it as ?token= gets it as
 // an HttpOnly, SameSite=Strict cookie and is redirected to the same page
-// without it; every other request without the cookie is 403. Every
-// response forbids caching (no plaintext in the browser's disk cache),
-// framing and referrers, and carries a Content-Security-Policy that allows
-// only this origin's own script and style. The Host header must name the
-// address the server is bound to, which defeats DNS rebinding.
+// without it; every other request without the cookie is 403. The cookie's
+// name is random per Server, and on loopback the viewer is addressed by a
+// host name of its own, <random>.localhost (browsers resolve every
+// .localhost name to the loopback address): browsers do not keep cookies
+// apart by port, so a cookie set for 127.0.0.1 would be sent to every
+// service listening there (a dev server, Jupyter, another user's
+// listener); one set for a random name goes to that name only, and two
+// viewers never overwrite each other's. Requests to 127.0.0.1:PORT are
+// redirected there. Every response forbids caching (no plaintext in the
+// browser's disk cache), framing and referrers, and carries a
+// Content-Security-Policy that allows only this origin's own script and
+// style. The Host header must name the viewer, which defeats DNS
+// rebinding.
 package web
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -60,8 +71,18 @@ type Options struct {
 	// Token is the access token; required, at least 32 characters.
 	Token string
 	// Hosts are the values of the Host header accepted (e.g.
-	// "127.0.0.1:8080" and "localhost:8080"); required.
+	// "ifs-….localhost:8080", see AddressFor); required. The first is the
+	// viewer's own address, where RedirectHosts send a browser.
 	Hosts []string
+	// RedirectHosts are Host values answered with a redirect to the first
+	// of Hosts (same path and query) and nothing else, never a cookie: the
+	// listener's 127.0.0.1:PORT and localhost:PORT, when Hosts names a
+	// private <random>.localhost.
+	RedirectHosts []string
+	// CookieName is the access cookie's name; "" picks a random one per
+	// Server, so two viewers never overwrite each other's cookie. Over TLS
+	// it carries the __Host- prefix (Secure, Path=/, no Domain).
+	CookieName string
 	// Workers bounds the transcripts a search fetches at once.
 	Workers int
 	// CacheSize bounds the plaintext cache the Server builds and owns for
@@ -86,8 +107,9 @@ const DefaultPrefetch = 4
 // DefaultCacheSize is the default of Options.CacheSize.
 const DefaultCacheSize = 64 << 20
 
-// CookieName is the name of the access cookie.
-const CookieName = "intelligencefs_token"
+// CookiePrefix begins every access cookie's name; a random suffix per
+// Server follows (Options.CookieName).
+const CookiePrefix = "intelligencefs_token_"
 
 // Server is the viewer's http.Handler.
 type Server struct {
@@ -110,6 +132,17 @@ func New(o Options) (*Server, error) {
 	}
 	if len(o.Hosts) == 0 {
 		return nil, errors.New("web: no accepted Host given")
+	}
+	for _, h := range append(append([]string{}, o.Hosts...), o.RedirectHosts...) {
+		if h == "" || h != record.SafeText(h) || strings.ContainsAny(h, " /?#@") {
+			return nil, fmt.Errorf("web: %s is not a host[:port]", record.QuoteText(h, 60))
+		}
+	}
+	if o.CookieName == "" {
+		o.CookieName = CookiePrefix + randomHex(8)
+	}
+	if !validCookieName(o.CookieName) {
+		return nil, fmt.Errorf("web: %s is not a cookie name", record.QuoteText(o.CookieName, 60))
 	}
 	s := &Server{o: o, log: o.Logger}
 	if s.log == nil {
@@ -219,7 +252,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	for k, v := range securityHeaders {
 		h.Set(k, v)
 	}
-	if !s.hostOK(r.Host) {
+	if hostIn(s.o.RedirectHosts, r.Host) {
+		// Never a cookie here: it would reach every port of this host.
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		http.Redirect(w, r, scheme+"://"+s.o.Hosts[0]+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+		return
+	}
+	if !hostIn(s.o.Hosts, r.Host) {
 		http.Error(w, "forbidden: unexpected Host header", http.StatusForbidden)
 		return
 	}
@@ -228,7 +270,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "forbidden: wrong token", http.StatusForbidden)
 			return
 		}
-		http.SetCookie(w, &http.Cookie{Name: CookieName, Value: s.o.Token, Path: "/", HttpOnly: true,
+		http.SetCookie(w, &http.Cookie{Name: s.cookieName(r), Value: s.o.Token, Path: "/", HttpOnly: true,
 			SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 		q := r.URL.Query()
 		q.Del("token")
@@ -236,7 +278,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, u.String(), http.StatusSeeOther)
 		return
 	}
-	c, err := r.Cookie(CookieName)
+	c, err := r.Cookie(s.cookieName(r))
 	if err != nil || !s.tokenOK(c.Value) {
 		http.Error(w, "forbidden: open the URL with the token that intelligencefs serve printed", http.StatusForbidden)
 		return
@@ -248,14 +290,105 @@ func (s *Server) tokenOK(t string) bool {
 	return subtle.ConstantTimeCompare([]byte(t), []byte(s.o.Token)) == 1
 }
 
-// hostOK accepts exactly the configured Host values (case-insensitive).
-func (s *Server) hostOK(host string) bool {
-	for _, h := range s.o.Hosts {
+// CookieName is the access cookie's name over plain HTTP (over TLS it
+// carries the __Host- prefix).
+func (s *Server) CookieName() string { return s.o.CookieName }
+
+// cookieName is the access cookie's name for r: __Host- prefixed over TLS,
+// so that the browser keeps it Secure, on this host only, for every path.
+func (s *Server) cookieName(r *http.Request) string {
+	if r.TLS != nil {
+		return "__Host-" + s.o.CookieName
+	}
+	return s.o.CookieName
+}
+
+// hostIn reports whether host is one of list (case-insensitive).
+func hostIn(list []string, host string) bool {
+	for _, h := range list {
 		if strings.EqualFold(h, host) {
 			return true
 		}
 	}
 	return false
+}
+
+// validCookieName reports a name made of token characters (RFC 6265).
+func validCookieName(n string) bool {
+	if n == "" {
+		return false
+	}
+	for _, c := range []byte(n) {
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// randomHex is n random bytes in hex.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return hex.EncodeToString(b)
+}
+
+// PrivateHost returns a fresh host name for one viewer:
+// "ifs-<16 random hex digits>.localhost". Browsers resolve every name under
+// .localhost to the loopback address (RFC 6761), and keep a cookie set for
+// it to that name: no service on another port of 127.0.0.1 receives it.
+func PrivateHost() string { return "ifs-" + randomHex(8) + ".localhost" }
+
+// Addressing is how a viewer listening on one address is reached: the
+// Host values it serves (Options.Hosts; the first is the address to open),
+// those it redirects from (Options.RedirectHosts).
+type Addressing struct {
+	Hosts, RedirectHosts []string
+}
+
+// URL is the address to open, with scheme ("http" or "https").
+func (a Addressing) URL(scheme string) string { return scheme + "://" + a.Hosts[0] }
+
+// ErrWildcardNeedsHost is AddressFor's error for a wildcard listen address
+// (0.0.0.0, ::) without a host name: no Host header can be checked
+// against "[::]:8080".
+var ErrWildcardNeedsHost = errors.New("listening on every address needs the host name clients use to reach it")
+
+// AddressFor says how to reach a viewer that listens on listen (the
+// address as the user gave it, host:port) and was bound to port (the
+// listener's actual port, for port 0). host is the name clients use (the
+// --host flag), "" for none. On loopback without a host, the viewer gets a
+// PrivateHost name and 127.0.0.1/localhost redirect there. With a host,
+// that name is served (and a specific listen address too). A wildcard
+// listen address (0.0.0.0, ::, "") needs a host: ErrWildcardNeedsHost.
+func AddressFor(listen, port, host string) (Addressing, error) {
+	lh, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return Addressing{}, fmt.Errorf("web: listen address %s: %w", record.QuoteText(listen, 60), err)
+	}
+	if host != "" {
+		if strings.ContainsAny(host, ":/?#@[] ") || host != record.SafeText(host) {
+			return Addressing{}, fmt.Errorf("web: %s is not a host name (give the name alone, without port or scheme)", record.QuoteText(host, 60))
+		}
+	}
+	ip := net.ParseIP(lh)
+	wildcard := lh == "" || (ip != nil && ip.IsUnspecified())
+	loopback := strings.EqualFold(lh, "localhost") || (ip != nil && ip.IsLoopback())
+	switch {
+	case host != "":
+		a := Addressing{Hosts: []string{net.JoinHostPort(host, port)}}
+		if !wildcard {
+			a.Hosts = append(a.Hosts, net.JoinHostPort(lh, port))
+		}
+		return a, nil
+	case wildcard:
+		return Addressing{}, ErrWildcardNeedsHost
+	case loopback:
+		return Addressing{Hosts: []string{net.JoinHostPort(PrivateHost(), port)}, RedirectHosts: HostsFor(net.JoinHostPort(lh, port))}, nil
+	}
+	return Addressing{Hosts: []string{net.JoinHostPort(lh, port)}}, nil
 }
 
 // HostsFor returns the Host values a browser sends for a server listening
@@ -270,4 +403,16 @@ func HostsFor(addr string) []string {
 		out = append(out, net.JoinHostPort("localhost", port))
 	}
 	return out
+}
+
+// attachment is the Content-Disposition of a download named name. The
+// name is built from the transcript's SID, which fetch checked; the header
+// is built by mime.FormatMediaType anyway (quoted, RFC 2231-encoded when
+// it holds anything but printable ASCII), so no server string can end the
+// header or add one. A name it cannot render gets no filename at all.
+func attachment(name string) string {
+	if v := mime.FormatMediaType("attachment", map[string]string{"filename": name}); v != "" {
+		return v
+	}
+	return "attachment"
 }

@@ -150,7 +150,7 @@ func TestAccessAndHeaders(t *testing.T) {
 	// DNS rebinding: the right cookie, a foreign Host.
 	req, _ := http.NewRequest("GET", v.srv.URL+"/services", nil)
 	req.Host = "attacker.example:" + strings.Split(v.host, ":")[1]
-	req.AddCookie(&http.Cookie{Name: CookieName, Value: testToken})
+	req.AddCookie(&http.Cookie{Name: v.handler.CookieName(), Value: testToken})
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
