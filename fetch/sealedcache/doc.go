@@ -9,7 +9,9 @@
 // operator result's object is named by a hash of its path only), no
 // credential, and no transcript metadata beyond the SID, the credential SID
 // the content was sealed for and the transcript's date_updated (what makes
-// an entry current).
+// an entry current), plus the account SID and a hash of the API origin it
+// was fetched for and from (what binds it: an entry another account or
+// another API left is never served).
 //
 // Layout and invariants (DIR is --sealed-cache):
 //
@@ -22,9 +24,11 @@
 //	    .tmp-…                a write in progress (or left by a crash)
 //
 // Every file is 0600 and self-describing: a magic line, one JSON header line
-// (SID, object, redaction, credential SID, date_updated, wrapped key, IV,
-// body length, and an HMAC-SHA256 of it all under a secret derived from the
-// private keys) and the body. A file is written to a temporary name in its
+// (SID, object, redaction, credential SID, date_updated, account SID, API
+// origin hash, wrapped key, IV, an operator result's object hash, body
+// length, and an HMAC-SHA256 of it all under a secret derived from the
+// private keys) and the body. An operator result is served only when its
+// object hash is the one the count lists at its position. A file is written to a temporary name in its
 // folder, fsynced, then hard-linked to the entry's name, which fails if the
 // entry exists: the first complete copy wins and is never overwritten (one
 // writer per entry, across processes too; rename where there are no hard

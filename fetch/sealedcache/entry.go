@@ -27,9 +27,10 @@ type header struct {
 	Unredacted bool   `json:"unredacted"`
 	Credential string `json:"credential"`   // CR… the content was sealed for
 	Updated    string `json:"date_updated"` // the transcript's, RFC 3339
-	// Account and Origin are the account (AC…) and API origin the object
-	// was fetched for and from: an entry stored by a run against another
-	// API (an untrusted --api-url) or account is never served to this one.
+	// Account and Origin are the account (AC…) the object was fetched for
+	// and the API it came from (originDigest: no URL reaches the disk): an
+	// entry stored by a run against another API (an untrusted --api-url)
+	// or account is never served to this one.
 	Account string `json:"account,omitempty"`
 	Origin  string `json:"origin,omitempty"`
 	// Key and IV are the object's x-amz-meta-x-amz-key and
@@ -72,7 +73,17 @@ func (h header) sealedWith(key, body []byte) bool {
 
 func newHeader(sid, part string, v Version) header {
 	return header{SID: sid, Object: part, Unredacted: v.Unredacted, Credential: v.Credential, Updated: formatTime(v.Updated),
-		Account: v.Account, Origin: v.Origin}
+		Account: v.Account, Origin: originDigest(v.Origin)}
+}
+
+// originDigest names an API origin in a header: the hex SHA-256 of it (the
+// first 128 bits), "" for none.
+func originDigest(origin string) string {
+	if origin == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(origin))
+	return hex.EncodeToString(sum[:16])
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }

@@ -368,7 +368,7 @@ func (s *Store) read(p, sid, part string, v Version) (header, []byte, bool) {
 		s.discard(p, "it names another object")
 		return header{}, nil, false
 	}
-	if h.Account != v.Account || h.Origin != v.Origin {
+	if h.Account != v.Account || h.Origin != originDigest(v.Origin) {
 		s.discard(p, "it was stored for another account or API")
 		return header{}, nil, false
 	}
