@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -74,12 +75,20 @@ func TestSearchProgressOnlyOnTerminal(t *testing.T) {
 // refusal without a terminal, confirmation on one, and a failure's exit
 // status; the deleted transcripts are gone from the simulator.
 func TestTranscriptsDelete(t *testing.T) {
-	sim, _ := searchSim(t)
+	sim, keyPath := searchSim(t)
 	env := simEnv(sim)
 	trs := sim.Transcripts(sim.Services()[0].SID)
-	a, b, c, d := trs[2].SID, trs[3].SID, trs[4].SID, trs[5].SID
+	a, b, c := trs[2].SID, trs[3].SID, trs[4].SID
+	d := "" // encrypted and completed: it has sealed objects to cache
+	for _, s := range sim.Services() {
+		for _, tr := range sim.Transcripts(s.SID) {
+			if d == "" && tr.EncryptionCredentialSID != "" && tr.Status == twiliosim.StatusCompleted && tr.SID != a && tr.SID != b && tr.SID != c {
+				d = tr.SID
+			}
+		}
+	}
 	exists := func(sid string) bool { return sim.TranscriptJSON(sid) != nil }
-	receipt := regexp.MustCompile(`^(GT[0-9a-f]{32})\t(deleted|already-deleted|would-delete|failed)\t(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)(\t.*)?$`)
+	receipt := regexp.MustCompile(`^(GT[0-9a-f]{32})\t(deleted|not-found|would-delete|failed)\t(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\t(AC[0-9a-f]{32})\t(\S+)(\t.*)?$`)
 	results := func(out string) map[string]string {
 		t.Helper()
 		m := map[string]string{}
@@ -87,6 +96,9 @@ func TestTranscriptsDelete(t *testing.T) {
 			p := receipt.FindStringSubmatch(l)
 			if p == nil {
 				t.Fatalf("not a receipt: %q", l)
+			}
+			if p[4] != sim.AccountSID || p[5] != sim.URL {
+				t.Errorf("the receipt names account %s at %s, want %s at %s", p[4], p[5], sim.AccountSID, sim.URL)
 			}
 			m[p[1]] = p[2]
 		}
@@ -110,16 +122,29 @@ func TestTranscriptsDelete(t *testing.T) {
 	if r := results(res.stdout); r[a] != "deleted" || exists(a) {
 		t.Errorf("--yes: %v", r)
 	}
-	// From stdin, one already gone: done, exit 0.
+	// From stdin, one already gone: not proven, so not-found and exit 1;
+	// the other deleted.
 	in := strings.NewReader(a + "\n\n" + b + "\n")
 	cmd = exec.Command(testBinary(t), "transcripts", "delete", "--yes", "-")
 	cmd.Env, cmd.Stdin = env, in
 	out, err := cmd.Output()
-	if exitStatus(t, err) != 0 {
-		t.Fatalf("stdin: %v", err)
+	if exitStatus(t, err) != 1 {
+		t.Fatalf("stdin: %v, want exit 1", err)
 	}
-	if r := results(string(out)); r[a] != "already-deleted" || r[b] != "deleted" || exists(b) {
+	if r := results(string(out)); r[a] != "not-found" || r[b] != "deleted" || exists(b) {
 		t.Errorf("stdin: %v", r)
+	}
+	// --dry-run changes nothing anywhere: not even a sealed cache's files
+	// of a transcript the API answers 404 for (another region, a proxy).
+	cache := filepath.Join(t.TempDir(), "sealed")
+	mustRun(t, env, "cat", "--private-key", keyPath, "--sealed-cache", cache, d)
+	cached, _ := filepath.Glob(filepath.Join(cache, "v1", "*", d+".*"))
+	sim.SetFaults(twiliosim.Faults{HideTranscripts: twiliosim.Rule{Fraction: 1, TranscriptSID: d}})
+	res = runCLI(t, env, "transcripts", "delete", "--dry-run", "--sealed-cache", cache, d)
+	sim.SetFaults(twiliosim.Faults{})
+	left, _ := filepath.Glob(filepath.Join(cache, "v1", "*", d+".*"))
+	if r := results(res.stdout); res.code != 1 || r[d] != "not-found" || len(cached) == 0 || len(left) != len(cached) {
+		t.Errorf("--dry-run on a 404: exit %d, %v, %d sealed files before, %d after", res.code, r, len(cached), len(left))
 	}
 	oneErrorLine(t, runCLI(t, env, "transcripts", "delete", "--yes", c, "GTnot-a-sid"), 2, "not a transcript SID")
 	if !exists(c) {
