@@ -84,3 +84,24 @@ func unsafeRune(r rune) bool {
 	}
 	return unicode.Is(unicode.Cc, r)
 }
+
+// AppendSafeText appends text to dst as SafeText would write it, without
+// making a string of it (text may be plaintext the caller wipes).
+func AppendSafeText(dst, text []byte) []byte {
+	for i := 0; i < len(text); {
+		r, n := utf8.DecodeRune(text[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			dst = append(dst, '\\', 'x', hexDigit[text[i]>>4], hexDigit[text[i]&0xf])
+		case unsafeRune(r):
+			q := strconv.QuoteRuneToASCII(r) // the escape of one control rune, quoted
+			dst = append(dst, q[1:len(q)-1]...)
+		default:
+			dst = append(dst, text[i:i+n]...)
+		}
+		i += n
+	}
+	return dst
+}
+
+const hexDigit = "0123456789abcdef"

@@ -128,3 +128,12 @@ func TestSafeText(t *testing.T) {
 		t.Errorf("a clean string costs %v allocations", n)
 	}
 }
+
+// TestAppendSafeText: the byte form writes what SafeText writes.
+func TestAppendSafeText(t *testing.T) {
+	for _, s := range append([]string{"plain", "Zoë\t東京"}, twiliosim.HostileNames...) {
+		if got := string(record.AppendSafeText([]byte("x"), []byte(s))); got != "x"+record.SafeText(s) {
+			t.Errorf("%q: %q, want %q", s, got, "x"+record.SafeText(s))
+		}
+	}
+}

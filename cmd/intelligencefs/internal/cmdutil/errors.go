@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 )
 
 // UsageError is a mistake in how the program was invoked (a bad flag,
@@ -56,10 +58,12 @@ func ErrorLine(err error) string {
 }
 
 // OneLine folds a message onto a single line, so every failure is exactly
-// one line on stderr whatever a library put in its error.
+// one line on stderr whatever a library put in its error, with no control
+// character left raw (record.SafeText: a server's words reach the terminal
+// in errors).
 func OneLine(s string) string {
 	s = strings.TrimSpace(s)
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
+	return record.SafeText(strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " "))
 }
 
 // Truncate shortens s to at most n bytes for an error message.

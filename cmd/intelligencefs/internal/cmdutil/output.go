@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 )
 
 // WriteJSON writes v as indented JSON and a newline (--json output).
@@ -22,21 +24,35 @@ func WriteJSON(w io.Writer, v any) error {
 }
 
 // WriteTable writes rows under header in columns aligned with spaces.
+// Every cell is shown with Printable: a name from the server cannot move
+// the cursor, recolour the terminal or break a column.
 func WriteTable(w io.Writer, header []string, rows [][]string) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	cells := make([]string, 0, len(header))
 	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
+		cells = cells[:0]
+		for _, c := range r {
+			cells = append(cells, strings.ReplaceAll(Printable(c), "\t", `\t`))
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	return tw.Flush()
 }
 
-// OrDash shows an empty field as "-" so table columns stay aligned.
+// Printable is s as the terminal may receive it: control characters,
+// line breaks, bidirectional overrides and invalid UTF-8 escaped
+// (record.SafeText). Every string from the server that is printed goes
+// through it.
+func Printable(s string) string { return record.SafeText(s) }
+
+// OrDash shows an empty field as "-" so table columns stay aligned, and
+// any other Printable.
 func OrDash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return Printable(s)
 }
 
 // FormatDate shows a date as RFC 3339 UTC, or "-" when unknown.

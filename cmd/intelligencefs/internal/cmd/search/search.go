@@ -5,6 +5,7 @@ package search
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/intelligencefs/intelligencefs/cmd/intelligencefs/internal/cmdutil"
 	"github.com/intelligencefs/intelligencefs/cmd/intelligencefs/internal/factory"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 	fssearch "github.com/intelligencefs/intelligencefs/fs/search"
 	"github.com/intelligencefs/intelligencefs/fs/sentencetext"
 )
@@ -221,7 +223,15 @@ func formatMatches(dst []byte, r *fssearch.Result, f searchFlags) []byte {
 		dst = append(append(dst, t.SID...), '\t')
 		switch m.Kind {
 		case fssearch.InSentence:
+			// The line as sentences.txt has it, escaped for the terminal.
+			start := len(dst)
 			dst = sentencetext.AppendLine(dst, m.Sentence)
+			if line := dst[start:]; len(line) > 0 && line[len(line)-1] == '\n' {
+				text := bytes.Clone(line[:len(line)-1])
+				clear(line)
+				dst = append(appendOneLine(dst[:start], text), '\n')
+				clear(text) // plaintext: wiped like the Result's
+			}
 			continue
 		case fssearch.InOperatorResult:
 			dst = append(dst, "operator-results/"...)
@@ -230,27 +240,20 @@ func formatMatches(dst []byte, r *fssearch.Result, f searchFlags) []byte {
 		case fssearch.InMetadata:
 			dst = append(dst, "transcript.json "...)
 		}
-		dst = append(append(dst, m.Field...), ": "...)
+		dst = append(appendOneLine(dst, []byte(m.Field)), ": "...)
 		dst = appendOneLine(dst, m.Text)
 		dst = append(dst, '\n')
 	}
 	return dst
 }
 
-// appendOneLine appends text with newlines and carriage returns escaped, as
-// sentences.txt shows them.
+// appendOneLine appends text on one line, escaped for the terminal: line
+// breaks as sentences.txt shows them (\n, \r), and every other control
+// character, bidirectional override or invalid byte as a Go escape
+// (record.AppendSafeText), so no escape sequence in a transcript or an
+// operator result reaches the terminal.
 func appendOneLine(dst, text []byte) []byte {
-	for _, c := range text {
-		switch c {
-		case '\n':
-			dst = append(dst, `\n`...)
-		case '\r':
-			dst = append(dst, `\r`...)
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return dst
+	return record.AppendSafeText(dst, text)
 }
 
 // matchJSON is one line of --json output.

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/intelligencefs/intelligencefs/cmd/intelligencefs/internal/cmdtest"
 	"github.com/intelligencefs/intelligencefs/cmd/intelligencefs/internal/cmdutil"
+	"github.com/intelligencefs/intelligencefs/fetch/record"
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
 )
 
@@ -79,4 +81,31 @@ func TestEncrypt(t *testing.T) {
 			t.Errorf("the service's credential is %q after encrypt", s.EncryptionCredentialSID)
 		}
 	}
+}
+
+// TestListEscapesServerNames: a server whose service names are the
+// holdout's escape sequences (a window title, a screen clear, a hyperlink,
+// a line break, a bidi override) cannot reach the terminal with them:
+// services list prints them escaped, one row per service. Before, the
+// names were printed as they came.
+func TestListEscapesServerNames(t *testing.T) {
+	acct := cmdtest.NewAccount(t, twiliosim.CorpusOptions{TranscriptsPerService: 1})
+	for _, name := range twiliosim.HostileNames {
+		if name == "" {
+			continue
+		}
+		acct.Sim.SetFaults(twiliosim.Faults{ForgedServiceNames: name})
+		r := cmdtest.New(acct.Env)
+		if err := runList(context.Background(), r.Factory, &listOptions{conn: r.Conn(false)}); err != nil {
+			t.Fatalf("%q: %v", name, err)
+		}
+		out := r.Stdout.String()
+		if body := strings.ReplaceAll(out, "\n", ""); body != record.SafeText(body) || !utf8.ValidString(out) {
+			t.Errorf("%q reached the terminal raw: %q", name, out)
+		}
+		if lines := strings.Count(out, "\n"); lines != len(acct.Sim.Services())+1 {
+			t.Errorf("%q: %d lines for %d services", name, lines, len(acct.Sim.Services()))
+		}
+	}
+	acct.Sim.SetFaults(twiliosim.Faults{})
 }
