@@ -31,8 +31,12 @@ import (
 
 // ListenFlags are the settings of a server's listener.
 type ListenFlags struct {
-	Addr            string
-	AllowRemote     bool
+	Addr        string
+	AllowRemote bool
+	// Host is --host: the name clients use to reach the server ("" on
+	// loopback: a private <random>.localhost; required with a wildcard
+	// --addr).
+	Host            string
 	TLSCert, TLSKey string
 	// Cache is the plaintext cache's settings, shared with mount.
 	Cache *factory.CacheFlags
@@ -46,6 +50,7 @@ func AddListenFlags(fs *pflag.FlagSet) *ListenFlags {
 	s := &ListenFlags{}
 	fs.StringVar(&s.Addr, "addr", "127.0.0.1:0", "listen on this address (loopback only unless --allow-remote; port 0 picks a free one)")
 	fs.BoolVar(&s.AllowRemote, "allow-remote", false, "accept a non-loopback --addr (needs --tls-cert and --tls-key)")
+	fs.StringVar(&s.Host, "host", "", "the host name clients use to reach the server (needed with a wildcard --addr such as 0.0.0.0:8443; default on loopback: a random NAME.localhost of this process, so no other service on 127.0.0.1 gets its cookie)")
 	fs.StringVar(&s.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
 	fs.StringVar(&s.TLSKey, "tls-key", "", "the private key of --tls-cert (PEM)")
 	return s
@@ -87,7 +92,20 @@ func (s *ListenFlags) Validate() error {
 	case s.TLSCert == "":
 		return cmdutil.Usagef("--allow-remote needs --tls-cert and --tls-key: the token and the transcripts must not cross the network in the clear")
 	}
+	if _, err := web.AddressFor(s.Addr, "0", s.Host); err != nil {
+		if errors.Is(err, web.ErrWildcardNeedsHost) {
+			return cmdutil.Usagef("--addr %s listens on every address: give --host NAME, the name clients use to reach it (its Host header is checked)", s.Addr)
+		}
+		return cmdutil.Usagef("--host: %v", err)
+	}
 	return nil
+}
+
+// Addressing is how clients reach a server of these flags bound to port
+// (the listener's actual one): the Host values to serve and to redirect
+// from (web.AddressFor).
+func (s *ListenFlags) Addressing(port string) (web.Addressing, error) {
+	return web.AddressFor(s.Addr, port, s.Host)
 }
 
 // Options are the settings of one `serve` (the viewer).
@@ -107,7 +125,9 @@ func NewCmd(f *factory.Factory, subcommands ...*cobra.Command) *cobra.Command {
 		Short: "Serve a private transcript viewer on localhost (services, conversations, operator results, search)",
 		Long: `serve starts a web viewer of the account on 127.0.0.1, decrypting in memory
 exactly as mount does, and prints one line: the URL to open, with a random
-access token. The token becomes a cookie; any request without it is
+access token, on a host name of this process (ifs-….localhost, which
+browsers resolve to 127.0.0.1), so that no other service on 127.0.0.1
+receives its cookie. The token becomes a cookie; any request without it is
 refused. Nothing is cached by the browser (Cache-Control: no-store).
 Ctrl-C stops it. Works on Linux, macOS and Windows (no FUSE).`,
 		Example: `  intelligencefs serve --private-key private_key.pem
@@ -172,7 +192,15 @@ func Run(ctx context.Context, f *factory.Factory, c *factory.Connection, sf *Lis
 	if err != nil {
 		return err
 	}
-	h, err := web.New(web.Options{Source: c.Client, Decrypter: c.Keys, Token: token, Hosts: web.HostsFor(ln.Addr().String()),
+	_, port, err := net.SplitHostPort(ln.Addr().String())
+	if err != nil {
+		return err
+	}
+	addr, err := sf.Addressing(port)
+	if err != nil {
+		return err
+	}
+	h, err := web.New(web.Options{Source: c.Client, Decrypter: c.Keys, Token: token, Hosts: addr.Hosts, RedirectHosts: addr.RedirectHosts,
 		Workers: workers, Logger: log,
 		CacheSize: int64(sf.Cache.CacheSize), CacheMaxAge: sf.Cache.CacheMaxAge, Mlock: mlock})
 	if err != nil {
@@ -184,7 +212,7 @@ func Run(ctx context.Context, f *factory.Factory, c *factory.Connection, sf *Lis
 	if sf.TLSCert != "" {
 		scheme = "https"
 	}
-	fmt.Fprintf(f.Stdout, "%s://%s/?token=%s\n", scheme, ln.Addr(), token)
+	fmt.Fprintf(f.Stdout, "%s/?token=%s\n", addr.URL(scheme), token)
 	done := make(chan error, 1)
 	go func() {
 		if sf.TLSCert != "" {
