@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/intelligencefs/intelligencefs/fetch/twiliosim"
 	"github.com/intelligencefs/intelligencefs/fs/fusetest"
 )
@@ -780,5 +782,127 @@ func TestReadinessAndStats(t *testing.T) {
 	}
 	if code := p.exitWithin(t, syscall.SIGTERM, 2*time.Second); code != 0 {
 		t.Fatalf("exit %d", code)
+	}
+}
+
+// TestDaemonSecretsNotInEnviron: a daemonized mount whose auth token and
+// key passphrase come from the environment serves (so both reached the
+// child), yet the daemon's /proc/PID/environ holds neither, nor their
+// names: they crossed on the hand-over pipe. Its core file limit is 0.
+// Before, the child inherited the whole environment, and clearing Go's
+// copy of it left /proc/PID/environ holding the secrets for the daemon's
+// life.
+func TestDaemonSecretsNotInEnviron(t *testing.T) {
+	needFUSE(t)
+	const passphrase = "correct horse battery staple"
+	key, encKey := genKeyFile(t, t.TempDir(), "enc.pem", []byte(passphrase), 0o600)
+	sim := newSim(t, twiliosim.Options{Keys: []twiliosim.Credential{{PublicKey: &key.PublicKey}}, Corpus: twiliosim.CorpusOptions{Seed: 9, TranscriptsPerService: 4}})
+	mnt := newMountPoint(t)
+	env := append(simEnv(sim), "INTELLIGENCEFS_KEY_PASSPHRASE="+passphrase)
+	res := runCLI(t, env, "mount", "--daemon", "--private-key", encKey, mnt)
+	if res.code != 0 {
+		t.Fatalf("mount --daemon: exit %d\n%s", res.code, res.stderr)
+	}
+	pids := pidsServing(t, mnt)
+	t.Cleanup(func() {
+		for _, pid := range pidsServing(t, mnt) {
+			syscall.Kill(pid, syscall.SIGTERM)
+		}
+		waitGone(t, mnt, 3*time.Second)
+	})
+	if len(pids) != 1 {
+		t.Fatalf("daemon processes: %v", pids)
+	}
+	var tr twiliosim.TranscriptInfo
+	for _, svc := range sim.Services() {
+		for _, x := range sim.Transcripts(svc.SID) {
+			if x.Status == twiliosim.StatusCompleted && x.EncryptionCredentialSID != "" && tr.SID == "" {
+				tr = x
+			}
+		}
+	}
+	if got, err := os.ReadFile(sentencesPath(mnt, tr)); err != nil || !bytes.Equal(got, sim.SentencesPlaintext(tr.SID, tr.Redaction)) {
+		t.Fatalf("read through the daemon: %v", err)
+	}
+	environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pids[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, s := range map[string]string{"auth token": sim.AuthToken, "passphrase": passphrase,
+		"TWILIO_AUTH_TOKEN": "TWILIO_AUTH_TOKEN=", "INTELLIGENCEFS_KEY_PASSPHRASE": "INTELLIGENCEFS_KEY_PASSPHRASE="} {
+		if bytes.Contains(environ, []byte(s)) {
+			t.Errorf("the daemon's /proc/PID/environ holds the %s", what)
+		}
+	}
+	if !bytes.Contains(environ, []byte("TWILIO_ACCOUNT_SID="+sim.AccountSID)) {
+		t.Error("the daemon's environment lost what is not a secret (the test proves nothing)")
+	}
+	if soft, hard := coreLimit(t, pids[0]); soft != "0" || hard != "0" {
+		t.Errorf("the daemon's core file limit is %s/%s, want 0/0", soft, hard)
+	}
+}
+
+// coreLimit reads a process's "Max core file size" from /proc/PID/limits.
+func coreLimit(t *testing.T, pid int) (soft, hard string) {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "Max core file size") {
+			f := strings.Fields(strings.TrimPrefix(l, "Max core file size"))
+			if len(f) >= 2 {
+				return f[0], f[1]
+			}
+		}
+	}
+	t.Fatalf("no core limit in /proc/%d/limits", pid)
+	return "", ""
+}
+
+// TestNoCoreFiles: serve and a command waiting on stdin (transcripts
+// delete -) run with a core file limit of 0 however the caller set it
+// (here: raised to the hard limit): a crash writes no memory to disk.
+func TestNoCoreFiles(t *testing.T) {
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_CORE, &old); err != nil {
+		t.Fatal(err)
+	}
+	raised := unix.Rlimit{Cur: old.Max, Max: old.Max}
+	if raised.Cur == 0 {
+		t.Skip("the hard core limit is already 0 here: nothing to lower")
+	}
+	if err := unix.Setrlimit(unix.RLIMIT_CORE, &raised); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Setrlimit(unix.RLIMIT_CORE, &old) })
+	sim, keyPath := searchSim(t)
+	env := simEnv(sim)
+	for _, args := range [][]string{
+		{"serve", "--private-key", keyPath},
+		{"transcripts", "delete", "--yes", "-"},
+	} {
+		cmd := exec.Command(testBinary(t), args...)
+		cmd.Env = env
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		var soft, hard string
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if soft, hard = coreLimit(t, cmd.Process.Pid); soft == "0" {
+				break
+			}
+		}
+		if soft != "0" || hard != "0" {
+			t.Errorf("%s: core file limit %s/%s, want 0/0", args[0], soft, hard)
+		}
+		stdin.Close()
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
 	}
 }

@@ -18,8 +18,9 @@ import (
 )
 
 func main() {
-	// First thing: no core dumps and no same-user ptrace of a process that
-	// will hold private keys and plaintext (Linux only; a no-op elsewhere).
+	// First thing: no core dumps (RLIMIT_CORE 0 wherever it exists) and,
+	// on Linux, no same-user ptrace of a process that will hold private
+	// keys and plaintext (PR_SET_DUMPABLE 0).
 	setNonDumpable()
 	os.Exit(root.Run(context.Background(), os.Args, os.Stdin, os.Stdout, os.Stderr))
 }

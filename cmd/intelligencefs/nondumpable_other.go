@@ -1,7 +1,8 @@
-//go:build !linux
+//go:build !unix
 
 package main
 
-// setNonDumpable does nothing outside Linux, where PR_SET_DUMPABLE does not
-// exist.
+// setNonDumpable does nothing where there is neither PR_SET_DUMPABLE nor
+// RLIMIT_CORE (Windows: crash dumps are Windows Error Reporting's, set per
+// machine or per program).
 func setNonDumpable() {}

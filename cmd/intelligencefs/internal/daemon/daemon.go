@@ -7,7 +7,9 @@
 // three extra descriptors:
 //
 //	fd 3: read end of a pipe carrying the passphrases the parent prompted
-//	      for (never argv or environment, which other users can read)
+//	      for and the secret environment variables (Request.SecretEnv:
+//	      never argv or environment, which /proc/PID/environ shows for the
+//	      daemon's whole life; the child's environment lacks them)
 //	fd 4: write end of a status pipe: "log LINE" lines while mounting,
 //	      then "ready", or "error CODE LINE"
 //	fd 5: with a /dev/fd/N mount point (mount.fuse3 -o drop_privileges
@@ -25,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -55,6 +58,7 @@ func (e *ExitError) Error() string { return e.Msg }
 // Child is the daemon child's end of the hand-over.
 type Child struct {
 	passphrases map[string][]byte // by key path, as the parent prompted them
+	env         map[string]string // the secret variables, by name
 
 	mu     sync.Mutex
 	status io.WriteCloser // nil once "ready" or "error" was sent
@@ -63,6 +67,21 @@ type Child struct {
 // Passphrases are the passphrases the parent prompted for, by key path.
 // Ready zeroes them.
 func (c *Child) Passphrases() map[string][]byte { return c.passphrases }
+
+// Getenv reads a variable as the child's command must see it: a secret
+// the parent handed over, else getenv (the environment). A nil Child
+// (not the daemon child) reads getenv alone.
+func (c *Child) Getenv(getenv func(string) string) func(string) string {
+	if c == nil || len(c.env) == 0 {
+		return getenv
+	}
+	return func(name string) string {
+		if v, ok := c.env[name]; ok {
+			return v
+		}
+		return getenv(name)
+	}
+}
 
 // send writes one status line to the parent, if it still listens.
 func (c *Child) send(line string) {
@@ -133,22 +152,37 @@ func (w *relayWriter) Write(p []byte) (int, error) {
 	return w.after.Write(p)
 }
 
-// encodeSecrets frames path/passphrase pairs: for each, a 4-byte big-endian
-// length and the path, then the same for the passphrase.
-func encodeSecrets(m map[string][]byte) []byte {
+// The kinds of hand-over entries: a passphrase by key path, a secret
+// variable by name.
+const (
+	kindPassphrase = 'p'
+	kindEnv        = 'e'
+)
+
+// encodeSecrets frames the hand-over: for each passphrase and each
+// variable, a 4-byte big-endian length and the kind byte plus the key
+// (path or name), then the same for the value.
+func encodeSecrets(passphrases map[string][]byte, env map[string]string) []byte {
 	var b []byte
-	for k, v := range m {
-		b = binary.BigEndian.AppendUint32(b, uint32(len(k)))
+	put := func(kind byte, k string, v []byte) {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(k)+1))
+		b = append(b, kind)
 		b = append(b, k...)
 		b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
 		b = append(b, v...)
+	}
+	for k, v := range passphrases {
+		put(kindPassphrase, k, v)
+	}
+	for k, v := range env {
+		put(kindEnv, k, []byte(v))
 	}
 	return b
 }
 
 // decodeSecrets undoes encodeSecrets; the values are copies the caller owns.
-func decodeSecrets(b []byte) (map[string][]byte, error) {
-	m := map[string][]byte{}
+func decodeSecrets(b []byte) (map[string][]byte, map[string]string, error) {
+	pw, env := map[string][]byte{}, map[string]string{}
 	next := func() ([]byte, bool) {
 		if len(b) < 4 {
 			return nil, false
@@ -164,12 +198,19 @@ func decodeSecrets(b []byte) (map[string][]byte, error) {
 	for len(b) > 0 {
 		k, ok1 := next()
 		v, ok2 := next()
-		if !ok1 || !ok2 {
-			return nil, errors.New("daemon: garbled hand-over from the parent")
+		if !ok1 || !ok2 || len(k) == 0 {
+			return nil, nil, errors.New("daemon: garbled hand-over from the parent")
 		}
-		m[string(k)] = append([]byte(nil), v...)
+		switch k[0] {
+		case kindPassphrase:
+			pw[string(k[1:])] = append([]byte(nil), v...)
+		case kindEnv:
+			env[string(k[1:])] = string(v)
+		default:
+			return nil, nil, errors.New("daemon: garbled hand-over from the parent")
+		}
 	}
-	return m, nil
+	return pw, env, nil
 }
 
 // newChild reads the passphrases from secrets (closing nothing) and keeps
@@ -179,10 +220,25 @@ func newChild(secrets io.Reader, status io.WriteCloser) (*Child, error) {
 	if err != nil {
 		return nil, fmt.Errorf("daemon: reading from the parent: %w", err)
 	}
-	pw, err := decodeSecrets(data)
+	pw, env, err := decodeSecrets(data)
 	clear(data)
 	if err != nil {
 		return nil, err
 	}
-	return &Child{passphrases: pw, status: status}, nil
+	return &Child{passphrases: pw, env: env, status: status}, nil
+}
+
+// splitEnv separates environ ("NAME=value" entries) into what the child
+// inherits and the secret variables named in secret, by name.
+func splitEnv(environ, secret []string) (rest []string, secrets map[string]string) {
+	secrets = map[string]string{}
+	for _, kv := range environ {
+		name, value, _ := strings.Cut(kv, "=")
+		if slices.Contains(secret, name) {
+			secrets[name] = value
+			continue
+		}
+		rest = append(rest, kv)
+	}
+	return rest, secrets
 }

@@ -9,17 +9,23 @@ import (
 
 func TestSecretsRoundTrip(t *testing.T) {
 	in := map[string][]byte{"/a.pem": []byte("pw one"), "b.pem": {}, "c": []byte("x\x00y")}
-	out, err := decodeSecrets(encodeSecrets(in))
-	if err != nil || len(out) != len(in) {
-		t.Fatalf("%v %v", out, err)
+	env := map[string]string{"TWILIO_AUTH_TOKEN": "tok", "c": "not the passphrase"}
+	out, outEnv, err := decodeSecrets(encodeSecrets(in, env))
+	if err != nil || len(out) != len(in) || len(outEnv) != len(env) {
+		t.Fatalf("%v %v %v", out, outEnv, err)
 	}
 	for k, v := range in {
 		if string(out[k]) != string(v) {
 			t.Errorf("%s: %q", k, out[k])
 		}
 	}
-	for _, garbled := range [][]byte{{0, 0, 0, 9, 'a'}, {0, 0, 0, 1, 'a'}, {0, 0}} {
-		if _, err := decodeSecrets(garbled); err == nil {
+	for k, v := range env {
+		if outEnv[k] != v {
+			t.Errorf("%s: %q", k, outEnv[k])
+		}
+	}
+	for _, garbled := range [][]byte{{0, 0, 0, 9, 'a'}, {0, 0, 0, 1, 'a'}, {0, 0}, {0, 0, 0, 2, 'x', 'k', 0, 0, 0, 0}} {
+		if _, _, err := decodeSecrets(garbled); err == nil {
 			t.Errorf("garbled input %q accepted", garbled)
 		}
 	}
@@ -49,12 +55,15 @@ func TestChildHandOver(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			status := &pipeEnd{}
 			pw := []byte("secret")
-			c, err := newChild(bytes.NewReader(encodeSecrets(map[string][]byte{"k.pem": pw})), status)
+			c, err := newChild(bytes.NewReader(encodeSecrets(map[string][]byte{"k.pem": pw}, map[string]string{"TOKEN": "t"})), status)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got := string(c.Passphrases()["k.pem"]); got != "secret" {
 				t.Fatalf("passphrase %q", got)
+			}
+			if got := c.Getenv(func(string) string { return "from the environment" }); got("TOKEN") != "t" || got("OTHER") != "from the environment" {
+				t.Errorf("Getenv: %q %q", got("TOKEN"), got("OTHER"))
 			}
 			kept := c.Passphrases()["k.pem"]
 			var after bytes.Buffer
@@ -80,5 +89,15 @@ func TestChildHandOver(t *testing.T) {
 func TestNewChildGarbled(t *testing.T) {
 	if _, err := newChild(strings.NewReader("\x00\x00\x00\x09a"), &pipeEnd{}); err == nil {
 		t.Error("a garbled hand-over was accepted")
+	}
+}
+
+// TestSplitEnv: the secret variables leave the child's environment and go
+// to the hand-over, everything else stays, in order.
+func TestSplitEnv(t *testing.T) {
+	rest, secrets := splitEnv([]string{"PATH=/bin", "TWILIO_AUTH_TOKEN=tok=en", "HOME=/h", "TWILIO_API_SECRET="},
+		[]string{"TWILIO_AUTH_TOKEN", "TWILIO_API_SECRET", "INTELLIGENCEFS_KEY_PASSPHRASE"})
+	if strings.Join(rest, " ") != "PATH=/bin HOME=/h" || len(secrets) != 2 || secrets["TWILIO_AUTH_TOKEN"] != "tok=en" || secrets["TWILIO_API_SECRET"] != "" {
+		t.Errorf("rest %q, secrets %q", rest, secrets)
 	}
 }

@@ -21,6 +21,11 @@ type Request struct {
 	// Prompted are the passphrases typed on the parent's terminal, by key
 	// path (nil: none).
 	Prompted map[string][]byte
+	// SecretEnv names the variables that hold secrets (an auth token, an
+	// API secret, a key passphrase): they are left out of the child's
+	// environment, which /proc/PID/environ shows for the daemon's whole
+	// life, and handed over on the pipe instead (Child.Getenv).
+	SecretEnv []string
 	// Fuse, when set, is an open /dev/fuse descriptor the child serves (a
 	// /dev/fd/N mount point); FuseArg is the argument of Argv naming it,
 	// which the child sees as FuseFDPath.
@@ -66,7 +71,8 @@ func Start(ctx context.Context, req Request) error {
 
 	cmd := exec.Command(exe, args...)
 	cmd.Args[0] = req.Argv[0]
-	cmd.Env = append(os.Environ(), childEnv+"=1")
+	env, secrets := splitEnv(os.Environ(), req.SecretEnv)
+	cmd.Env = append(env, childEnv+"=1")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
 	cmd.ExtraFiles = []*os.File{secretsR, statusW} // fds 3 and 4
 	if req.Fuse != nil {
@@ -80,7 +86,7 @@ func Start(ctx context.Context, req Request) error {
 		secretsW.Close()
 		return fmt.Errorf("daemon: starting the child: %w", err)
 	}
-	data := encodeSecrets(req.Prompted)
+	data := encodeSecrets(req.Prompted, secrets)
 	_, werr := secretsW.Write(data)
 	clear(data)
 	secretsW.Close()

@@ -43,6 +43,8 @@ func Run(ctx context.Context, argv []string, stdin *os.File, stdout, stderr io.W
 		return report(f, err)
 	}
 	f.Child = child
+	// The daemon child's secrets came over the pipe, not the environment.
+	f.Getenv = child.Getenv(f.Getenv)
 	err = execute(ctx, f, argv)
 	if f.Child != nil && err != nil {
 		// Relay a failure before readiness to the waiting parent.

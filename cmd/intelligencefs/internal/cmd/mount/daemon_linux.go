@@ -19,7 +19,7 @@ import (
 // parent's terminal. A child that failed before it was ready ends the
 // parent with the child's status and line.
 func daemonize(ctx context.Context, f *factory.Factory, prompted map[string][]byte, mountPoint string) error {
-	req := daemon.Request{Argv: f.Argv, Prompted: prompted, Stderr: f.Stderr}
+	req := daemon.Request{Argv: f.Argv, Prompted: prompted, SecretEnv: factory.SecretEnv, Stderr: f.Stderr}
 	if mountpoint.IsFD(mountPoint) {
 		fd, err := mountpoint.FD(mountPoint)
 		if err != nil {
