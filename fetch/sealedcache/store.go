@@ -761,35 +761,45 @@ type Sealed struct {
 	SampleSID string
 }
 
-// ByCredential reads every object entry's header and groups them by the
-// credential they were sealed for, in credential order. Damaged entries
-// are skipped (a read removes them).
-func (s *Store) ByCredential() ([]Sealed, error) {
+// ErrNoSealKey is ByCredential's error for a store opened without
+// Options.SealKey: no entry can be checked.
+var ErrNoSealKey = errors.New("sealed cache: checking entries needs the keys they were sealed with")
+
+// ByCredential checks every object entry's MAC under the store's seal key
+// and groups those whose MAC holds by the credential they were sealed
+// for, in credential order; unverified counts the others (damaged, written
+// under other keys, or planted), whose headers say nothing that can be
+// trusted, so they are counted and nothing more. It reads each entry whole
+// (one at a time) and changes nothing. A store without a seal key gives
+// ErrNoSealKey.
+func (s *Store) ByCredential() (groups []Sealed, unverified int, err error) {
+	if len(s.sealKey) == 0 {
+		return nil, 0, ErrNoSealKey
+	}
 	files, err := s.scan()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	by := map[string]*Sealed{}
 	for _, f := range files {
 		if f.part == countName {
 			continue
 		}
-		h, err := readHeader(f.path) // not the body: DIR may hold gigabytes
+		data, err := readPrivate(f.path, s.maxEntry+maxHeader+int64(len(magic)))
 		if err != nil {
+			unverified++
+			continue
+		}
+		h, body, err := decode(data)
+		if err != nil || !h.sealedWith(s.sealKey, body) || h.SID != f.sid || h.Object != f.part {
+			unverified++
 			continue
 		}
 		g := by[h.Credential]
 		if g == nil {
-			data, err := readPrivate(f.path, s.maxEntry+maxHeader+int64(len(magic)))
-			if err != nil {
-				continue
-			}
-			h, body, err := decode(data)
-			if err != nil {
-				continue
-			}
 			env, err := crypto.ParseEnvelope(h.Key, h.IV, body)
 			if err != nil {
+				unverified++
 				continue
 			}
 			g = &Sealed{Credential: h.Credential, Sample: env, SampleSID: h.SID}
@@ -797,12 +807,12 @@ func (s *Store) ByCredential() ([]Sealed, error) {
 		}
 		g.Entries++
 	}
-	out := make([]Sealed, 0, len(by))
+	groups = make([]Sealed, 0, len(by))
 	for _, g := range by {
-		out = append(out, *g)
+		groups = append(groups, *g)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Credential < out[j].Credential })
-	return out, nil
+	sort.Slice(groups, func(i, j int) bool { return groups[i].Credential < groups[j].Credential })
+	return groups, unverified, nil
 }
 
 func truncate(s string, n int) string {

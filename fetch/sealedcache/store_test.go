@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -586,11 +587,74 @@ func TestByCredential(t *testing.T) {
 	s.Put(sid(3), OperatorResult(0), v2, seal(t, "c"), "k")
 	s.PutCount(sid(3), v2, []string{"k"})
 	s.Flush()
-	got, err := s.ByCredential()
-	if err != nil || len(got) != 2 || got[0].Credential != v1.Credential || got[0].Entries != 2 || got[1].Entries != 1 {
-		t.Fatalf("%+v %v", got, err)
+	got, unverified, err := s.ByCredential()
+	if err != nil || unverified != 0 || len(got) != 2 || got[0].Credential != v1.Credential || got[0].Entries != 2 || got[1].Entries != 1 {
+		t.Fatalf("%+v %d %v", got, unverified, err)
 	}
 	mustOpen(t, got[1].Sample, "c")
+}
+
+// TestByCredentialChecksMACs: doctor's view counts only entries whose MAC
+// holds under the store's key. An entry planted with another key (naming
+// a credential of its own choosing), one whose header was edited to name
+// another credential, and one damaged are counted unverified, never
+// grouped; a store without a key refuses. ByCredential changes nothing.
+// Before, it read headers without their MAC and reported the planted
+// credential as the cache's.
+func TestByCredentialChecksMACs(t *testing.T) {
+	dir := newDir(t)
+	s, _ := open(t, dir, 0)
+	s.Put(sid(1), Sentences, v1, seal(t, "real"), "")
+	s.Flush()
+	planter, err := Open(Options{Dir: dir, SealKey: bytes.Repeat([]byte{9}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	planted := Version{Credential: "CR" + strings.Repeat("e", 32), Updated: v1.Updated}
+	planter.Put(sid(2), Sentences, planted, seal(t, "planted"), "")
+	planter.Put(sid(3), Sentences, v1, seal(t, "to edit"), "")
+	planter.Put(sid(4), Sentences, v1, seal(t, "to damage"), "")
+	planter.Close()
+	s.Put(sid(3), OperatorResult(0), v1, seal(t, "edited"), "k")
+	s.Put(sid(4), OperatorResult(0), v1, seal(t, "damaged"), "k")
+	s.Flush()
+	edit := func(i int, from, to string) {
+		p := s.path(sid(i), false, OperatorResult(0).name())
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(t, p, bytes.Replace(b, []byte(from), []byte(to), 1), 0o600)
+	}
+	edit(3, v1.Credential, planted.Credential)
+	p4 := s.path(sid(4), false, OperatorResult(0).name())
+	fi, err := os.Stat(p4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flip(t, p4, int(fi.Size())-1) // the body's last byte
+	before := entryFiles(t, dir)
+	got, unverified, err := s.ByCredential()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Credential != v1.Credential || got[0].Entries != 1 || got[0].SampleSID != sid(1) {
+		t.Errorf("groups %+v: want only sid(1)'s entry under %s", got, v1.Credential)
+	}
+	if unverified != 5 {
+		t.Errorf("%d unverified entries, want 5 (three under another key, one edited, one damaged)", unverified)
+	}
+	if after := entryFiles(t, dir); strings.Join(after, " ") != strings.Join(before, " ") {
+		t.Errorf("ByCredential changed the directory: %v, was %v", after, before)
+	}
+	keyless, err := Open(Options{Dir: dir, MustExist: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer keyless.Close()
+	if _, _, err := keyless.ByCredential(); !errors.Is(err, ErrNoSealKey) {
+		t.Errorf("without a key: %v", err)
+	}
 }
 
 // mountTmpfs mounts a small tmpfs (root only) and unmounts it at the end.

@@ -40,7 +40,14 @@ func (s *SealedFlags) Open(log *slog.Logger, maxEntry int64, ring *crypto.Keyrin
 	if s.Size < 1<<20 {
 		return nil, cmdutil.Usagef("--sealed-cache-size must be at least 1MiB")
 	}
-	key := ring.DeriveSecret(sealedcache.SealKeyLabel)
+	key := SealKey(ring)
 	defer clear(key)
 	return sealedcache.Open(sealedcache.Options{Dir: s.Dir, MaxBytes: int64(s.Size), MaxEntryBytes: maxEntry, Logger: log, SealKey: key})
+}
+
+// SealKey is the secret that authenticates sealed-cache entries for the
+// keys of ring (sealedcache.Options.SealKey): the one place every command
+// derives it, so mount, cat, search and doctor agree. The caller zeroes it.
+func SealKey(ring *crypto.Keyring) []byte {
+	return ring.DeriveSecret(sealedcache.SealKeyLabel)
 }
