@@ -163,3 +163,74 @@ func TestSealedCacheDoctor(t *testing.T) {
 		t.Errorf("doctor names a credential from headers whose MAC does not hold:\n%s", res.stdout)
 	}
 }
+
+// TestSwappedOperatorResultsNeverServed is the reproduction, the
+// simulator playing the attacker: with transcript A's operator results
+// swapped for another transcript's and --sealed-cache on, cat
+// --operator-results and search --export fail for A with one line naming
+// both SIDs and write none of the other transcript's results; once the
+// swap stops, a fresh process reads A's own results (nothing wrong was
+// kept on disk).
+func TestSwappedOperatorResultsNeverServed(t *testing.T) {
+	sim, keyPath := catSim(t)
+	env := simEnv(sim)
+	dir := filepath.Join(t.TempDir(), "sealed")
+	var a twiliosim.TranscriptInfo
+	for _, svc := range sim.Services() {
+		for _, x := range sim.Transcripts(svc.SID) {
+			if a.SID == "" && x.Status == twiliosim.StatusCompleted && x.EncryptionCredentialSID != "" && len(sim.OperatorResultPlaintexts(x.SID, x.Redaction)) > 0 {
+				a = x
+			}
+		}
+	}
+	if a.SID == "" {
+		t.Fatal("no encrypted transcript with operator results")
+	}
+	sim.SetFaults(twiliosim.Faults{SwapOperatorResults: twiliosim.Rule{Fraction: 1, TranscriptSID: a.SID}})
+	res := runCLI(t, env, "cat", "--operator-results", "--sealed-cache", dir, "--private-key", keyPath, a.SID)
+	if res.code != 1 || !strings.Contains(res.stderr, a.SID) || strings.Count(res.stderr, "GT") < 2 || res.stdout != "" {
+		t.Errorf("cat of swapped results: exit %d, stdout %d bytes, stderr %q; want exit 1 naming both SIDs, nothing printed", res.code, len(res.stdout), res.stderr)
+	}
+	export := filepath.Join(t.TempDir(), "request")
+	res = runCLI(t, env, "search", "--private-key", keyPath, "--sealed-cache", dir, "--operator-results", "-l", "--export", export, ".")
+	if res.code != 2 || !strings.Contains(res.stderr, a.SID) {
+		t.Errorf("search --export over swapped results: exit %d, %q; want 2 naming %s", res.code, res.stderr, a.SID)
+	}
+	files, _ := filepath.Glob(filepath.Join(export, a.SID, "operator-results", "*.json"))
+	want := sim.OperatorResultPlaintexts(a.SID, a.Redaction)
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		ok := false
+		for _, w := range want {
+			ok = ok || bytes.Equal(b, w)
+		}
+		if !ok {
+			t.Errorf("search --export wrote another transcript's result as %s", f)
+		}
+	}
+	sim.SetFaults(twiliosim.Faults{})
+	sim.ResetCounts()
+	res = runCLI(t, env, "cat", "--operator-results", "--sealed-cache", dir, "--private-key", keyPath, a.SID)
+	if res.code != 0 {
+		t.Fatalf("cat after the swap stopped: exit %d %q", res.code, res.stderr)
+	}
+	for i, w := range want {
+		var doc any
+		if json.Unmarshal(w, &doc) != nil {
+			t.Fatalf("result %d is not JSON", i)
+		}
+		compact, _ := json.Marshal(doc)
+		var line any
+		lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
+		if i >= len(lines) || json.Unmarshal([]byte(lines[i]), &line) != nil {
+			t.Fatalf("cat printed %d lines, want %d", len(lines), len(want))
+		}
+		got, _ := json.Marshal(line)
+		if !bytes.Equal(got, compact) {
+			t.Errorf("operator result %d after the swap stopped is not A's own", i)
+		}
+	}
+	if sim.Count(twiliosim.EndpointObjectGet) == 0 {
+		t.Error("no download after the swap stopped: something of the swap was kept")
+	}
+}
