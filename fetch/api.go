@@ -301,8 +301,17 @@ func (c *Client) ListPublicKeys(ctx context.Context) ([]record.PublicKey, error)
 		return nil, c.apiError(ctx, "list public keys", "", k.info, err)
 	}
 	out := make([]record.PublicKey, 0, len(keys))
+	skipped := 0
 	for i := range keys {
-		out = append(out, publicKeyOf(&keys[i]))
+		pk := publicKeyOf(&keys[i])
+		if !record.IsSID(pk.SID, record.PrefixCredential) || (pk.AccountSID != "" && !record.IsSID(pk.AccountSID, record.PrefixAccount)) {
+			skipped++ // a name the server made up: never printed or bound to a key
+			continue
+		}
+		out = append(out, pk)
+	}
+	if skipped > 0 {
+		c.log.Warn("fetch: the server listed public keys whose SIDs are not well formed; skipped", "malformed", skipped)
 	}
 	return out, nil
 }
@@ -321,7 +330,12 @@ func (c *Client) CreatePublicKey(ctx context.Context, name string, pemBytes []by
 	if err != nil {
 		return record.PublicKey{}, c.apiError(ctx, "create public key", "", k.info, err)
 	}
-	return publicKeyOf(key), nil
+	pk := publicKeyOf(key)
+	if !record.IsSID(pk.SID, record.PrefixCredential) {
+		return record.PublicKey{}, c.newError("create public key", "", 0, k.info.attempts, record.ErrMalformedSID, "",
+			fmt.Errorf("the API answered with credential SID %s", record.QuoteText(pk.SID, 40)))
+	}
+	return pk, nil
 }
 
 func publicKeyOf(k *accounts.AccountsV1CredentialPublicKey) record.PublicKey {

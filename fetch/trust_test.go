@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -235,5 +238,29 @@ func TestSealedCacheNotPlantedByAnotherAPI(t *testing.T) {
 	}
 	if n := real.Count(twiliosim.EndpointObjectGet); n != int64(len(want)) {
 		t.Errorf("%d downloads from the real API, want %d (nothing served from the planted entries)", n, len(want))
+	}
+}
+
+// TestPublicKeySIDsChecked: public keys whose SID (or account) is not a
+// SID are not listed, and a created key answered with a made-up SID is an
+// error, so no server string is printed as a credential or bound to a key.
+func TestPublicKeySIDsChecked(t *testing.T) {
+	good := "CR0123456789abcdef0123456789abcdef"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodPost {
+			fmt.Fprint(w, `{"sid":"../../x\u001b[2J","account_sid":"`+testAccount+`","friendly_name":"k"}`)
+			return
+		}
+		fmt.Fprint(w, `{"credentials":[{"sid":"`+good+`","account_sid":"`+testAccount+`"},{"sid":"CR/..","account_sid":"`+testAccount+`"},{"sid":"\u001b]0;x\u0007","account_sid":null}],"meta":{"next_page_url":null}}`)
+	}))
+	defer srv.Close()
+	c, _ := newTestClient(t, srv.URL, nil)
+	keys, err := c.ListPublicKeys(context.Background())
+	if err != nil || len(keys) != 1 || keys[0].SID != good {
+		t.Errorf("listed %+v, %v; want only %s", keys, err, good)
+	}
+	if _, err := c.CreatePublicKey(context.Background(), "k", []byte("pem")); !errors.Is(err, record.ErrMalformedSID) {
+		t.Errorf("create answered with a made-up SID: %v", err)
 	}
 }
